@@ -1,0 +1,1 @@
+"""Core types, errors and seams: standard library and pydantic only."""

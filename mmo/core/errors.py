@@ -1,0 +1,241 @@
+"""The whole exception tree of mmo, in one place.
+
+::
+
+    MmoError                         every error mmo raises on purpose
+    ├── ConfigError                  a profile, flag or setting is wrong (the message names the fix)
+    │   ├── UnknownName              unknown profile / model / provider (with close matches)
+    │   └── MissingKey               no API key: names `mmo keys set PROVIDER` and the env variable
+    ├── BudgetExceeded               a cost cap would be passed; nothing more is spent
+    └── ProviderError                a call to a model failed          (provider, model, status)
+        ├── TransientError           the same call may succeed later   retryable=True
+        │   ├── RateLimited          429 (retry_after from headers or body)
+        │   ├── Overloaded           503, Anthropic 529, an overloaded_error event
+        │   ├── ServerError          other 5xx, 408, 409
+        │   ├── Timeout              no answer in time
+        │   ├── ConnectionFailed     could not connect, or the connection dropped
+        │   └── StreamCut            a stream ended early or carried an error after a 200
+        └── PermanentError           the same call will fail again     retryable=False
+            ├── AuthFailed           401/403, Gemini API_KEY_INVALID
+            ├── QuotaExhausted       insufficient_quota, billing_error, a per-day quota
+            ├── ModelNotFound        404 / unknown model
+            ├── ContextTooLong       the prompt exceeds the model's context window
+            ├── ContentFiltered      the provider refused or blocked the content
+            ├── BadRequest           any other 4xx: the request itself is wrong
+            └── MalformedResponse    a body we cannot parse
+
+    AllAttemptsFailed(ExceptionGroup) every alternative failed; holds each child's error
+
+Two flags drive strategies: ``retryable`` (try the same target again, after ``retry_after``) and
+``failover`` (another model or vendor may succeed). Every transient error fails over; of the
+permanent ones, a missing model, a bad or missing key, an exhausted quota, a too-long context and
+a content block do too, because a different target can answer them. A ``BadRequest`` does not:
+the request itself is wrong and every target would reject it. ``MalformedResponse`` does, since
+it says something about that server, not about the request.
+
+No error ever carries an API key: adapters build messages from response bodies, and keys travel
+only in request headers, which are never copied into an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MmoError(Exception):
+    """Base of every error mmo raises on purpose."""
+
+    retryable: bool = False
+    failover: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": type(self).__name__, "message": self.message}
+
+
+class ConfigError(MmoError):
+    """A profile, a command-line flag or a setting is wrong; the message names the fix.
+    ``source`` is the file (and line) it comes from when there is one."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(f"{source}: {message}" if source else message)
+        self.source = source
+
+
+class UnknownName(ConfigError):
+    """An unknown profile, model alias or provider name. ``suggestions`` are close matches."""
+
+    def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...]) -> None:
+        import difflib
+
+        self.kind, self.name = kind, name
+        self.suggestions = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        listing = f" Known: {', '.join(sorted(known))}." if known and not self.suggestions else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}{listing}")
+
+
+class MissingKey(ConfigError):
+    """No API key for a provider. Failover may move on to another vendor that has one."""
+
+    failover = True
+
+    def __init__(self, provider: str, env_var: str | None, detail: str = "") -> None:
+        self.provider, self.env_var = provider, env_var
+        where = f"set {env_var} or run `mmo keys set {provider}`" if env_var else f"run `mmo keys set {provider}`"
+        super().__init__(f"no API key for provider {provider!r}: {where}{detail}")
+
+
+class BudgetExceeded(MmoError):
+    """Starting another call could take spending past a cap; nothing more was spent."""
+
+    def __init__(self, message: str, *, limit_usd: float | None = None, spent_usd: float | None = None) -> None:
+        super().__init__(message)
+        self.limit_usd, self.spent_usd = limit_usd, spent_usd
+
+
+class ProviderError(MmoError):
+    """A call to one model failed. ``provider_message`` is the provider's own words."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider_message = message
+        self.provider, self.model, self.status = provider, model, status
+        self.retry_after, self.code = retry_after, code
+
+    @property
+    def target(self) -> str:
+        return f"{self.provider}:{self.model}" if self.provider and self.model else (self.provider or "?")
+
+    def one_line(self) -> str:
+        status = f" HTTP {self.status}" if self.status else ""
+        return f"{type(self).__name__} from {self.target}{status}: {self.provider_message}"
+
+    def __str__(self) -> str:
+        return self.one_line()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error": type(self).__name__,
+            "message": self.provider_message,
+            "provider": self.provider,
+            "model": self.model,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "code": self.code,
+        }
+
+
+class TransientError(ProviderError):
+    """The same call may succeed if tried again later."""
+
+    retryable = True
+    failover = True
+
+
+class RateLimited(TransientError):
+    """HTTP 429 (or a provider's rate-limit error); ``retry_after`` in seconds when the provider
+    said so (Retry-After, retry-after-ms, Gemini RetryInfo)."""
+
+
+class Overloaded(TransientError):
+    """The provider is overloaded: HTTP 503, Anthropic 529 or an ``overloaded_error`` event."""
+
+
+class ServerError(TransientError):
+    """HTTP 5xx (other than overloaded), 408 or 409."""
+
+
+class Timeout(TransientError):
+    """No (complete) answer within the time allowed."""
+
+
+class ConnectionFailed(TransientError):
+    """Could not connect, or the connection dropped before a response."""
+
+
+class StreamCut(TransientError):
+    """A stream stopped early, or reported an error after HTTP 200. ``partial_text`` is what had
+    arrived, so a renderer can say what was abandoned."""
+
+    def __init__(self, message: str, *, partial_text: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.partial_text = partial_text
+
+
+class PermanentError(ProviderError):
+    """The same call will fail again; only another target (or a changed request) can succeed."""
+
+    retryable = False
+    failover = True
+
+
+class AuthFailed(PermanentError):
+    """The key was refused (401/403, Gemini ``API_KEY_INVALID``)."""
+
+
+class QuotaExhausted(PermanentError):
+    """Billing or quota stop (``insufficient_quota``, ``billing_error``, a per-day quota):
+    retrying soon will not help."""
+
+
+class ModelNotFound(PermanentError):
+    """The provider does not know this model (404)."""
+
+
+class ContextTooLong(PermanentError):
+    """The prompt is longer than the model's context window; a bigger-context model may answer."""
+
+
+class ContentFiltered(PermanentError):
+    """The provider refused or blocked the prompt or the answer."""
+
+
+class BadRequest(PermanentError):
+    """The request is invalid for this provider; sending it elsewhere would fail the same way."""
+
+    failover = False
+
+
+class MalformedResponse(PermanentError):
+    """The provider answered with something we cannot parse."""
+
+
+class AllAttemptsFailed(ExceptionGroup):
+    """Every alternative failed. ``exceptions`` holds each attempt's error, in order."""
+
+    retryable = False
+
+    def __new__(cls, message: str, exceptions: Any) -> AllAttemptsFailed:
+        return super().__new__(cls, message, list(exceptions))
+
+    @property
+    def failover(self) -> bool:
+        # A nested group (a fallback inside a cascade) may still fail over if any child could.
+        return any(getattr(e, "failover", False) for e in self.exceptions)
+
+    def derive(self, excs: Any) -> AllAttemptsFailed:
+        return AllAttemptsFailed(self.message, excs)
+
+    def one_line(self) -> str:
+        parts = [e.one_line() if isinstance(e, (ProviderError, AllAttemptsFailed)) else f"{type(e).__name__}: {e}" for e in self.exceptions]
+        return f"{self.message}: " + "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error": "AllAttemptsFailed",
+            "message": self.message,
+            "attempts": [e.to_dict() if hasattr(e, "to_dict") else {"error": type(e).__name__, "message": str(e)} for e in self.exceptions],
+        }

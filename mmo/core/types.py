@@ -1,0 +1,276 @@
+"""The value types that flow through mmo: requests in, completions out.
+
+Everything here is a frozen dataclass: pure data, no I/O, no vendor shapes. Provider adapters turn
+vendor JSON into these at the edge; strategies, the run context, the cache and the run log only ever
+see these.
+
+Token accounting follows one convention everywhere:
+
+* ``Usage.input_tokens`` counts every prompt token, *including* the cached ones
+  (``cached_tokens`` is the subset that was read from the provider's prompt cache).
+* ``Usage.output_tokens`` counts every generated token, *including* reasoning / thinking tokens
+  (``reasoning_tokens`` is that subset). Providers that report thoughts separately (Gemini) are
+  added up by their adapter, because all of them bill thoughts as output.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+if TYPE_CHECKING:
+    from mmo.core.trace import Span
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "other"]
+FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter", "other")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A read-only copy, so a frozen dataclass cannot be changed through a dict it holds."""
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for. ``arguments`` is the raw JSON text as the model wrote
+    it (OpenAI sends a string that may be invalid JSON; Anthropic and Gemini send objects, which
+    adapters serialise), so nothing is lost when it does not parse."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> Any:
+        """The arguments as JSON; raises ``ValueError`` when the model wrote invalid JSON."""
+        return json.loads(self.arguments or "{}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [t.to_dict() for t in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Generation parameters, provider-neutral. ``None`` means "the provider's default".
+
+    ``extra`` holds provider-specific fields sent verbatim in the request body (for example
+    ``{"top_k": 40}`` or ``{"safetySettings": [...]}``); it is part of the cache key.
+    ``timeout_s`` bounds one HTTP attempt and does not change the output, so it is not.
+    """
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    response_format: Mapping[str, Any] | None = None
+    reasoning_effort: str | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    extra: Mapping[str, Any] = _EMPTY
+    timeout_s: float | None = None
+
+    def output_affecting(self) -> dict[str, Any]:
+        """Every field that can change the answer, as plain JSON-able data (for cache keys)."""
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "stop": list(self.stop),
+            "seed": self.seed,
+            "response_format": _plain(self.response_format),
+            "reasoning_effort": self.reasoning_effort,
+            "logprobs": self.logprobs,
+            "top_logprobs": self.top_logprobs,
+            "extra": _plain(self.extra),
+        }
+
+    def merged(self, **changes: Any) -> Params:
+        """A copy with the given fields replaced; ``extra`` is merged key by key."""
+        if "extra" in changes:
+            changes["extra"] = frozen_mapping({**self.extra, **(changes["extra"] or {})})
+        return replace(self, **changes)
+
+
+def _plain(value: Any) -> Any:
+    """Mapping proxies and tuples to dicts and lists, recursively, for JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One prompt to answer. ``metadata`` and ``tags`` come from the caller (``mmo ask --meta``,
+    a batch row) and drive router rules and replay look-ups; they never reach a provider."""
+
+    messages: tuple[Message, ...]
+    params: Params = field(default_factory=Params)
+    metadata: Mapping[str, str] = _EMPTY
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def from_prompt(
+        cls,
+        prompt: str,
+        *,
+        system: str | None = None,
+        params: Params | None = None,
+        metadata: Mapping[str, str] | None = None,
+        tags: tuple[str, ...] = (),
+    ) -> Request:
+        messages: list[Message] = []
+        if system:
+            messages.append(Message("system", system))
+        messages.append(Message("user", prompt))
+        return cls(tuple(messages), params or Params(), frozen_mapping(metadata), tuple(tags))
+
+    @property
+    def system(self) -> str | None:
+        """The system prompt (several system messages are joined by a blank line)."""
+        parts = [m.content for m in self.messages if m.role == "system"]
+        return "\n\n".join(parts) if parts else None
+
+    def last_user_text(self) -> str:
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.content
+        return ""
+
+    def prompt_text(self) -> str:
+        """All message text, for token estimates and rules that look at the whole prompt."""
+        return "\n".join(m.content for m in self.messages)
+
+    def with_params(self, params: Params) -> Request:
+        return replace(self, params=params)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What one attempt cost. ``usd`` is ``None`` when the price is unknown: never a fake 0.
+    ``source`` says where the number came from ("genai-prices 0.2.3", "profile", "local",
+    "recorded", "unknown")."""
+
+    usd: float | None
+    source: str
+
+    @property
+    def known(self) -> bool:
+        return self.usd is not None
+
+
+UNKNOWN_COST = Cost(None, "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One answer. ``model_id`` is ``provider:model`` as configured; ``reported_model`` is what
+    the server says it ran (often a dated snapshot). ``cost`` covers this answer's own call; the
+    total over every attempt of a run lives in the trace."""
+
+    text: str
+    model_id: str
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: FinishReason = "stop"
+    tool_calls: tuple[ToolCall, ...] = ()
+    reported_model: str | None = None
+    cost: Cost = UNKNOWN_COST
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    latency_simulated: bool = False
+    cached: bool = False
+    avg_logprob: float | None = None
+    raw_finish_reason: str | None = None
+    trace: Span | None = None
+
+    def with_changes(self, **changes: Any) -> Completion:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One piece of a streamed answer. A stream yields text deltas and ends with exactly one
+    delta whose ``final`` holds the complete ``Completion`` (usage, finish reason, tool calls)."""
+
+    text: str = ""
+    final: Completion | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRestart:
+    """Sent to the stream sink when a stream that already showed text is abandoned and another
+    model takes over: the renderer prints a visible marker naming both models."""
+
+    failed_model: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """``provider:model``. The model part may itself contain colons (``ollama:llama3.1:8b``)."""
+
+    provider: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        provider, sep, name = text.partition(":")
+        if not sep or not provider or not name:
+            raise ValueError(f"expected 'provider:model', got {text!r}")
+        return cls(provider, name)
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+    def __str__(self) -> str:
+        return self.id
