@@ -90,7 +90,7 @@ class Params:
     reasoning_effort: str | None = None
     logprobs: bool = False
     top_logprobs: int | None = None
-    extra: Mapping[str, Any] = _EMPTY
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     timeout_s: float | None = None
 
     def output_affecting(self) -> dict[str, Any]:
@@ -131,7 +131,7 @@ class Request:
 
     messages: tuple[Message, ...]
     params: Params = field(default_factory=Params)
-    metadata: Mapping[str, str] = _EMPTY
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     tags: tuple[str, ...] = ()
 
     @classmethod
