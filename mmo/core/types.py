@@ -108,11 +108,25 @@ class Params:
             "extra": _plain(self.extra),
         }
 
+    def overlaid_by(self, top: Params) -> Params:
+        """These params with every field that ``top`` sets (differs from the default) laid over
+        them: how a request's explicit parameters win over profile and model defaults."""
+        changes = {name: getattr(top, name) for name in _PARAM_FIELDS if getattr(top, name) != getattr(_DEFAULT_PARAMS, name)}
+        changes.pop("extra", None)
+        merged = replace(self, **changes) if changes else self
+        if top.extra:
+            merged = merged.merged(extra=top.extra)
+        return merged
+
     def merged(self, **changes: Any) -> Params:
         """A copy with the given fields replaced; ``extra`` is merged key by key."""
         if "extra" in changes:
             changes["extra"] = frozen_mapping({**self.extra, **(changes["extra"] or {})})
         return replace(self, **changes)
+
+
+_DEFAULT_PARAMS = Params()
+_PARAM_FIELDS: tuple[str, ...] = tuple(Params.__dataclass_fields__)
 
 
 def _plain(value: Any) -> Any:
@@ -243,6 +257,7 @@ class Delta:
 
     text: str = ""
     final: Completion | None = None
+    model_id: str | None = None  # filled in by the run context, so a renderer can name the source
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,5 @@
+"""``python -m mmo``."""
+
+from mmo.cli.entry import run
+
+run()

@@ -1,0 +1,168 @@
+"""From a profile (or a bare ``--model``) to everything a run needs: the node tree and services.
+
+Use cases (ask now; batch and bench later) open one ``Session`` and run requests through it;
+closing it closes the HTTP client and the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+from mmo.config.models import Profile, ProviderEntry
+from mmo.core.errors import ConfigError
+from mmo.core.protocols import Node, Provider
+from mmo.core.types import ModelRef, frozen_mapping
+from mmo.providers.catalogue import BUILTIN_PROVIDERS, ProviderSettings, env_name
+from mmo.runtime.context import Services, Warnings
+from mmo.runtime.paths import MmoPaths
+
+if TYPE_CHECKING:
+    from mmo.runtime.prices import PriceBook
+
+
+@dataclass(frozen=True, slots=True)
+class AppEnv:
+    """The outside world a use case may read: environment variables, working directory, paths."""
+
+    environ: Mapping[str, str]
+    cwd: Path
+    paths: MmoPaths
+
+    @classmethod
+    def from_process(cls) -> AppEnv:
+        import os
+
+        return cls(dict(os.environ), Path.cwd(), MmoPaths.from_env())
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """Which profile and model the user asked for. ``model`` skips the profile's strategy."""
+
+    profile: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedProfile:
+    profile: Profile
+    source: str  # "path/to/file.yaml", "builtin demo", or "--model" for a synthetic profile
+    name: str
+
+
+def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
+    """The profile to run: the named one, ``MMO_PROFILE``, or a one-model profile for ``--model``."""
+    from mmo.config.loader import load_profile
+
+    name = choice.profile or env.environ.get("MMO_PROFILE")
+    if name is None and choice.model is None:
+        name = "default"
+        try:
+            loaded = load_profile(name, cwd=env.cwd, paths=env.paths)
+        except ConfigError:
+            raise ConfigError(
+                "no profile chosen: pass --profile NAME (see `mmo profiles list`; `--profile demo` runs offline), "
+                "--model provider:model, or set MMO_PROFILE"
+            ) from None
+    elif name is None:
+        return _single_model_profile(choice.model or "")
+    else:
+        loaded = load_profile(name, cwd=env.cwd, paths=env.paths)
+    profile = loaded.profile
+    if choice.model is not None:
+        profile = profile.model_copy(update={"strategy": choice.model})
+    return ResolvedProfile(profile, str(loaded.source.path or loaded.source.name), profile.name)
+
+
+def _single_model_profile(model: str) -> ResolvedProfile:
+    try:
+        ModelRef.parse(model)
+    except ValueError:
+        raise ConfigError(f"--model {model!r} needs the form provider:model (e.g. openai:gpt-5-mini) when no profile is given") from None
+    profile = Profile(name=f"model {model}", strategy=model)
+    return ResolvedProfile(profile, "--model", profile.name)
+
+
+def provider_settings(profile: Profile) -> dict[str, ProviderSettings]:
+    """Built-in providers, with the profile's declarations laid over them."""
+    settings = dict(BUILTIN_PROVIDERS)
+    for name, entry in profile.providers.items():
+        settings[name] = _settings_from_entry(name, entry, BUILTIN_PROVIDERS.get(name))
+    return settings
+
+
+def _settings_from_entry(name: str, entry: ProviderEntry, builtin: ProviderSettings | None) -> ProviderSettings:
+    if entry.kind != "replay" and not entry.base_url and builtin is None:
+        raise ConfigError(f"provider {name!r} needs a base_url (for example http://localhost:8000/v1)")
+    options = {"path": entry.path, "sleep": entry.sleep} if entry.kind == "replay" else {}
+    if entry.kind == "replay" and not entry.path:
+        raise ConfigError(f"replay provider {name!r} needs a path (a JSONL file or builtin:mmlu_pro_sample)")
+    return ProviderSettings(
+        name=name,
+        kind=entry.kind,
+        base_url=(entry.base_url or (builtin.base_url if builtin else None) or "").rstrip("/") or None,
+        key_env=entry.key_env or (builtin.key_env if builtin else f"{env_name(name)}_API_KEY"),
+        needs_key=entry.key != "none" and entry.kind != "replay",
+        base_url_env=builtin.base_url_env if builtin else (),
+        headers=frozen_mapping(entry.headers),
+        options=frozen_mapping(options),
+    )
+
+
+def price_book(profile: Profile) -> PriceBook:
+    from mmo.runtime.prices import PriceBook, PriceOverride
+
+    overrides: dict[str, PriceOverride] = {}
+    local: set[str] = set()
+    for alias in profile.models:
+        entry = profile.model_entry(alias)
+        if entry is None:
+            continue
+        if entry.local:
+            local.add(entry.model)
+        if entry.price is not None:
+            overrides[entry.model] = PriceOverride(entry.price.input, entry.price.output, entry.price.cached_input)
+    return PriceBook(overrides, frozenset(local))
+
+
+@dataclass
+class Session:
+    """A profile made ready to run: its tree and the services behind it."""
+
+    resolved: ResolvedProfile
+    root: Node
+    services: Services
+    env: AppEnv
+    extra_providers: Mapping[str, Provider] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.services.providers.aclose()
+        if self.services.cache is not None:
+            self.services.cache.close()
+
+
+def open_session(
+    resolved: ResolvedProfile,
+    env: AppEnv,
+    *,
+    use_cache: bool = True,
+    extra_providers: Mapping[str, Provider] | None = None,
+) -> Session:
+    from mmo.providers.registry import ProviderPool
+    from mmo.runtime.keys import KeyStore
+    from mmo.runtime.tokens import TokenEstimator
+    from mmo.strategies.build import build_tree
+
+    root = build_tree(resolved.profile)
+    warnings = Warnings()
+    pool = ProviderPool(
+        provider_settings(resolved.profile), KeyStore(env.environ), env.environ, extra=extra_providers, on_warning=warnings.add
+    )
+    services = Services(providers=pool, prices=price_book(resolved.profile), tokens=TokenEstimator(), warnings=warnings)
+    if use_cache:
+        from mmo.runtime.cache import ResponseCache
+
+        services.cache = ResponseCache(env.paths.response_cache_dir)
+    return Session(resolved, root, services, env, dict(extra_providers or {}))

@@ -1,0 +1,37 @@
+"""``mmo cache``: the response cache's size and contents."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Inspect or clear the response cache.", no_args_is_help=True)
+
+
+@app.command()
+def stats() -> None:
+    """Entries, size on disk, hits and misses."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mmo.runtime.cache import ResponseCache
+    from mmo.runtime.paths import MmoPaths
+
+    with ResponseCache(MmoPaths.from_env().response_cache_dir) as cache:
+        info = cache.stats()
+    table = Table(show_header=False, box=None)
+    table.add_row("directory", str(info.directory))
+    table.add_row("entries", str(info.entries))
+    table.add_row("size", f"{info.size_bytes / 1024:.1f} KiB")
+    table.add_row("hits / misses", f"{info.hits} / {info.misses}")
+    Console().print(table)
+
+
+@app.command()
+def clear() -> None:
+    """Delete every cached response."""
+    from mmo.runtime.cache import ResponseCache
+    from mmo.runtime.paths import MmoPaths
+
+    with ResponseCache(MmoPaths.from_env().response_cache_dir) as cache:
+        removed = cache.clear()
+    typer.echo(f"removed {removed} cached responses")

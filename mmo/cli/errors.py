@@ -1,0 +1,68 @@
+"""The one place errors become exit codes and one-line messages.
+
+Exit codes (documented in the README):
+
+====  ===========================================================
+ 0    success
+ 1    the models failed: every attempt of the strategy failed
+ 2    usage or configuration error (bad flag, profile, parameter)
+ 3    missing or refused API key
+ 4    a budget or cost cap stopped the run
+ 130  interrupted (Ctrl-C)
+====  ===========================================================
+"""
+
+from __future__ import annotations
+
+from mmo.core.errors import AllAttemptsFailed, AuthFailed, BudgetExceeded, ConfigError, MissingKey, MmoError, ProviderError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_KEY = 3
+EXIT_BUDGET = 4
+EXIT_INTERRUPTED = 130
+
+
+def exit_code(error: BaseException) -> int:
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(error, (MissingKey, AuthFailed)):
+        return EXIT_KEY
+    if isinstance(error, BudgetExceeded):
+        return EXIT_BUDGET
+    if isinstance(error, ConfigError):
+        return EXIT_USAGE
+    if isinstance(error, AllAttemptsFailed):
+        leaves = list(_leaves(error))
+        if leaves and all(isinstance(e, (MissingKey, AuthFailed)) for e in leaves):
+            return EXIT_KEY
+        return EXIT_FAILED
+    return EXIT_FAILED
+
+
+def message(error: BaseException) -> str:
+    """One line (a group: one line per attempt, indented) with no traceback."""
+    if isinstance(error, AllAttemptsFailed):
+        lines = [f"error: {error.message}"]
+        lines += [f"  - {_describe(e)}" for e in _leaves(error)]
+        return "\n".join(lines)
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"error: {_describe(error)}"
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ProviderError):
+        return error.one_line()
+    if isinstance(error, MmoError):
+        return f"{type(error).__name__}: {error.message}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _leaves(group: AllAttemptsFailed):  # type: ignore[no-untyped-def]
+    for error in group.exceptions:
+        if isinstance(error, AllAttemptsFailed):
+            yield from _leaves(error)
+        else:
+            yield error

@@ -1,0 +1,156 @@
+"""Rich renderables for results and traces: output as data, rendered late by the caller."""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from mmo.app.ask import AskResult
+from mmo.core.codec import completion_to_dict
+from mmo.core.trace import Span
+from mmo.core.types import Cost, Delta, StreamRestart
+
+
+def money(cost: Cost | None) -> str:
+    if cost is None:
+        return "-"
+    if cost.usd is None:
+        return "unknown"
+    if cost.usd == 0:
+        return "$0"
+    return f"${cost.usd:.6f}" if cost.usd < 0.01 else f"${cost.usd:.4f}"
+
+
+def millis(value: float | None, *, simulated: bool = False) -> str:
+    if value is None:
+        return "-"
+    text = f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+    return f"{text} (simulated)" if simulated else text
+
+
+def route(trace: Span) -> str:
+    """Every attempt in order with its outcome: ``flash ✗ RateLimited → pro ✓``."""
+    steps = []
+    for attempt in trace.attempts():
+        mark = {"ok": "✓", "cancelled": "⊘"}.get(attempt.status, "✗")
+        suffix = f" {attempt.error}" if attempt.error else ""
+        cache = " (cache)" if attempt.cached else ""
+        steps.append(f"{attempt.label} {mark}{suffix}{cache}")
+    return " → ".join(steps) or "-"
+
+
+def result_table(result: AskResult) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("model", "route", "latency", "TTFT", "tokens in/out", "cost", "cache"):
+        table.add_column(column, overflow="fold")
+    completion = result.completion
+    usage = result.total_usage
+    cost = result.total_cost
+    model = completion.model_id if completion else "none answered"
+    if completion and completion.reported_model and completion.reported_model not in model:
+        model += f" ({completion.reported_model})"
+    table.add_row(
+        model,
+        f"{result.strategy}: {route(result.trace)}",
+        millis(result.trace.duration_ms, simulated=bool(completion and completion.latency_simulated)),
+        millis(completion.ttft_ms if completion else None),
+        f"{usage.input_tokens}/{usage.output_tokens}",
+        money(cost) + (f" ({_price_sources(result.trace)})" if cost.usd is not None else ""),
+        "hit" if completion and completion.cached else "miss",
+    )
+    return table
+
+
+def _price_sources(trace: Span) -> str:
+    sources = sorted({a.cost.source for a in trace.attempts() if a.cost is not None and a.cost.source})
+    return ", ".join(sources)
+
+
+def trace_tree(trace: Span) -> Tree:
+    """The decision trace as a tree: each node, its events, and each attempt's numbers."""
+    tree = Tree(Text("run", style="bold"))
+    for child in trace.children:
+        _add_span(tree, child)
+    for event in trace.events:
+        tree.add(Text(event.message, style="dim"))
+    return tree
+
+
+def _add_span(parent: Tree, span: Span) -> None:
+    style = {"ok": "green", "error": "red", "cancelled": "yellow"}[span.status]
+    label = Text()
+    label.append(f"{span.kind} ", style="bold")
+    label.append(span.label)
+    label.append(f"  {span.status}", style=style)
+    label.append(f"  {millis(span.duration_ms)}", style="dim")
+    if span.is_attempt:
+        usage = span.usage
+        if usage is not None:
+            label.append(f"  tokens {usage.input_tokens}/{usage.output_tokens}", style="dim")
+        if span.cost is not None:
+            label.append(f"  {money(span.cost)}", style="dim")
+        if span.cached:
+            label.append("  cache hit", style="cyan")
+    node = parent.add(label)
+    if span.error_message:
+        node.add(Text(span.error_message, style="red"))
+    for event in span.events:
+        node.add(Text(f"{event.message}", style="dim"))
+    for child in span.children:
+        _add_span(node, child)
+
+
+def result_json(result: AskResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "run_id": result.run_id,
+        "profile": result.profile,
+        "strategy": result.strategy,
+        "ok": result.completion is not None,
+        "cost_usd": result.total_cost.usd,
+        "usage": result.total_usage.to_dict(),
+        "latency_ms": round(result.trace.duration_ms, 3),
+        "warnings": list(result.warnings),
+        "trace": result.trace.to_dict(),
+    }
+    if result.completion is not None:
+        out["answer"] = result.completion.text
+        out["completion"] = completion_to_dict(result.completion, with_trace=False)
+    if result.error is not None:
+        to_dict = getattr(result.error, "to_dict", None)
+        out["error"] = to_dict() if callable(to_dict) else {"error": type(result.error).__name__, "message": str(result.error)}
+    return out
+
+
+class StreamPrinter:
+    """The stream sink for a terminal: text as it arrives; when a stream that already showed
+    text is abandoned, a visible marker naming the failed model and, once known, the model that
+    took over, followed by that model's whole answer."""
+
+    def __init__(self, out: IO[str], marker_out: IO[str]) -> None:
+        self.out, self.marker_out = out, marker_out
+        self.shown_any = False
+        self.pending_restart: StreamRestart | None = None
+
+    def __call__(self, event: Delta | StreamRestart) -> None:
+        if isinstance(event, StreamRestart):
+            self.pending_restart = event
+            return
+        if self.pending_restart is not None:
+            failed = self.pending_restart
+            self.pending_restart = None
+            self.marker_out.write(
+                f"\n\n[mmo] the stream from {failed.failed_model} was cut ({failed.error}); "
+                f"the answer from {event.model_id or 'the next model'} follows:\n\n"
+            )
+            self.marker_out.flush()
+        self.out.write(event.text)
+        self.out.flush()
+        self.shown_any = True
+
+    def finish(self) -> None:
+        if self.shown_any:
+            self.out.write("\n")
+            self.out.flush()

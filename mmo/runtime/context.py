@@ -1,0 +1,213 @@
+"""The run context: the cross-cutting work every call needs, written once.
+
+Strategies never call a child's ``run`` or a provider directly. They call ``ctx.call(child,
+request)`` (which gives the child its own span in the trace and decides whether it may stream)
+and leaf nodes call ``ctx.complete(target, request)``, which does, in order: parameter merging,
+the cache, the provider call (streaming to the user when allowed), pricing, and the attempt's
+record in the trace. Later issues add limits, budgets and outage drills here, in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable
+
+from mmo.core.errors import StreamCut
+from mmo.core.protocols import Node, StreamSink
+from mmo.core.trace import SpanBuilder
+from mmo.core.types import Completion, Cost, Delta, ModelRef, Params, Request, StreamRestart, Usage
+
+if TYPE_CHECKING:
+    from mmo.providers.registry import ProviderPool
+    from mmo.runtime.cache import ResponseCache
+    from mmo.runtime.prices import PriceBook
+    from mmo.runtime.tokens import TokenEstimator
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTarget:
+    """One model as a leaf node sees it. ``params`` are the profile's defaults with the model's
+    and the node's own parameters already laid over them; a request's explicit parameters win
+    over all of these at call time."""
+
+    ref: ModelRef
+    alias: str | None = None
+    local: bool = False
+    params: Params = field(default_factory=Params)
+    context_window: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+    @property
+    def label(self) -> str:
+        return self.alias or self.ref.id
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    read_cache: bool = True
+    write_cache: bool = True
+    fail_fast: bool = False
+
+
+class Warnings:
+    """Things the user should know about a run that are not errors (a dropped parameter, an
+    unknown price). Each distinct message is kept once, in order."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        if message not in self.items:
+            self.items.append(message)
+
+
+@dataclass(slots=True)
+class Services:
+    """What a run uses and does not own the lifetime of: providers, prices, cache, estimator."""
+
+    providers: ProviderPool
+    prices: PriceBook
+    tokens: TokenEstimator
+    warnings: Warnings
+    cache: ResponseCache | None = None
+
+    def warn(self, message: str) -> None:
+        self.warnings.add(message)
+
+
+class RunContext:
+    """One node's view of a run: its span, the shared services, and the stream sink (``None``
+    when this node must not show partial output, e.g. below a judge or a vote)."""
+
+    __slots__ = ("services", "options", "span", "sink")
+
+    def __init__(self, services: Services, options: RunOptions, span: SpanBuilder, sink: StreamSink | None) -> None:
+        self.services, self.options, self.span, self.sink = services, options, span, sink
+
+    @property
+    def path(self) -> str:
+        return self.span.path
+
+    def note(self, message: str, **attrs: Any) -> None:
+        """Record a decision and its reason in this node's span."""
+        self.span.event(message, **attrs)
+
+    async def call(self, child: Node, request: Request, *, stream: bool = True) -> Completion:
+        """Run ``child`` under its own span. ``stream=False`` keeps its output off the screen
+        (strategies that judge an answer before accepting it)."""
+        builder = SpanBuilder(child.kind, child.label, f"{self.path}/{child.label}", self.span.origin)
+        child_ctx = RunContext(self.services, self.options, builder, self.sink if stream else None)
+        try:
+            result = await child.run(request, child_ctx)
+        except asyncio.CancelledError:
+            self.span.children.append(builder.finish("cancelled"))
+            raise
+        except BaseException as error:
+            self.span.children.append(builder.finish("error", error))
+            raise
+        self.span.children.append(builder.finish("ok"))
+        return result
+
+    async def complete(self, target: ModelTarget, request: Request) -> Completion:
+        """Call one model: cache, provider, pricing, and the attempt's record in this span."""
+        request = request.with_params(target.params.overlaid_by(request.params))
+        self.span.attempt.update(model_id=target.id)
+        provider = self.services.providers.get(target.ref.provider)
+        identity = provider.identity()
+        key = self._cache_key(identity, target, request)
+        cached = self._cache_get(key)
+        if cached is not None:
+            self.note("cache hit")
+            self._record(cached, Cost(0.0, "cache hit"), cached=True)
+            if self.sink is not None:
+                self.sink(Delta(text=cached.text, model_id=cached.model_id))
+            return cached
+        try:
+            completion = await (self._stream(provider, target, request) if self.sink else provider.complete(request, target.ref.name))
+        except StreamCut as cut:
+            self._record_cut_cost(target, request, cut)
+            raise
+        cost = completion.cost if completion.cost.known else self.services.prices.cost(target.ref, completion.usage)
+        if not cost.known:
+            self.services.warn(f"no price known for {target.id}: its cost is shown as unknown")
+        completion = replace(completion, cost=cost)
+        self._record(completion, cost, cached=False)
+        if key is not None and self.options.write_cache:
+            self.services.cache.set(key, completion)  # type: ignore[union-attr]
+        return completion
+
+    async def _stream(self, provider: Any, target: ModelTarget, request: Request) -> Completion:
+        shown = False
+        try:
+            async for delta in provider.stream(request, target.ref.name):
+                if delta.final is not None:
+                    return delta.final
+                if delta.text:
+                    shown = True
+                    self.sink(replace(delta, model_id=target.id))  # type: ignore[misc]
+        except BaseException as error:
+            if shown and not isinstance(error, asyncio.CancelledError):
+                self.sink(StreamRestart(target.id, getattr(error, "one_line", lambda: str(error))()))  # type: ignore[misc]
+            raise
+        raise StreamCut("stream ended without a final message", provider=target.ref.provider, model=target.ref.name)
+
+    def _cache_key(self, identity: Any, target: ModelTarget, request: Request) -> str | None:
+        if self.services.cache is None or not identity.get("cacheable", True):
+            return None
+        if not (self.options.read_cache or self.options.write_cache):
+            return None
+        from mmo.runtime.cache import cache_key
+
+        return cache_key(identity, target.ref.name, request)
+
+    def _cache_get(self, key: str | None) -> Completion | None:
+        if key is None or not self.options.read_cache:
+            return None
+        return self.services.cache.get(key)  # type: ignore[union-attr]
+
+    def _record(self, completion: Completion, cost: Cost, *, cached: bool) -> None:
+        self.span.attempt.update(usage=completion.usage, cost=cost, cached=cached, ttft_ms=completion.ttft_ms)
+
+    def _record_cut_cost(self, target: ModelTarget, request: Request, cut: StreamCut) -> None:
+        """A stream cut after output was billed for what arrived: estimate it, and say so."""
+        if not cut.partial_text:
+            return
+        estimate = self.services.tokens.estimate
+        usage = Usage(estimate(request.prompt_text(), target.id), estimate(cut.partial_text, target.id))
+        cost = self.services.prices.cost(target.ref, usage)
+        self._record_usage_estimate(usage, Cost(cost.usd, f"{cost.source}, estimated from partial output"))
+
+    def _record_usage_estimate(self, usage: Usage, cost: Cost) -> None:
+        self.span.attempt.update(usage=usage, cost=cost, cached=False)
+
+
+async def execute(
+    root: Node,
+    request: Request,
+    services: Services,
+    options: RunOptions,
+    sink: StreamSink | None = None,
+    on_span: Callable[[Any], None] | None = None,
+) -> Completion:
+    """Run a strategy tree. The returned completion's ``trace`` is the root span; when the run
+    fails, the error propagates and ``on_span`` (if given) still receives the trace, so a failed
+    run can be explained and logged."""
+    origin = time.perf_counter()
+    builder = SpanBuilder("run", "run", "", origin)
+    ctx = RunContext(services, options, builder, sink)
+    try:
+        completion = await ctx.call(root, request)
+    except BaseException as error:
+        span = builder.finish("cancelled" if isinstance(error, asyncio.CancelledError) else "error", error)
+        if on_span is not None:
+            on_span(span)
+        raise
+    span = builder.finish("ok")
+    if on_span is not None:
+        on_span(span)
+    return replace(completion, trace=span)

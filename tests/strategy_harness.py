@@ -1,0 +1,54 @@
+"""Run a strategy tree from a profile mapping against scripted fake providers (no HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Mapping
+
+from mmo.config.models import Profile
+from mmo.core.protocols import Provider
+from mmo.core.types import Completion, Delta, Request, StreamRestart
+from mmo.providers.catalogue import BUILTIN_PROVIDERS
+from mmo.providers.registry import ProviderPool
+from mmo.runtime.context import RunOptions, Services, Warnings, execute
+from mmo.runtime.keys import KeyStore
+from mmo.runtime.prices import PriceBook
+from mmo.runtime.tokens import TokenEstimator
+from mmo.strategies.build import build_tree
+
+
+class Recorder:
+    """A stream sink that keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[Delta | StreamRestart] = []
+
+    def __call__(self, event: Delta | StreamRestart) -> None:
+        self.events.append(event)
+
+    @property
+    def text(self) -> str:
+        return "".join(e.text for e in self.events if isinstance(e, Delta))
+
+
+def services_for(providers: Mapping[str, Provider], environ: Mapping[str, str] | None = None) -> Services:
+    warnings = Warnings()
+    env = dict(environ or {})
+    pool = ProviderPool(dict(BUILTIN_PROVIDERS), KeyStore(env), env, extra=providers, on_warning=warnings.add)
+    return Services(providers=pool, prices=PriceBook(), tokens=TokenEstimator(), warnings=warnings)
+
+
+def run_profile(
+    profile: Mapping[str, Any],
+    providers: Mapping[str, Provider],
+    prompt: str = "What is the capital of France?",
+    *,
+    options: RunOptions | None = None,
+    sink: Recorder | None = None,
+    spans: list | None = None,
+) -> Completion:
+    tree = build_tree(Profile.model_validate({"name": "test", **profile}))
+    services = services_for(providers)
+    request = Request.from_prompt(prompt)
+    on_span = spans.append if spans is not None else None
+    return asyncio.run(execute(tree, request, services, options or RunOptions(), sink, on_span=on_span))
