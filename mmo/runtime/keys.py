@@ -1,0 +1,118 @@
+"""API keys: an environment variable first (CI, one-off overrides), then the OS keyring.
+
+Keys live in the keyring under service ``mmo`` with the provider name as the user name. On a box
+without a keyring backend (headless Linux, CI containers) keyring selects its ``fail`` backend,
+which raises ``NoKeyringError`` on every call; we turn that into advice to use the environment.
+
+A key's value never appears in a repr, a message or an exception raised here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from mmo.core.errors import ConfigError, MissingKey
+from mmo.providers.catalogue import BUILTIN_PROVIDERS, env_name
+
+SERVICE = "mmo"
+KEYRING_SOURCE = "keyring"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ResolvedKey:
+    """A key and where it came from ("env OPENAI_API_KEY" or "keyring"). Printing it shows only
+    the source."""
+
+    value: str
+    source: str
+
+    def __repr__(self) -> str:
+        return f"ResolvedKey(source={self.source!r})"
+
+    def __str__(self) -> str:
+        return f"<key from {self.source}>"
+
+
+def default_env_var(provider: str) -> str:
+    """The key variable of a built-in provider, else ``<PROVIDER>_API_KEY``."""
+    builtin = BUILTIN_PROVIDERS.get(provider)
+    if builtin is not None and builtin.key_env:
+        return builtin.key_env
+    return f"{env_name(provider)}_API_KEY"
+
+
+def _no_keyring_advice(error: Exception, env_var: str | None) -> str:
+    fix = f"set {env_var} in the environment instead" if env_var else "give this provider a key environment variable instead"
+    return f"no OS keyring is available on this machine ({type(error).__name__}); {fix}"
+
+
+class KeyStore:
+    """Resolves, stores and removes API keys. ``environ`` is read, never written."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def _from_env(self, env_var: str | None) -> ResolvedKey | None:
+        value = self._environ.get(env_var, "").strip() if env_var else ""
+        return ResolvedKey(value, f"env {env_var}") if value else None
+
+    def resolve(self, provider: str, env_var: str | None) -> ResolvedKey:
+        """The key for ``provider``; raises ``MissingKey`` (naming the fix) when there is none."""
+        from_env = self._from_env(env_var)
+        if from_env is not None:
+            return from_env
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            value = keyring.get_password(SERVICE, provider)
+        except KeyringError as error:
+            raise MissingKey(provider, env_var, f" ({_no_keyring_advice(error, env_var)})") from None
+        if not value:
+            raise MissingKey(provider, env_var)
+        return ResolvedKey(value, KEYRING_SOURCE)
+
+    def source(self, provider: str, env_var: str | None) -> str | None:
+        """Where the key would come from, or ``None``; never the value, never raises for a
+        missing keyring backend."""
+        from_env = self._from_env(env_var)
+        if from_env is not None:
+            return from_env.source
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            value = keyring.get_password(SERVICE, provider)
+        except KeyringError:
+            return None
+        return KEYRING_SOURCE if value else None
+
+    def set(self, provider: str, value: str, *, env_var: str | None = None) -> None:
+        """Store a key in the OS keyring. Surrounding whitespace (a pasted newline) is dropped."""
+        value = value.strip()
+        if not value:
+            raise ConfigError(f"refusing to store an empty key for provider {provider!r}")
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            keyring.set_password(SERVICE, provider, value)
+        except KeyringError as error:
+            advice = _no_keyring_advice(error, env_var or default_env_var(provider))
+            raise ConfigError(f"cannot store the key for provider {provider!r}: {advice}") from None
+
+    def delete(self, provider: str) -> bool:
+        """Remove a stored key; ``False`` when there was none (or no keyring to hold one)."""
+        import keyring
+        from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
+
+        try:
+            keyring.delete_password(SERVICE, provider)
+        except (PasswordDeleteError, NoKeyringError):
+            return False
+        except KeyringError as error:
+            raise ConfigError(f"cannot remove the key for provider {provider!r}: keyring error {type(error).__name__}") from None
+        return True

@@ -1,0 +1,312 @@
+"""The run log: one SQLite row per run and one per model attempt, in the user data directory.
+
+The schema changes only through ``MIGRATIONS``, an ordered list of small functions (as in
+simonw/llm's ``migrations.py``). A ``_migrations`` table records the ones applied; opening a log
+applies the pending ones in order, each in its own transaction with its record, under
+``BEGIN IMMEDIATE`` so two processes opening an old log at once cannot both migrate it.
+Never edit a released migration: append a new one.
+
+The log never holds an API key; prompt and answer text are absent for runs made with ``--no-log``.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from mmo.runtime.tokens import TokenRatio
+
+if TYPE_CHECKING:
+    import sqlite3
+
+BUSY_TIMEOUT_MS = 5000
+RATIO_WINDOW = 50  # recent calls the token ratio is learnt from
+RATIO_MIN_SAMPLES = 3
+
+
+def new_run_id() -> str:
+    """A random 32-hex-digit id: short prefixes are unique, like git's, for ``mmo runs show``."""
+    return uuid.uuid4().hex
+
+
+def utc_iso(moment: datetime | None = None) -> str:
+    """The one timestamp format of the log, so timestamps compare as text."""
+    moment = moment or datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        raise ValueError("run log timestamps must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One ``mmo ask`` (or one batch row). ``prompt``/``answer`` are ``None`` with ``--no-log``;
+    ``cost_usd`` is ``None`` when any billed attempt's price is unknown."""
+
+    run_id: str
+    started_at: str
+    command: str
+    profile: str | None
+    strategy: str
+    prompt: str | None
+    answer: str | None
+    model_id: str | None
+    status: str  # "ok" | "error"
+    error_class: str | None = None
+    error_message: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    cost_source: str | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    cached: bool = False
+    trace_json: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One call (or cache hit) of one model inside a run, rejected and failed ones included."""
+
+    run_id: str
+    seq: int
+    node_path: str
+    model_id: str
+    status: str  # "ok" | "error" | "cancelled"
+    error_class: str | None = None
+    error_message: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
+    cost_source: str | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    cache_hit: bool = False
+    prompt_chars: int = 0
+
+
+# ---------------------------------------------------------------- migrations (append only)
+
+
+def _m001_runs_and_attempts(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, command TEXT NOT NULL,
+            profile TEXT, strategy TEXT NOT NULL, prompt TEXT, answer TEXT, model_id TEXT,
+            status TEXT NOT NULL, error_class TEXT, error_message TEXT,
+            input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+            cost_usd REAL, cost_source TEXT, latency_ms REAL, ttft_ms REAL,
+            cached INTEGER NOT NULL, trace_json TEXT)"""
+    )
+    db.execute(
+        """CREATE TABLE attempts (
+            run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+            node_path TEXT NOT NULL, model_id TEXT NOT NULL, status TEXT NOT NULL,
+            error_class TEXT, error_message TEXT,
+            input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+            cached_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+            cost_usd REAL, cost_source TEXT, latency_ms REAL, ttft_ms REAL,
+            cache_hit INTEGER NOT NULL, PRIMARY KEY (run_id, seq))"""
+    )
+
+
+def _m002_indexes(db: sqlite3.Connection) -> None:
+    db.execute("CREATE INDEX runs_by_start ON runs (started_at)")
+    db.execute("CREATE INDEX attempts_by_model ON attempts (model_id)")
+
+
+def _m003_attempt_prompt_chars(db: sqlite3.Connection) -> None:
+    # Length of the prompt each attempt sent, for learning tokens-per-character per model.
+    db.execute("ALTER TABLE attempts ADD COLUMN prompt_chars INTEGER NOT NULL DEFAULT 0")
+
+
+Migration = Callable[["sqlite3.Connection"], None]
+MIGRATIONS: tuple[Migration, ...] = (_m001_runs_and_attempts, _m002_indexes, _m003_attempt_prompt_chars)
+
+
+def migration_name(migration: Migration) -> str:
+    return migration.__name__.lstrip("_")
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply the migrations not yet recorded, in order; returns the names applied.
+    ``db`` must be in autocommit mode (``isolation_level=None``)."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied: list[str] = []
+    for migration in migrations:
+        name = migration_name(migration)
+        if name in done:
+            continue
+        # Checked again under the write lock: another process may have applied it meanwhile.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone() is None:
+                migration(db)
+                db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, utc_iso()))
+                applied.append(name)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return applied
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode with WAL and a busy timeout (several mmo processes may
+    write at once during batch runs)."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+# ---------------------------------------------------------------- the log
+
+_RUN_COLUMNS = tuple(f.name for f in fields(RunRecord))
+_ATTEMPT_COLUMNS = tuple(f.name for f in fields(AttemptRecord))
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def _run_from_row(row: Sequence[Any]) -> RunRecord:
+    values = dict(zip(_RUN_COLUMNS, row))
+    values["cached"] = bool(values["cached"])
+    return RunRecord(**values)
+
+
+def _attempt_from_row(row: Sequence[Any]) -> AttemptRecord:
+    values = dict(zip(_ATTEMPT_COLUMNS, row))
+    values["cache_hit"] = bool(values["cache_hit"])
+    return AttemptRecord(**values)
+
+
+class RunLog:
+    """Records runs and answers questions about them. Usable as a context manager; one instance
+    may be shared between threads."""
+
+    __slots__ = ("path", "_db", "_lock")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = connect(path)
+        self._lock = threading.Lock()
+        migrate(self._db)
+
+    def record(self, run: RunRecord, attempts: Sequence[AttemptRecord]) -> None:
+        """Store a run and its attempts in one transaction."""
+        if any(a.run_id != run.run_id for a in attempts):
+            raise ValueError("every attempt must carry its run's run_id")
+        run_row = _row(replace(run, started_at=_normalise_time(run.started_at)), _RUN_COLUMNS)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
+                self._db.executemany(_insert_sql("attempts", _ATTEMPT_COLUMNS), [_row(a, _ATTEMPT_COLUMNS) for a in attempts])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def recent(self, limit: int = 20, *, model: str | None = None, status: str | None = None, profile: str | None = None) -> list[RunRecord]:
+        """Newest first. ``model`` matches runs where that model answered or was attempted."""
+        where, args = [], []
+        if model is not None:
+            where.append("(model_id = ? OR EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = runs.run_id AND a.model_id = ?))")
+            args += [model, model]
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if profile is not None:
+            where.append("profile = ?")
+            args.append(profile)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs {clause} ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*args, limit)).fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    def get(self, run_id_or_prefix: str) -> tuple[RunRecord, list[AttemptRecord]]:
+        """A run and its attempts by id or unique id prefix; ``KeyError`` when none or several match."""
+        prefix = run_id_or_prefix.strip().lower()
+        if not prefix:
+            raise KeyError("an empty run id matches nothing")
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE substr(run_id, 1, ?) = ? LIMIT 2", (len(prefix), prefix)
+            ).fetchall()
+            if len(rows) != 1:
+                raise KeyError(f"{'no run' if not rows else 'more than one run'} matches {prefix!r}")
+            run = _run_from_row(rows[0])
+            attempt_rows = self._db.execute(
+                f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempts WHERE run_id = ? ORDER BY seq", (run.run_id,)
+            ).fetchall()
+        return run, [_attempt_from_row(r) for r in attempt_rows]
+
+    def token_ratio_sample(self, model_id: str) -> TokenRatio | None:
+        """Billed input tokens per chars/4 estimate over the model's last successful uncached
+        calls; ``None`` with fewer than three. A ratio of sums, so long prompts weigh more."""
+        with self._lock:
+            row = self._db.execute(
+                """SELECT COUNT(*), SUM(input_tokens), SUM(prompt_chars) FROM (
+                       SELECT input_tokens, prompt_chars FROM attempts
+                       WHERE model_id = ? AND status = 'ok' AND cache_hit = 0
+                         AND prompt_chars > 0 AND input_tokens > 0
+                       ORDER BY rowid DESC LIMIT ?)""",
+                (model_id, RATIO_WINDOW),
+            ).fetchone()
+        samples, tokens, chars = row
+        if samples < RATIO_MIN_SAMPLES:
+            return None
+        return TokenRatio(tokens / (chars / 4), samples)
+
+    def token_ratio(self, model_id: str) -> float | None:
+        sample = self.token_ratio_sample(model_id)
+        return sample.ratio if sample is not None else None
+
+    def spent_usd(self, *, profile: str | None, since: datetime) -> float:
+        """Known cost of every billed attempt (cache hits are free) of runs started at or after
+        ``since``; ``profile=None`` sums over all runs. Unknown costs count as nothing."""
+        sql = """SELECT COALESCE(SUM(a.cost_usd), 0.0) FROM attempts a JOIN runs r ON r.run_id = a.run_id
+                 WHERE r.started_at >= ? AND a.cache_hit = 0 AND a.cost_usd IS NOT NULL"""
+        args: list[Any] = [utc_iso(since)]
+        if profile is not None:
+            sql += " AND r.profile = ?"
+            args.append(profile)
+        with self._lock:
+            (total,) = self._db.execute(sql, args).fetchone()
+        return float(total)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _row(record: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(record, name) for name in columns)
+
+
+def _normalise_time(text: str) -> str:
+    """Any ISO timestamp with an offset, in the log's one format (naive ones are taken as UTC)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return utc_iso(moment)

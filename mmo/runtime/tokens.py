@@ -1,0 +1,75 @@
+"""The one token estimator: characters / 4, corrected per model by what the run log observed.
+
+Router rules (``tokens_over``), batch dry runs and context-window checks all count tokens through
+this module, so they agree with each other. The correction is a ratio of real input tokens (as the
+provider billed them) to the chars/4 guess for the same prompts; see ``RunLog.token_ratio``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Iterable, Mapping, Protocol
+
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str, ratio: float | None = None) -> int:
+    """``ceil(chars / 4)``, times ``ratio`` when one is given."""
+    guess = len(text) / CHARS_PER_TOKEN
+    if ratio is not None:
+        guess *= ratio
+    # Rounding first keeps float noise (40 / 4 * 1.1 = 11.000000000000002) from adding a token.
+    return math.ceil(round(guess, 6))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRatio:
+    """Observed input tokens per chars/4 estimate for one model, and how many calls it rests on."""
+
+    ratio: float
+    samples: int
+
+
+class RatioSource(Protocol):
+    """What ``TokenEstimator.from_runlog`` needs from a run log."""
+
+    def token_ratio_sample(self, model_id: str) -> TokenRatio | None: ...
+
+
+class TokenEstimator:
+    """Estimates tokens for a model, using its learnt ratio when there is one."""
+
+    __slots__ = ("_ratios", "_samples")
+
+    def __init__(self, ratios: Mapping[str, float] | None = None, samples: Mapping[str, int] | None = None) -> None:
+        self._ratios: Mapping[str, float] = MappingProxyType(dict(ratios or {}))
+        self._samples: Mapping[str, int] = MappingProxyType(dict(samples or {}))
+
+    @classmethod
+    def from_runlog(cls, runlog: RatioSource, model_ids: Iterable[str]) -> TokenEstimator:
+        """Ratios for ``model_ids`` as observed in the run log (models with too few calls keep chars/4)."""
+        ratios: dict[str, float] = {}
+        samples: dict[str, int] = {}
+        for model_id in dict.fromkeys(model_ids):
+            observed = runlog.token_ratio_sample(model_id)
+            if observed is not None:
+                ratios[model_id] = observed.ratio
+                samples[model_id] = observed.samples
+        return cls(ratios, samples)
+
+    def ratio(self, model_id: str | None = None) -> float | None:
+        return self._ratios.get(model_id) if model_id is not None else None
+
+    def estimate(self, text: str, model_id: str | None = None) -> int:
+        return estimate_tokens(text, self.ratio(model_id))
+
+    def method(self, model_id: str | None = None) -> str:
+        """How ``estimate`` counts for this model, for dry runs and ``--explain``."""
+        ratio = self.ratio(model_id)
+        if ratio is None:
+            return f"chars/{CHARS_PER_TOKEN}"
+        learnt = self._samples.get(model_id) if model_id is not None else None
+        suffix = f" learnt from {learnt} calls" if learnt else ""
+        return f"chars/{CHARS_PER_TOKEN} x {ratio:.2f}{suffix}"
