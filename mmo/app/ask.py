@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
@@ -103,9 +102,9 @@ async def _run(session: Session, request: Request, item: AskInput, sink: StreamS
 
 
 def _new_run_id() -> str:
-    # Time-ordered (sortable in `mmo logs`) and unique without coordination.
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
-    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+    from mmo.runtime.runlog import new_run_id
+
+    return new_run_id()
 
 
 def _log(result: AskResult, request: Request, item: AskInput, env: AppEnv) -> None:

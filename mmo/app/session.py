@@ -15,7 +15,7 @@ from mmo.core.errors import ConfigError
 from mmo.core.protocols import Node, Provider
 from mmo.core.types import ModelRef, frozen_mapping
 from mmo.providers.catalogue import BUILTIN_PROVIDERS, ProviderSettings, env_name
-from mmo.runtime.context import Services, Warnings
+from mmo.runtime.context import ModelTarget, Services, Warnings
 from mmo.runtime.paths import MmoPaths
 
 if TYPE_CHECKING:
@@ -156,9 +156,11 @@ def open_session(
     from mmo.strategies.build import build_tree
 
     root = build_tree(resolved.profile)
+    settings = provider_settings(resolved.profile)
+    _check_providers(root, settings, extra_providers or {})
     warnings = Warnings()
     pool = ProviderPool(
-        provider_settings(resolved.profile), KeyStore(env.environ), env.environ, extra=extra_providers, on_warning=warnings.add
+        settings, KeyStore(env.environ), env.environ, extra=extra_providers, on_warning=warnings.add
     )
     services = Services(providers=pool, prices=price_book(resolved.profile), tokens=TokenEstimator(), warnings=warnings)
     if use_cache:
@@ -166,3 +168,22 @@ def open_session(
 
         services.cache = ResponseCache(env.paths.response_cache_dir)
     return Session(resolved, root, services, env, dict(extra_providers or {}))
+
+
+def leaf_targets(node: Node) -> list[ModelTarget]:
+    """Every model a tree can call, in tree order."""
+    target = getattr(node, "target", None)
+    found = [target] if isinstance(target, ModelTarget) else []
+    for child in node.children():
+        found.extend(leaf_targets(child))
+    return found
+
+
+def _check_providers(root: Node, settings: Mapping[str, ProviderSettings], extra: Mapping[str, Provider]) -> None:
+    """Refuse to start when a model names a provider nobody declared: before anything is spent."""
+    from mmo.core.errors import UnknownName
+
+    known = [*settings, *extra]
+    for target in leaf_targets(root):
+        if target.ref.provider not in known:
+            raise UnknownName("provider", target.ref.provider, known)
