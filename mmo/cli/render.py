@@ -11,7 +11,7 @@ from rich.tree import Tree
 from mmo.app.ask import AskResult
 from mmo.core.codec import completion_to_dict
 from mmo.core.trace import Span
-from mmo.core.types import Cost, Delta, StreamRestart
+from mmo.core.types import Completion, Cost, Delta, StreamRestart
 
 
 def money(cost: Cost | None) -> str:
@@ -28,7 +28,7 @@ def millis(value: float | None, *, simulated: bool = False) -> str:
     if value is None:
         return "-"
     text = f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
-    return f"{text} (simulated)" if simulated else text
+    return f"{text}*" if simulated else text
 
 
 def route(trace: Span) -> str:
@@ -43,25 +43,60 @@ def route(trace: Span) -> str:
 
 
 def result_table(result: AskResult) -> Table:
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("model", "route", "latency", "TTFT", "tokens in/out", "cost", "cache"):
-        table.add_column(column, overflow="fold")
+    """One row per model attempt (why each failed, what each cost), a total row, and a title
+    naming the model that answered and the route that led to it."""
     completion = result.completion
-    usage = result.total_usage
-    cost = result.total_cost
-    model = completion.model_id if completion else "none answered"
-    if completion and completion.reported_model and completion.reported_model not in model:
-        model += f" ({completion.reported_model})"
-    table.add_row(
-        model,
-        f"{result.strategy}: {route(result.trace)}",
-        millis(result.trace.duration_ms, simulated=bool(completion and completion.latency_simulated)),
-        millis(completion.ttft_ms if completion else None),
-        f"{usage.input_tokens}/{usage.output_tokens}",
-        money(cost) + (f" ({_price_sources(result.trace)})" if cost.usd is not None else ""),
-        "hit" if completion and completion.cached else "miss",
+    answered = completion.model_id if completion else "no model answered"
+    if completion and completion.reported_model and completion.reported_model not in answered:
+        answered += f" (server: {completion.reported_model})"
+    table = Table(
+        title=f"{answered}  ·  {result.strategy}: {route(result.trace)}",
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
     )
+    table.add_column("model", no_wrap=True)
+    for column in ("result", "latency", "TTFT", "tokens", "cost", "cache"):
+        table.add_column(column, no_wrap=column != "result", justify="right" if column in {"latency", "TTFT", "cost"} else "left")
+    for attempt in result.trace.attempts():
+        table.add_row(*_attempt_cells(attempt, completion))
+    usage, cost = result.total_usage, result.total_cost
+    simulated = bool(completion and completion.latency_simulated)
+    total_latency = completion.latency_ms if simulated and completion else result.trace.duration_ms
+    notes = [f"prices: {sources}"] if (sources := _price_sources(result.trace)) else []
+    if simulated:
+        notes.append("* latency simulated by the replay provider")
+    table.add_row(
+        "total",
+        "ok" if completion else "failed",
+        millis(total_latency, simulated=simulated),
+        "",
+        f"{usage.input_tokens}/{usage.output_tokens}",
+        money(cost),
+        "",
+        style="bold",
+    )
+    if notes:
+        table.caption = "  ·  ".join(notes)
+        table.caption_justify = "left"
     return table
+
+
+def _attempt_cells(attempt: Span, completion: Completion | None) -> tuple[str, ...]:
+    simulated = bool(completion and completion.latency_simulated and attempt.status == "ok" and attempt.model_id == completion.model_id)
+    latency = completion.latency_ms if simulated and completion else attempt.duration_ms
+    usage = attempt.usage
+    return (
+        attempt.model_id or attempt.label,
+        "ok" if attempt.status == "ok" else (attempt.error or attempt.status),
+        millis(latency, simulated=simulated),
+        millis(attempt.ttft_ms),
+        f"{usage.input_tokens}/{usage.output_tokens}" if usage else "-",
+        money(attempt.cost),
+        "hit" if attempt.cached else "-",
+    )
 
 
 def _price_sources(trace: Span) -> str:
