@@ -33,7 +33,7 @@ class ParamsSpec(Spec):
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    stop: list[str] | None = None
+    stop: str | list[str] | None = None
     seed: int | None = None
     response_format: dict[str, Any] | None = None
     reasoning_effort: str | None = None
@@ -114,6 +114,10 @@ class LimitSpec(Spec):
 
 
 # ---- strategy nodes ---------------------------------------------------------------------------
+#
+# A node is a model reference (an alias or provider:model) or a mapping whose kind key names the
+# strategy. Every place that holds a node (a fallback entry, a cascade tier, a router branch, an
+# ensemble member, a pipeline step) accepts any kind, so strategies nest freely.
 
 
 class ModelNodeSpec(Spec):
@@ -130,17 +134,164 @@ class FallbackSpec(Spec):
     retry: RetrySpec | None = None
 
 
+ExtractSpec = Union[Literal["choice", "number", "json", "text"], "RegexExtractSpec"]
+
+
+class RegexExtractSpec(Spec):
+    """Extract the first capture group of a regular expression (the whole match if none)."""
+
+    regex: str
+
+
+class AgreeSpec(Spec):
+    """Accept when another model's extracted answer equals this tier's."""
+
+    model: NodeSpec
+    extract: ExtractSpec = "choice"
+
+
+class JudgeGateSpec(Spec):
+    """Accept when a judge model scores the answer at least ``min_score`` (0-10) on the rubric."""
+
+    model: NodeSpec
+    rubric: str = "Is the answer correct, complete and directly responsive to the question?"
+    min_score: float = Field(default=7.0, ge=0, le=10)
+
+
+class GatesSpec(Spec):
+    """Checks an answer must pass to be accepted. Every gate set must pass; the first that fails
+    is recorded as the reason for escalating."""
+
+    json_valid: bool | None = Field(default=None, alias="json", description="the answer parses as JSON")
+    json_schema: dict[str, Any] | str | None = Field(default=None, description="a JSON Schema, inline or a file path")
+    regex: str | None = Field(default=None, description="the answer must match (re.search)")
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=1)
+    finish_reasons: list[Literal["stop", "length", "tool_calls", "content_filter", "other"]] | None = None
+    no_refusal: bool | None = Field(default=None, description="reject answers that decline to help")
+    min_confidence: float | None = Field(default=None, ge=0, le=1, description="self-rated confidence the model is asked to give")
+    min_logprob: float | None = Field(default=None, le=0, description="mean token log-probability, where the provider returns it")
+    extract: ExtractSpec | None = Field(default=None, description="an answer must be extractable this way")
+    agree: AgreeSpec | None = None
+    judge: JudgeGateSpec | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CascadeSpec(Spec):
+    """Tiers from cheap to expensive; after each tier but the last, the gates decide accept or
+    escalate. ``on_exhausted``: what the last tier's answer gets when it fails the gates too."""
+
+    cascade: list[NodeSpec] = Field(min_length=1)
+    accept: GatesSpec = Field(default_factory=GatesSpec)
+    on_exhausted: Literal["last", "best", "error"] = "last"
+
+
+class WhenSpec(Spec):
+    """Conditions of a router rule; every condition given must hold."""
+
+    keywords: list[str] | None = Field(default=None, description="any of these words (case-insensitive, whole words)")
+    regex: str | None = None
+    tags: list[str] | None = Field(default=None, description="the request carries any of these tags")
+    metadata: dict[str, str] | None = Field(default=None, description="metadata keys with these values")
+    tokens_over: int | None = Field(default=None, ge=0, description="estimated prompt tokens above this")
+    tokens_under: int | None = Field(default=None, ge=0)
+    pii: bool | None = Field(default=None, description="personal data detected (true) or not (false)")
+    complexity_over: float | None = Field(default=None, ge=0, le=1)
+    complexity_under: float | None = Field(default=None, ge=0, le=1)
+
+
+class RuleSpec(Spec):
+    when: WhenSpec
+    use: NodeSpec
+
+
+class ClassifySpec(Spec):
+    """A small model labels the prompt; each label maps to a branch. A label outside the list
+    (or a failed call) falls through to the next rule and then the default."""
+
+    model: NodeSpec
+    labels: dict[str, NodeSpec] = Field(min_length=1)
+    instructions: str | None = Field(default=None, description="extra guidance for the classifier")
+
+
+class RouterSpec(Spec):
+    """First matching rule wins; then the classifier; then the default branch."""
+
+    router: Literal[True] | None = Field(default=None, description="marks the node kind; may be left out")
+    rules: list[RuleSpec] = Field(default_factory=list)
+    classify: ClassifySpec | None = None
+    default: NodeSpec
+
+
+class EnsembleSpec(Spec):
+    """Members run concurrently; their answers are combined by vote, a judge, or an aggregator."""
+
+    ensemble: list[NodeSpec] = Field(min_length=2)
+    combine: Literal["vote", "judge", "aggregate"] = "vote"
+    extract: ExtractSpec = "choice"
+    judge: NodeSpec | None = Field(default=None, description="the model that judges or aggregates")
+    min_votes: int | None = Field(default=None, ge=1, description="vote: fewer agreeing answers is a failure")
+    tie_break: list[str] | None = Field(default=None, description="vote: member labels in order of trust")
+
+
+class StepSpec(Spec):
+    """One pipeline step: a strategy, a prompt template over ``{input}`` and earlier steps'
+    outputs (``{draft}``), and an optional check that stops or repairs the step on failure."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    run: NodeSpec
+    prompt: str = "{input}"
+    system: str | None = None
+    check: GatesSpec | None = None
+    on_fail: Literal["stop", "repair", "continue"] = "stop"
+
+
+class PipelineSpec(Spec):
+    pipeline: list[StepSpec] = Field(min_length=1)
+    output: str | None = Field(default=None, description="the step whose output is the answer (default: the last)")
+
+
+class HedgeSpec(Spec):
+    """Start the first child; if it has not answered after ``after_ms``, start the next too.
+    The first good answer wins, the others are cancelled, and every billed attempt counts."""
+
+    hedge: list[NodeSpec] = Field(min_length=2)
+    after_ms: float = Field(default=2000, gt=0)
+
+
+class SloSpec(Spec):
+    """A latency deadline: when ``slo`` has not answered within ``within_ms`` it is cancelled and
+    ``otherwise`` (a faster branch) answers."""
+
+    slo: NodeSpec
+    within_ms: float = Field(gt=0)
+    otherwise: NodeSpec
+
+
 # kind key -> spec class. A mapping node is recognised by the first of these keys it holds.
-NODE_SPECS: dict[str, type[Spec]] = {"model": ModelNodeSpec, "fallback": FallbackSpec}
+NODE_SPECS: dict[str, type[Spec]] = {
+    "model": ModelNodeSpec,
+    "fallback": FallbackSpec,
+    "cascade": CascadeSpec,
+    "router": RouterSpec,
+    "ensemble": EnsembleSpec,
+    "pipeline": PipelineSpec,
+    "hedge": HedgeSpec,
+    "slo": SloSpec,
+}
+# A router may be written without its kind key: `rules:` / `default:` say what it is.
+_IMPLIED_KINDS: dict[str, str] = {"rules": "router", "default": "router", "classify": "router"}
 
 
 def node_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "ref"
     if isinstance(value, Spec):
-        return next((k for k, cls in NODE_SPECS.items() if isinstance(value, cls)), None)
+        return next((k for k, cls in NODE_SPECS.items() if type(value) is cls), None)
     if isinstance(value, dict):
-        return next((k for k in NODE_SPECS if k in value), None)
+        found = next((k for k in NODE_SPECS if k in value), None)
+        return found or next((kind for key, kind in _IMPLIED_KINDS.items() if key in value), None)
     return None
 
 
@@ -149,13 +300,26 @@ NodeSpec = Annotated[
         Annotated[str, Tag("ref")],
         Annotated[ModelNodeSpec, Tag("model")],
         Annotated[FallbackSpec, Tag("fallback")],
+        Annotated[CascadeSpec, Tag("cascade")],
+        Annotated[RouterSpec, Tag("router")],
+        Annotated[EnsembleSpec, Tag("ensemble")],
+        Annotated[PipelineSpec, Tag("pipeline")],
+        Annotated[HedgeSpec, Tag("hedge")],
+        Annotated[SloSpec, Tag("slo")],
     ],
     Discriminator(
         node_kind,
         custom_error_type="unknown_strategy",
-        custom_error_message="expected a model name or a mapping with one of the keys: model, fallback",
+        custom_error_message="expected a model name or a mapping with a strategy key (" + ", ".join(NODE_SPECS) + ")",
     ),
 ]
+
+
+class PrivacySpec(Spec):
+    """Data governance. ``pii: local_only`` sends a request with personal data only to models
+    marked ``local``; every strategy (fallbacks included) obeys it."""
+
+    pii: Literal["allow", "local_only"] = "allow"
 
 
 class Profile(Spec):
@@ -168,6 +332,7 @@ class Profile(Spec):
     defaults: ParamsSpec = Field(default_factory=ParamsSpec)
     retry: RetrySpec = Field(default_factory=RetrySpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
     limits: dict[str, LimitSpec] = Field(default_factory=dict)
     strategy: NodeSpec
 
@@ -176,5 +341,6 @@ class Profile(Spec):
         return ModelEntry(model=entry) if isinstance(entry, str) else entry
 
 
-FallbackSpec.model_rebuild()
+for _spec in (FallbackSpec, AgreeSpec, JudgeGateSpec, GatesSpec, CascadeSpec, RuleSpec, ClassifySpec, RouterSpec, EnsembleSpec, StepSpec, PipelineSpec, HedgeSpec, SloSpec):
+    _spec.model_rebuild()
 Profile.model_rebuild()

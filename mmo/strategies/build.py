@@ -1,12 +1,15 @@
 """One builder turns a profile's strategy spec into a tree of nodes.
 
-Each spec kind maps to a small function here; a new strategy adds its spec class to
-``mmo.config.models.NODE_SPECS`` and its function to ``_BUILDERS``, and every place that can hold
-a node (a fallback entry, later a cascade tier or a router branch) accepts it at once.
+Each spec kind maps to a builder: the leaf and fallback live here; every other strategy module
+exposes ``build(builder: TreeBuilder, spec) -> Node`` and is imported only when a profile uses
+it. A new strategy adds its spec class to ``mmo.config.models.NODE_SPECS`` and its module to
+``_STRATEGY_MODULES``, and every place that can hold a node (a fallback entry, a cascade tier, a
+router branch, an ensemble member, a pipeline step) accepts it at once.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any, Callable, Mapping
 
 from mmo.config.models import FallbackSpec, ModelNodeSpec, ParamsSpec, Profile, RetrySpec, node_kind
@@ -27,8 +30,10 @@ class TreeBuilder:
 
     def build(self, spec: Any = None) -> Node:
         spec = self.profile.strategy if spec is None else spec
-        kind = node_kind(spec)
-        builder = _BUILDERS.get(kind or "")
+        kind = node_kind(spec) or ""
+        builder = _BUILDERS.get(kind)
+        if builder is None and kind in _STRATEGY_MODULES:
+            builder = import_module(_STRATEGY_MODULES[kind]).build
         if builder is None:
             raise ConfigError(f"cannot build a strategy node from {spec!r}")
         return builder(self, spec)
@@ -75,6 +80,14 @@ _BUILDERS: Mapping[str, Callable[[TreeBuilder, Any], Node]] = {
     "ref": _build_ref,
     "model": _build_model,
     "fallback": _build_fallback,
+}
+_STRATEGY_MODULES: Mapping[str, str] = {
+    "cascade": "mmo.strategies.cascade",
+    "router": "mmo.strategies.router",
+    "ensemble": "mmo.strategies.ensemble",
+    "pipeline": "mmo.strategies.pipeline",
+    "hedge": "mmo.strategies.hedge",
+    "slo": "mmo.strategies.slo",
 }
 
 
