@@ -54,6 +54,27 @@ class RunOptions:
     fail_fast: bool = False
 
 
+class Guard:
+    """A rule around every model call (privacy, outage drills, budgets, rate limits), so no
+    strategy can forget one. Subclasses override what they need; the defaults do nothing.
+
+    * ``check``: before the cache is consulted; raise to refuse the target (a ``failover`` error
+      lets a fallback move on).
+    * ``acquire``: before a real provider call (not a cache hit); may wait (rate limits) or
+      raise (budget). Its return value is passed to ``release``.
+    * ``release``: after that call, with the completion or the error, always.
+    """
+
+    def check(self, target: ModelTarget, request: Request, ctx: RunContext) -> None:
+        return None
+
+    async def acquire(self, target: ModelTarget, request: Request, ctx: RunContext) -> Any:
+        return None
+
+    def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
+        return None
+
+
 class Warnings:
     """Things the user should know about a run that are not errors (a dropped parameter, an
     unknown price). Each distinct message is kept once, in order."""
@@ -75,6 +96,7 @@ class Services:
     tokens: TokenEstimator
     warnings: Warnings
     cache: ResponseCache | None = None
+    guards: tuple[Guard, ...] = ()
 
     def warn(self, message: str) -> None:
         self.warnings.add(message)
@@ -117,6 +139,8 @@ class RunContext:
         """Call one model: cache, provider, pricing, and the attempt's record in this span."""
         request = request.with_params(target.params.overlaid_by(request.params))
         self.span.attempt.update(model_id=target.id)
+        for guard in self.services.guards:
+            guard.check(target, request, self)
         provider = self.services.providers.get(target.ref.provider)
         identity = provider.identity()
         key = self._cache_key(identity, target, request)
@@ -127,11 +151,7 @@ class RunContext:
             if self.sink is not None:
                 self.sink(Delta(text=cached.text, model_id=cached.model_id))
             return cached
-        try:
-            completion = await (self._stream(provider, target, request) if self.sink else provider.complete(request, target.ref.name))
-        except StreamCut as cut:
-            self._record_cut_cost(target, request, cut)
-            raise
+        completion = await self._guarded_call(provider, target, request)
         cost = completion.cost if completion.cost.known else self.services.prices.cost(target.ref, completion.usage)
         if not cost.known:
             self.services.warn(f"no price known for {target.id}: its cost is shown as unknown")
@@ -140,6 +160,27 @@ class RunContext:
         if key is not None and self.options.write_cache:
             self.services.cache.set(key, completion)  # type: ignore[union-attr]
         return completion
+
+    async def _guarded_call(self, provider: Any, target: ModelTarget, request: Request) -> Completion:
+        tokens: list[tuple[Guard, Any]] = []
+        completion: Completion | None = None
+        error: BaseException | None = None
+        try:
+            for guard in self.services.guards:
+                tokens.append((guard, await guard.acquire(target, request, self)))
+            call = self._stream(provider, target, request) if self.sink else provider.complete(request, target.ref.name)
+            completion = await call
+            return completion
+        except StreamCut as cut:
+            error = cut
+            self._record_cut_cost(target, request, cut)
+            raise
+        except BaseException as failure:
+            error = failure
+            raise
+        finally:
+            for guard, token in reversed(tokens):
+                guard.release(token, target, completion, error)
 
     async def _stream(self, provider: Any, target: ModelTarget, request: Request) -> Completion:
         shown = False
