@@ -1,0 +1,176 @@
+"""What mmo adds to one call, inside one process (start-up excluded), against a raw httpx call to
+the same loopback server.
+
+    python benchmarks/overhead.py [--calls 1000] [--warmup 100]
+
+The loopback server runs in a separate process (so its CPU does not count against the client),
+answering instantly in OpenAI's shape. Four ways of making the same call, each N times in turn:
+
+* ``raw httpx, new client``: what a one-shot script does: a new AsyncClient (and connection) per call;
+* ``mmo ask()``: the whole ``ask`` use case per call: profile load, tree, new client, call,
+  pricing, trace, run-log write; compared with the line above;
+* ``raw httpx, shared client``: one AsyncClient, keep-alive;
+* ``mmo execute()``: one open session (shared client), one call through the strategy tree with
+  pricing and trace, plus the run-log write; compared with the line above.
+
+Prints a table and writes ``benchmarks/results/overhead.json``. Target (issue 3): the ask use
+case adds <= 2 ms at p50 over a raw httpx call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+TARGET_MS = 2.0
+BODY = {"model": "bench-model", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 16}
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.loopback", "--port", "0", "--lifetime-s", "600"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.startswith("listening on "):
+        proc.kill()
+        raise SystemExit(f"loopback server did not start: {line!r}")
+    return proc, line.split()[-1].strip()
+
+
+async def timed(label: str, calls: int, warmup: int, one: Callable[[], Awaitable[None]]) -> dict[str, float | str]:
+    for _ in range(warmup):
+        await one()
+    samples = []
+    cpu_start = time.process_time()
+    for _ in range(calls):
+        start = time.perf_counter()
+        await one()
+        samples.append((time.perf_counter() - start) * 1000)
+    cpu_ms = (time.process_time() - cpu_start) * 1000 / calls
+    samples.sort()
+    return {
+        "name": label,
+        "p50_ms": round(statistics.median(samples), 3),
+        "p90_ms": round(samples[int(len(samples) * 0.9)], 3),
+        "cpu_ms_per_call": round(cpu_ms, 3),
+    }
+
+
+def write_profile(directory: Path, url: str) -> Path:
+    profile = directory / "bench.yaml"
+    profile.write_text(
+        "providers:\n"
+        f"  loop: {{kind: openai, base_url: '{url}/v1', key: none}}\n"
+        "models:\n"
+        "  m: {model: 'loop:bench-model', price: {input: 1, output: 2}}\n"
+        "defaults: {max_tokens: 16}\n"
+        "strategy: m\n"
+    )
+    return profile
+
+
+async def run(calls: int, warmup: int, url: str, home: Path) -> list[dict[str, float | str]]:
+    import httpx
+
+    from mmo.app.ask import AskInput, ask, run_records
+    from mmo.app.session import AppEnv, ProfileChoice, open_session, resolve_profile
+    from mmo.core.types import Request
+    from mmo.runtime.context import RunOptions, execute
+    from mmo.runtime.paths import MmoPaths
+    from mmo.runtime.runlog import RunLog, new_run_id
+
+    endpoint = f"{url}/v1/chat/completions"
+    profile = write_profile(home, url)
+    env = AppEnv({"MMO_HOME": str(home)}, home, MmoPaths.from_env({"MMO_HOME": str(home)}))
+    item = AskInput(prompt="ping", choice=ProfileChoice(str(profile)), read_cache=False, write_cache=False)
+
+    async def raw_new_client() -> None:
+        async with httpx.AsyncClient() as client:
+            (await client.post(endpoint, json=BODY)).json()
+
+    async def mmo_ask() -> None:
+        result = await ask(item, env)
+        assert result.completion is not None, result.error
+
+    shared = httpx.AsyncClient()
+
+    async def raw_shared() -> None:
+        (await shared.post(endpoint, json=BODY)).json()
+
+    session = open_session(resolve_profile(ProfileChoice(str(profile)), env), env, use_cache=False)
+    request = Request.from_prompt("ping")
+    options = RunOptions(read_cache=False, write_cache=False)
+    runlog = RunLog(env.paths.runlog_path)
+
+    async def mmo_execute() -> None:
+        from mmo.app.ask import AskResult
+
+        completion = await execute(session.root, request, session.services, options)
+        assert completion.trace is not None
+        result = AskResult(new_run_id(), "bench", "m", completion.trace, completion, None, ())
+        runlog.record(*run_records(result, request, command="bench", log_text=True))
+
+    rows = [
+        await timed("raw httpx, new client", calls, warmup, raw_new_client),
+        await timed("mmo ask() use case", calls, warmup, mmo_ask),
+        await timed("raw httpx, shared client", calls, warmup, raw_shared),
+        await timed("mmo execute() + run log, open session", calls, warmup, mmo_execute),
+    ]
+    await shared.aclose()
+    await session.aclose()
+    runlog.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=100)
+    args = parser.parse_args()
+    proc, url = start_server()
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            rows = asyncio.run(run(args.calls, args.warmup, url, Path(home)))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    overhead_ask = rows[1]["p50_ms"] - rows[0]["p50_ms"]  # type: ignore[operator]
+    overhead_session = rows[3]["p50_ms"] - rows[2]["p50_ms"]  # type: ignore[operator]
+    print(f"{'call':42} {'p50 ms':>8} {'p90 ms':>8} {'CPU ms':>8}")
+    for row in rows:
+        print(f"{row['name']:42} {row['p50_ms']:8.3f} {row['p90_ms']:8.3f} {row['cpu_ms_per_call']:8.3f}")
+    print(f"\nask() use case adds {overhead_ask:.3f} ms at p50 over raw httpx with a new client (target <= {TARGET_MS} ms)")
+    print(f"execute() on an open session adds {overhead_session:.3f} ms at p50 over raw httpx with a shared client")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = {
+        "benchmark": "overhead",
+        "calls": args.calls,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "results": rows,
+        "ask_overhead_p50_ms": round(overhead_ask, 3),
+        "session_overhead_p50_ms": round(overhead_session, 3),
+        "target_ms": TARGET_MS,
+    }
+    tmp = RESULTS / "overhead.json.tmp"
+    tmp.write_text(json.dumps(out, indent=2) + "\n")
+    tmp.replace(RESULTS / "overhead.json")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
