@@ -9,15 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from mmo.config.loader import (
-    check_references,
-    check_source,
-    find_profile,
-    list_profiles,
-    load_profile,
-    profile_json_schema,
-    strategy_references,
-)
+from mmo.config.loader import check_source, find_profile, list_profiles, load_profile, profile_json_schema
+from mmo.config.references import check_references, strategy_references
 from mmo.config.models import Profile
 from mmo.core.errors import ConfigError, UnknownName
 from mmo.runtime.paths import MmoPaths

@@ -30,7 +30,8 @@ from mmo.core.errors import (
     Timeout,
 )
 from mmo.core.types import Params, Request
-from mmo.providers.http import make_client, parse_go_duration, parse_rate_limits, parse_retry_after
+from mmo.providers.http import make_client
+from mmo.providers.rate_limits import parse_go_duration, parse_rate_limits, parse_retry_after
 from tests.recorded import (
     TEST_KEY,
     ChunkedStream,

@@ -41,22 +41,12 @@ from mmo.core.errors import (
     ServerError,
 )
 from mmo.core.types import FinishReason, Message, Request, ToolCall, Usage
-from mmo.providers.http import (
-    CallTarget,
-    ErrorDetails,
-    StreamProgress,
-    WireAnswer,
-    WireProvider,
-    count,
-    decode_error_body,
-    event_json,
-    is_context_overflow,
-    json_text,
-    merge_extra,
-    parse_go_duration,
-    plain_json,
-    snippet,
-)
+from mmo.providers.call_progress import StreamProgress
+from mmo.providers.http import event_json
+from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
+from mmo.providers.rate_limits import parse_go_duration
+from mmo.providers.wire import WireAnswer, WireProvider
+from mmo.providers.wire_json import count, json_text, merge_extra, plain_json
 
 API_VERSION = "v1beta"
 

@@ -33,22 +33,11 @@ from mmo.core.errors import (
     QuotaExhausted,
 )
 from mmo.core.types import FinishReason, Message, Request, ToolCall, Usage
-from mmo.providers.http import (
-    CallTarget,
-    ErrorDetails,
-    StreamProgress,
-    WireAnswer,
-    WireProvider,
-    as_text,
-    count,
-    decode_error_body,
-    event_json,
-    is_context_overflow,
-    json_text,
-    merge_extra,
-    plain_json,
-    snippet,
-)
+from mmo.providers.call_progress import StreamProgress
+from mmo.providers.http import event_json
+from mmo.providers.http_errors import CallTarget, ErrorDetails, as_text, decode_error_body, is_context_overflow, snippet
+from mmo.providers.wire import WireAnswer, WireProvider
+from mmo.providers.wire_json import count, json_text, merge_extra, plain_json
 from mmo.runtime.capabilities import capabilities_for
 
 FINISH_REASONS: Mapping[str, FinishReason] = {

@@ -1,0 +1,109 @@
+"""Parsing a profile's YAML while remembering the line of every key: the only module that reads
+YAML. Duplicate keys (which yaml would silently collapse) and syntax errors become ``Problem``s.
+
+A profile file may hold an API key by mistake, so YAML errors are reported from their marks,
+never with yaml's own snippet of the offending line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from mmo.config.problems import KeyPath, Problem, format_key_path
+
+if TYPE_CHECKING:
+    import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedYaml:
+    """One YAML text: the document, a map from key path to the line of that key, the problems
+    found (duplicate keys, or the syntax error), and whether the text parsed at all."""
+
+    data: Any
+    lines: Mapping[KeyPath, int]
+    problems: tuple[Problem, ...]
+    parsed: bool
+
+
+def parse_yaml(text: str, file: str) -> ParsedYaml:
+    """``text`` parsed, with the line of every key; bad YAML is a problem, never an exception."""
+    import yaml
+
+    loader: yaml.SafeLoader | None = None
+    try:
+        loader = yaml.SafeLoader(text)
+        root = loader.get_single_node()
+        if root is None:
+            return ParsedYaml(None, {}, (), True)
+        lines: dict[KeyPath, int] = {}
+        duplicates: list[Problem] = []
+        # The node tree is walked before construction, which flattens `<<` merge keys in place.
+        _index_nodes(root, (), lines, duplicates, file, set())
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as error:
+        return ParsedYaml(None, {}, (_yaml_problem(error, file),), False)
+    except yaml.YAMLError as error:
+        return ParsedYaml(None, {}, (Problem(file, f"invalid YAML: {error}"),), False)
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return ParsedYaml(data, lines, tuple(duplicates), True)
+
+
+def _yaml_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    message = f"invalid YAML: {error.problem or error.context or 'cannot parse'}"
+    if error.context and error.problem and error.context_mark is not None:
+        message += f" ({error.context} at line {error.context_mark.line + 1})"
+    if mark is None:
+        return Problem(file, message)
+    return Problem(file, message, line=mark.line + 1, column=mark.column + 1)
+
+
+def _index_nodes(node: Any, path: KeyPath, lines: dict[KeyPath, int], problems: list[Problem], file: str, active: set[int]) -> None:
+    import yaml
+
+    if id(node) in active:  # a recursive alias
+        return
+    active.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first_seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key, line = key_node.value, key_node.start_mark.line + 1
+            if key in first_seen and key != "<<":
+                problems.append(Problem(file, f"duplicate key {key!r} (first at line {first_seen[key]})", format_key_path((*path, key)), line))
+            first_seen.setdefault(key, line)
+            lines.setdefault((*path, key), line)
+            _index_nodes(value_node, (*path, key), lines, problems, file, active)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.setdefault((*path, index), item.start_mark.line + 1)
+            _index_nodes(item, (*path, index), lines, problems, file, active)
+    active.discard(id(node))
+
+
+def line_of(path: KeyPath, lines: Mapping[KeyPath, int]) -> int | None:
+    """The line of ``path``, or of its nearest ancestor in the file (a missing key's parent)."""
+    for end in range(len(path), 0, -1):
+        key = tuple(part if isinstance(part, int) else str(part) for part in path[:end])
+        if key in lines:
+            return lines[key]
+    return None
+
+
+def yaml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__

@@ -1,0 +1,159 @@
+"""Turning a failed call into the error tree: who it is about (``CallTarget``, which also scrubs
+the call's API key out of anything a server echoes back), what an HTTP status means, what a
+vendor's error body says (``ErrorDetails``), and what a transport failure means
+(``transport_error``). Which body code means what is vendor knowledge and lives in the adapters."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import httpx
+
+from mmo.core.errors import (
+    AuthFailed,
+    BadRequest,
+    ConfigError,
+    ConnectionFailed,
+    MalformedResponse,
+    MmoError,
+    ModelNotFound,
+    Overloaded,
+    ProviderError,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+    StreamCut,
+    Timeout,
+)
+from mmo.providers.rate_limits import parse_retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class CallTarget:
+    """Who a failure is about. ``secret`` is the API key of this call, kept only to scrub it out of
+    anything a server echoes back (some echo request headers in error bodies); it is excluded from
+    ``repr`` and comparisons."""
+
+    provider: str
+    model: str
+    secret: str | None = field(default=None, repr=False, compare=False)
+
+    def scrub(self, text: str) -> str:
+        if self.secret and len(self.secret) >= 4:
+            return text.replace(self.secret, "[redacted]")
+        return text
+
+    def error(
+        self,
+        cls: type[ProviderError],
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+        **extra: Any,
+    ) -> ProviderError:
+        return cls(
+            self.scrub(message) or "(no message)",
+            provider=self.provider,
+            model=self.model,
+            status=status,
+            retry_after=retry_after,
+            code=self.scrub(code) if code else None,
+            **extra,
+        )
+
+
+_CONTEXT_OVERFLOW = re.compile(
+    r"context[_ ]length[_ ]exceeded|maximum context length|prompt is too long|context window"
+    r"|input token count.*exceeds|exceeds the maximum number of tokens",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def is_context_overflow(status: int | None, text: str | None) -> bool:
+    """Whether a refusal says the prompt did not fit the context window. Only a 4xx other than
+    429 (or an in-stream error) counts: a rate-limit message about tokens per minute must not."""
+    if status is not None and (status == 429 or not 400 <= status < 500):
+        return False
+    return bool(text) and bool(_CONTEXT_OVERFLOW.search(text or ""))
+
+
+def status_error_class(status: int | None) -> type[ProviderError]:
+    """The error class an HTTP status means when the body says nothing more specific.
+    ``None`` is an error reported inside an accepted (HTTP 200) answer: most often trouble
+    upstream of the API, so a transient server error."""
+    if status is None:
+        return ServerError
+    if status == 429:
+        return RateLimited
+    if status in (503, 529):
+        return Overloaded
+    if status in (408, 409) or status >= 500:
+        return ServerError
+    if status in (401, 403):
+        return AuthFailed
+    if status == 402:
+        return QuotaExhausted
+    if status == 404:
+        return ModelNotFound
+    if status >= 400:
+        return BadRequest
+    return MalformedResponse  # a redirect or an informational status: not an answer
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetails:
+    """A failure as the provider described it. ``cls`` is set when the body decides the class
+    (an ``insufficient_quota`` code, an ``API_KEY_INVALID`` reason ...); otherwise the status does."""
+
+    message: str
+    code: str | None = None
+    cls: type[ProviderError] | None = None
+    retry_after: float | None = None
+
+    def to_error(self, target: CallTarget, status: int | None, headers: Mapping[str, str]) -> ProviderError:
+        cls = self.cls or status_error_class(status)
+        retry_after = self.retry_after if self.retry_after is not None else parse_retry_after(headers)
+        return target.error(cls, self.message, status=status, retry_after=retry_after, code=self.code)
+
+
+def decode_error_body(text: str) -> Any:
+    """An error body as JSON when it is JSON, else the text itself (proxies answer with HTML)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def snippet(text: str, limit: int = 300) -> str:
+    """A short, one-line excerpt of a body that was not the JSON we expected."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def as_text(value: Any) -> str | None:
+    """A code that may be a string or a number (OpenRouter, vLLM) as text."""
+    return None if value is None else str(value)
+
+
+def transport_error(exc: httpx.HTTPError, target: CallTarget, *, partial_text: str | None = None) -> MmoError:
+    """An httpx failure in the error tree. ``partial_text`` is given once a stream has delivered
+    events: a failure then is a cut stream, whatever the socket said, so the text is not lost."""
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if partial_text is not None:
+        return target.error(StreamCut, f"stream broken after it started: {detail}", partial_text=partial_text)
+    if isinstance(exc, httpx.TimeoutException):
+        return target.error(Timeout, f"no answer in time ({detail})")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ConfigError(target.scrub(f"provider {target.provider!r} has an unusable base URL: {detail}"))
+    if isinstance(exc, (httpx.DecodingError, httpx.TooManyRedirects)):
+        return target.error(MalformedResponse, f"unreadable answer: {detail}")
+    return target.error(ConnectionFailed, detail)
+
+
+ErrorClassifier = Callable[[int | None, Mapping[str, str], str], ProviderError]
+"""(status or None for an error inside a 200 answer, response headers, body text) -> the error."""

@@ -1,0 +1,111 @@
+"""Reading how long a provider asks us to wait: ``Retry-After`` headers, Go durations, and the
+rate-limit headers (``x-ratelimit-*``, ``anthropic-ratelimit-*``) of an answer."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Mapping
+
+_GO_DURATION = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:h|ms|m|s|us|µs|μs|ns)")
+_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
+
+
+def parse_go_duration(text: str | None) -> float | None:
+    """Seconds in a Go duration string (``6m0s``, ``1h2m3.5s``, ``2ms``, ``0``) as OpenAI sends in
+    ``x-ratelimit-reset-*``; also reads protobuf durations (Gemini's ``"37s"``). ``None`` when the
+    text is not one, or is negative."""
+    text = (text or "").strip()
+    if text == "0":
+        return 0.0
+    if not text or _GO_DURATION.sub("", text):
+        return None
+    total = 0.0
+    for piece in _GO_DURATION.findall(text):
+        unit = piece.lstrip("0123456789.")
+        total += float(piece[: len(piece) - len(unit)]) * _GO_UNITS[unit]
+    return total
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` first, then ``retry-after`` (seconds or an HTTP
+    date). Never negative; ``None`` when absent or unreadable."""
+    millis = _finite(headers.get("retry-after-ms"))
+    if millis is not None:
+        return max(0.0, millis / 1000.0)
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _finite(value)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _finite(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """The rate-limit headers of one answer. Resets are seconds from the answer's arrival.
+    Placeholders some gateways send (``-1``) read as unknown."""
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests_s: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens_s: float | None = None
+
+
+def parse_rate_limits(headers: Mapping[str, str], *, now: datetime | None = None) -> RateLimitInfo | None:
+    """OpenAI-style ``x-ratelimit-*`` (Go-duration resets) or Anthropic ``anthropic-ratelimit-*``
+    (RFC 3339 resets); ``None`` when the answer carries neither."""
+    if any(k.lower().startswith("anthropic-ratelimit-") for k in headers):
+        at = now or datetime.now(timezone.utc)
+        read = lambda kind, part: headers.get(f"anthropic-ratelimit-{kind}-{part}")  # noqa: E731
+        return RateLimitInfo(
+            _count(read("requests", "limit")), _count(read("requests", "remaining")), _until(read("requests", "reset"), at),
+            _count(read("tokens", "limit")), _count(read("tokens", "remaining")), _until(read("tokens", "reset"), at),
+        )
+    if any(k.lower().startswith("x-ratelimit-") for k in headers):
+        read = lambda part: headers.get(f"x-ratelimit-{part}")  # noqa: E731
+        return RateLimitInfo(
+            _count(read("limit-requests")), _count(read("remaining-requests")), parse_go_duration(read("reset-requests")),
+            _count(read("limit-tokens")), _count(read("remaining-tokens")), parse_go_duration(read("reset-tokens")),
+        )
+    return None
+
+
+def _count(text: str | None) -> int | None:
+    try:
+        value = int(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and value >= 0 else None
+
+
+def _until(text: str | None, now: datetime) -> float | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())

@@ -1,0 +1,191 @@
+"""The call skeleton the three wire adapters share (``WireProvider``), and what each adapter
+hands it: a parsed answer (``WireAnswer``) and the state its stream events add up to
+(``StreamState``). Vendor specifics (body shapes, which code means what) live in ``openai.py``,
+``anthropic.py`` and ``gemini.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, AsyncIterator, Callable, Mapping, Protocol
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from mmo.core.errors import ConfigError, ProviderError
+from mmo.core.types import Completion, Delta, FinishReason, Request, ToolCall, Usage
+from mmo.providers.call_progress import Stopwatch, StreamProgress
+from mmo.providers.catalogue import ProviderSettings
+from mmo.providers.http import open_event_stream, post_json
+from mmo.providers.http_errors import CallTarget
+from mmo.runtime.capabilities import apply_parameter_rules
+
+
+@dataclass(frozen=True, slots=True)
+class WireAnswer:
+    """One vendor answer, parsed: what every adapter hands to ``completion``."""
+
+    text: str
+    usage: Usage
+    finish_reason: FinishReason
+    raw_finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    reported_model: str | None = None
+    avg_logprob: float | None = None
+
+    def completion(self, model_id: str, clock: Stopwatch) -> Completion:
+        # Some servers finish a tool-calling turn with a plain "stop" (Gemini always does).
+        finish: FinishReason = "tool_calls" if self.tool_calls and self.finish_reason == "stop" else self.finish_reason
+        return Completion(
+            text=self.text,
+            model_id=model_id,
+            usage=self.usage,
+            finish_reason=finish,
+            tool_calls=self.tool_calls,
+            reported_model=self.reported_model,
+            latency_ms=clock.elapsed_ms(),
+            ttft_ms=clock.ttft_ms,
+            avg_logprob=self.avg_logprob,
+            raw_finish_reason=self.raw_finish_reason,
+        )
+
+
+def _check_base_url(settings: ProviderSettings) -> None:
+    """A base URL httpx can call, checked once, so a typo is a config error and not a failed call."""
+    problem = "is missing"
+    if settings.base_url:
+        try:
+            url = httpx.URL(settings.base_url)
+            ok = url.scheme in ("http", "https") and bool(url.host)
+        except httpx.InvalidURL:
+            ok = False
+        if ok:
+            return
+        problem = f"{settings.base_url!r} must be an http:// or https:// URL"
+    raise ConfigError(f"provider {settings.name!r}: base_url {problem}")
+
+
+class StreamState(Protocol):
+    """What one adapter's stream events add up to."""
+
+    complete: bool  # the stream reached its documented end
+    end_marker: str  # what a complete stream ends with, for the StreamCut message
+
+    def feed(self, event: ServerSentEvent, target: CallTarget, progress: StreamProgress) -> str:
+        """Take one event; return its answer text. Raises the error an event carries."""
+        ...
+
+    def answer(self, text: str) -> WireAnswer: ...
+
+
+class WireProvider:
+    """The call skeleton the three wire adapters share; each fills in its vendor's URL, auth,
+    body, answer parser, error classifier and stream state. The API key lives only in
+    ``_api_key``: never in ``identity()``, ``repr`` or an error (``CallTarget`` scrubs it out of
+    anything a server echoes)."""
+
+    kind: str = ""
+
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        api_key: str | None,
+        client: httpx.AsyncClient,
+        *,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        _check_base_url(settings)
+        self.name = settings.name
+        self.settings = settings
+        self.base_url = (settings.base_url or "").rstrip("/")
+        self._api_key = api_key or None
+        self._client = client
+        self._on_warning = on_warning
+
+    def identity(self) -> Mapping[str, Any]:
+        return {"kind": self.kind, "base_url": self.base_url}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    async def complete(self, request: Request, model: str) -> Completion:
+        request = self._prepare(request, model)
+        target, clock = self._target(model), Stopwatch()
+        data = await post_json(
+            self._client,
+            self._url(model, stream=False),
+            headers=self._headers(),
+            body=self._body(request, model, stream=False),
+            timeout_s=request.params.timeout_s,
+            target=target,
+            classify=partial(self._classify, target),
+        )
+        return self._parse(data, target).completion(self._model_id(model), clock)
+
+    async def stream(self, request: Request, model: str) -> AsyncIterator[Delta]:
+        request = self._prepare(request, model)
+        target, progress, state = self._target(model), StreamProgress(), self._stream_state()
+        async with open_event_stream(
+            self._client,
+            self._url(model, stream=True),
+            headers=self._headers(),
+            body=self._body(request, model, stream=True),
+            timeout_s=request.params.timeout_s,
+            target=target,
+            classify=partial(self._classify, target),
+            progress=progress,
+        ) as events:
+            async for event in events:
+                piece = state.feed(event, target, progress)
+                if piece:
+                    progress.add_text(piece)
+                    yield Delta(text=piece)
+        if not state.complete:
+            raise progress.ended_early(target, state.end_marker)
+        yield Delta(final=state.answer(progress.text).completion(self._model_id(model), progress.clock))
+
+    # --- what each adapter provides --------------------------------------------------------
+
+    def _url(self, model: str, *, stream: bool) -> str:
+        raise NotImplementedError
+
+    def _auth(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _body(self, request: Request, model: str, *, stream: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _parse(data: Any, target: CallTarget) -> WireAnswer:
+        raise NotImplementedError
+
+    @staticmethod
+    def _classify(target: CallTarget, status: int | None, headers: Mapping[str, str], text: str) -> ProviderError:
+        raise NotImplementedError
+
+    @staticmethod
+    def _stream_state() -> StreamState:
+        raise NotImplementedError
+
+    # --- shared helpers --------------------------------------------------------------------
+
+    def _prepare(self, request: Request, model: str) -> Request:
+        """The request as this model accepts it; each change is reported through ``on_warning``."""
+        request, warnings = apply_parameter_rules(self.kind, model, request)
+        for warning in warnings:
+            self._warn(warning)
+        return request
+
+    def _warn(self, warning: str) -> None:
+        if self._on_warning is not None:
+            self._on_warning(warning)
+
+    def _target(self, model: str) -> CallTarget:
+        return CallTarget(self.name, model, self._api_key)
+
+    def _model_id(self, model: str) -> str:
+        return f"{self.name}:{model}"
+
+    def _headers(self) -> dict[str, str]:
+        """Profile headers, then the vendor's auth and version headers (which win)."""
+        return {**dict(self.settings.headers), "content-type": "application/json", **self._auth()}

@@ -1,0 +1,42 @@
+"""Small JSON helpers for vendor bodies: frozen params as plain JSON, ``Params.extra`` merged
+into a request body, and the lenient readers of an answer's counts and tool arguments."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+
+def plain_json(value: Any) -> Any:
+    """Mappings and tuples (as frozen params hold them) to dicts and lists, for ``json=``."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    return value
+
+
+def merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``Params.extra`` merged into a request body. Objects present on both sides are merged key by
+    key (so ``{"generationConfig": {"topK": 40}}`` adds to the config instead of replacing it);
+    anything else in ``extra`` wins, verbatim."""
+    merged = dict(body)
+    for key, value in plain_json(extra).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_extra(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def count(value: Any) -> int:
+    """A token count from a vendor body: missing, null or junk is 0."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def json_text(value: Any) -> str:
+    """Tool-call arguments that arrived as an object, as the JSON text ``ToolCall`` keeps."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
