@@ -166,3 +166,14 @@ def test_cache_stats_and_clear(tmp_path: Path, loopback: LoopbackServer) -> None
     refreshed = run("ask", "--profile", str(profile), "--json", "hello")
     assert json.loads(refreshed.stdout)["completion"]["cached"] is False
     assert loopback.stats().total == 2
+
+
+def test_base_url_override_and_unknown_model_warning(loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", loopback.openai_base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    result = run("ask", "--model", "openai:gpt-5-mimi", "hello")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "echo: hello"
+    assert "openai:gpt-5-mimi is not a model the price library knows; did you mean gpt-5-mini" in " ".join(result.stderr.split())
+    assert "unknown" in result.stderr  # its cost: never a fake $0
+    assert loopback.requests[0].model == "gpt-5-mimi"

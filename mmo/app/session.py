@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from mmo.config.models import Profile, ProviderEntry
 from mmo.core.errors import ConfigError
@@ -163,6 +163,7 @@ def open_session(
         settings, KeyStore(env.environ), env.environ, extra=extra_providers, on_warning=warnings.add
     )
     services = Services(providers=pool, prices=price_book(resolved.profile), tokens=TokenEstimator(), warnings=warnings)
+    warn_unknown_models(root, settings, services.prices, warnings.add)
     if use_cache:
         from mmo.runtime.cache import ResponseCache
 
@@ -187,3 +188,21 @@ def _check_providers(root: Node, settings: Mapping[str, ProviderSettings], extra
     for target in leaf_targets(root):
         if target.ref.provider not in known:
             raise UnknownName("provider", target.ref.provider, known)
+
+
+def warn_unknown_models(root: Node, settings: Mapping[str, ProviderSettings], prices: PriceBook, warn: Callable[[str], None]) -> None:
+    """A model the price library does not know is often a typo (``gpt-5-mimi``): say so, with
+    close matches, before anything is spent. Not an error: new models appear before the library
+    knows them, and a profile may price them itself."""
+    import difflib
+
+    for target in leaf_targets(root):
+        provider = settings.get(target.ref.provider)
+        if provider is None or target.ref.provider not in BUILTIN_PROVIDERS or provider.kind == "replay":
+            continue
+        if target.local or prices.lookup(target.ref) is not None:
+            continue
+        known = [m.model for m in prices.known_models(target.ref.provider)]
+        close = difflib.get_close_matches(target.ref.name, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (its cost will show as unknown)"
+        warn(f"{target.id} is not a model the price library knows{hint}")
