@@ -42,7 +42,7 @@ from mmo.providers.call_progress import StreamProgress
 from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
-from mmo.providers.wire_json import count, json_text, merge_extra, plain_json
+from mmo.providers.wire_json import arguments_object, count, json_text, merge_extra, plain_json
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -161,22 +161,13 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
     if message.content or not message.tool_calls:
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _tool_input(call.arguments)})
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": arguments_object(call.arguments)})
     return blocks
 
 
 def _as_blocks(content: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
 
-
-def _tool_input(arguments: str) -> Any:
-    """Anthropic wants the input as an object. Arguments another model wrote as invalid JSON are
-    kept as text under one key rather than dropped."""
-    try:
-        value = json.loads(arguments or "{}")
-    except ValueError:
-        return {"arguments": arguments}
-    return value if isinstance(value, dict) else {"value": value}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
 from mmo.providers.rate_limits import parse_go_duration
 from mmo.providers.wire import WireAnswer, WireProvider
-from mmo.providers.wire_json import count, json_text, merge_extra, plain_json
+from mmo.providers.wire_json import arguments_object, count, json_text, merge_extra, plain_json
 
 API_VERSION = "v1beta"
 
@@ -162,7 +162,7 @@ def _parts(message: Message, call_names: Mapping[str, str]) -> list[dict[str, An
         return [{"functionResponse": {"name": name, "response": _tool_response(message.content)}}]
     parts: list[dict[str, Any]] = [{"text": message.content}] if message.content or not message.tool_calls else []
     for call in message.tool_calls:
-        parts.append({"functionCall": {"name": call.name, "args": _args(call.arguments)}})
+        parts.append({"functionCall": {"name": call.name, "args": arguments_object(call.arguments)}})
     return parts
 
 
@@ -174,13 +174,6 @@ def _tool_response(content: str) -> Any:
         return {"result": content}
     return value if isinstance(value, dict) else {"result": value}
 
-
-def _args(arguments: str) -> Any:
-    try:
-        value = json.loads(arguments or "{}")
-    except ValueError:
-        return {"arguments": arguments}
-    return value if isinstance(value, dict) else {"value": value}
 
 
 # ---------------------------------------------------------------------------------------------

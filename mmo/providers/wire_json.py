@@ -40,3 +40,13 @@ def count(value: Any) -> int:
 def json_text(value: Any) -> str:
     """Tool-call arguments that arrived as an object, as the JSON text ``ToolCall`` keeps."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def arguments_object(arguments: str) -> dict[str, Any]:
+    """Tool-call arguments as the object Anthropic and Gemini want. Arguments another model wrote
+    as invalid JSON (or as a non-object) are kept under one key rather than dropped."""
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError:
+        return {"arguments": arguments}
+    return value if isinstance(value, dict) else {"value": value}
