@@ -31,6 +31,7 @@ class AskInput:
     write_cache: bool = True
     log_text: bool = True
     fail_fast: bool = False
+    simulate_outage: tuple[str, ...] = ()  # PROVIDER, PROVIDER:MODEL or alias: calls to it fail (a drill)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,13 @@ async def ask(
         metadata=frozen_mapping(item.metadata),
         tags=item.tags,
     )
-    session = open_session(resolved, env, use_cache=item.read_cache or item.write_cache, extra_providers=extra_providers)
+    session = open_session(
+        resolved,
+        env,
+        use_cache=item.read_cache or item.write_cache,
+        extra_providers=extra_providers,
+        simulate_outage=item.simulate_outage,
+    )
     try:
         return await _run(session, request, item, sink)
     finally:

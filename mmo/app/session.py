@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from mmo.config.models import Profile, ProviderEntry
 from mmo.core.errors import ConfigError
@@ -149,7 +149,9 @@ def open_session(
     *,
     use_cache: bool = True,
     extra_providers: Mapping[str, Provider] | None = None,
+    simulate_outage: Sequence[str] = (),
 ) -> Session:
+    from mmo.app.guards import session_guards
     from mmo.providers.registry import ProviderPool
     from mmo.runtime.keys import KeyStore
     from mmo.runtime.tokens import TokenEstimator
@@ -163,6 +165,8 @@ def open_session(
         settings, KeyStore(env.environ), env.environ, extra=extra_providers, on_warning=warnings.add
     )
     services = Services(providers=pool, prices=price_book(resolved.profile), tokens=TokenEstimator(), warnings=warnings)
+    known_providers = [*settings, *(extra_providers or {})]
+    services.guards = session_guards(resolved.profile, env.paths, providers=known_providers, simulate_outage=simulate_outage)
     warn_unknown_models(root, settings, services.prices, warnings.add)
     if use_cache:
         from mmo.runtime.cache import ResponseCache

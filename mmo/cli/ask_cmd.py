@@ -35,6 +35,7 @@ class AskFlags:
     refresh: bool
     no_log: bool
     fail_fast: bool
+    simulate_outage: tuple[str, ...] = ()
 
 
 def run_ask(prompt: Optional[str], flags: AskFlags) -> None:
@@ -50,6 +51,7 @@ def run_ask(prompt: Optional[str], flags: AskFlags) -> None:
         write_cache=not flags.no_cache,
         log_text=not flags.no_log,
         fail_fast=flags.fail_fast,
+        simulate_outage=tuple(flags.simulate_outage),
     )
     stream = flags.stream if flags.stream is not None else sys.stdout.isatty()
     _run_and_render(item, stream=stream and not flags.json_out, json_out=flags.json_out, explain=flags.explain)

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from mmo._version import __version__
-from mmo.cli import cache_cmd, keys_cmd, profiles_cmd
+from mmo.cli import cache_cmd, keys_cmd, logs_cmd, profiles_cmd
 
 app = typer.Typer(
     name="mmo",
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(profiles_cmd.app, name="profiles")
+app.add_typer(logs_cmd.app, name="logs")
 
 
 def _version(value: bool) -> None:
@@ -54,12 +55,15 @@ def ask(
     refresh: bool = typer.Option(False, "--refresh", help="Ignore cached answers, but store the new one."),
     no_log: bool = typer.Option(False, "--no-log", help="Keep prompt and answer text out of the run log."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Never wait to retry: move to the next model at once."),
+    simulate_outage: list[str] = typer.Option(
+        [], "--simulate-outage", metavar="PROVIDER[:MODEL]", help="Failover drill: every call to this provider, model or alias fails (repeatable)."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Answer one prompt through a profile's strategy and show which model answered, why, and the cost."""
     from mmo.cli.ask_cmd import AskFlags, run_ask
 
-    flags = AskFlags(profile, model, system, param, meta, tag, stream, json_out, explain, no_cache, refresh, no_log, fail_fast)
+    flags = AskFlags(profile, model, system, param, meta, tag, stream, json_out, explain, no_cache, refresh, no_log, fail_fast, tuple(simulate_outage))
     _guarded(debug, lambda: run_ask(prompt, flags))
 
 

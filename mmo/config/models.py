@@ -103,14 +103,27 @@ class RetrySpec(Spec):
 
 
 class BudgetSpec(Spec):
-    per_request_usd: float | None = Field(default=None, gt=0)
-    daily_usd: float | None = Field(default=None, gt=0)
+    """Cost caps, checked before every real model call against its worst-case cost."""
+
+    per_request_usd: float | None = Field(default=None, gt=0, description="cap on one request (all its attempts)")
+    daily_usd: float | None = Field(default=None, gt=0, description="cap on this profile's spend per UTC day (run log)")
+    allow_unknown_prices: bool = Field(default=False, description="under a cap, call models with no known price (counted as $0)")
+
+
+class BreakerSpec(Spec):
+    """Circuit breaker: after ``failures`` transient errors in a row within ``window_s``, calls to
+    the model fail at once for ``cooldown_s``; then one trial call decides."""
+
+    failures: int = Field(default=5, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    cooldown_s: float = Field(default=30.0, gt=0)
 
 
 class LimitSpec(Spec):
-    rpm: int | None = Field(default=None, gt=0)
-    tpm: int | None = Field(default=None, gt=0)
-    concurrency: int | None = Field(default=None, gt=0)
+    rpm: int | None = Field(default=None, gt=0, description="requests per minute")
+    tpm: int | None = Field(default=None, gt=0, description="tokens (prompt + max_tokens) per minute")
+    concurrency: int | None = Field(default=None, gt=0, description="calls in flight at once")
+    breaker: BreakerSpec = Field(default_factory=BreakerSpec)
 
 
 # ---- strategy nodes ---------------------------------------------------------------------------
@@ -134,7 +147,9 @@ class FallbackSpec(Spec):
     retry: RetrySpec | None = None
 
 
-ExtractSpec = Union[Literal["choice", "number", "json", "text"], "RegexExtractSpec"]
+# How an answer is read out of a text (mmo/strategies/extract.py documents each kind);
+# strict_choice accepts only the strict "The answer is (X)" form.
+ExtractSpec = Union[Literal["choice", "strict_choice", "number", "json", "text"], "RegexExtractSpec"]
 
 
 class RegexExtractSpec(Spec):
@@ -207,12 +222,13 @@ class RuleSpec(Spec):
 
 
 class ClassifySpec(Spec):
-    """A small model labels the prompt; each label maps to a branch. A label outside the list
-    (or a failed call) falls through to the next rule and then the default."""
+    """A small model labels the prompt (after every rule failed to match); each label maps to a
+    branch. A label outside the list (or a failed call) falls through to the default."""
 
     model: NodeSpec
     labels: dict[str, NodeSpec] = Field(min_length=1)
     instructions: str | None = Field(default=None, description="extra guidance for the classifier")
+    max_tokens: int = Field(default=16, gt=0, description="answer budget; raise it for reasoning models, which think before answering")
 
 
 class RouterSpec(Spec):

@@ -1,0 +1,211 @@
+"""``mmo logs``: recent runs from the run log, and ``mmo logs show RUN`` for one in full.
+
+Only typer is imported here at start-up; rich and the app layer load inside the commands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from mmo.app.logs import RunDetails
+    from mmo.runtime.runlog import RunRecord
+
+app = typer.Typer(
+    help="Recent runs from the run log (filter by model, status, profile); `mmo logs show RUN` for one.",
+    invoke_without_command=True,
+)
+
+PROMPT_PREVIEW_CHARS = 1000
+
+
+def _guarded(action: Callable[[], Any]) -> None:
+    # The one error policy of the command line (message + exit code) lives in mmo.cli.main.
+    from mmo.cli.main import _guarded as guarded
+
+    guarded(False, action)
+
+
+def _echo_json(value: Any) -> None:
+    import json
+
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@app.callback()
+def logs(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, "--limit", "-n", help="How many runs, newest first."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Only runs where this provider:model answered or was tried."),
+    status: Optional[str] = typer.Option(None, "--status", help="Only runs that ended so: ok or error."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-P", help="Only runs of this profile."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per run."),
+) -> None:
+    """Recent runs: time, run id, profile, model, status, tokens, cost and latency."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from mmo.app.logs import LogQuery
+
+    query = LogQuery(limit, model, status, profile)
+    _guarded(lambda: _list(query, json_out))
+
+
+@app.command("show")
+def show(
+    run: str = typer.Argument(..., help="A run id or a unique prefix of one (as `mmo logs` shows)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: the run, its attempts and its trace."),
+) -> None:
+    """One run: its details, every model attempt, and the decision trace as a tree."""
+    _guarded(lambda: _show(run, json_out))
+
+
+def _list(query: Any, json_out: bool) -> None:
+    from mmo.app.logs import recent_runs, run_to_dict
+    from mmo.app.session import AppEnv
+
+    runs = recent_runs(AppEnv.from_process(), query)
+    if json_out:
+        _echo_json([run_to_dict(r) for r in runs])
+        return
+    from rich.console import Console
+
+    console = Console()
+    if not runs:
+        console.print("no runs logged" + (" match these filters" if _filtered(query) else " yet: `mmo ask` records every run"))
+        return
+    console.print(runs_table(runs))
+
+
+def _filtered(query: Any) -> bool:
+    return any(v is not None for v in (query.model, query.status, query.profile))
+
+
+def _show(run_id: str, json_out: bool) -> None:
+    from mmo.app.logs import run_details
+    from mmo.app.session import AppEnv
+
+    details = run_details(AppEnv.from_process(), run_id)
+    if json_out:
+        _echo_json(details.to_dict())
+        return
+    from rich.console import Console
+
+    from mmo.cli.render import trace_tree
+
+    console = Console()
+    console.print(run_header(details), highlight=False)
+    console.print()
+    console.print(attempts_table(details))
+    if details.trace is not None:
+        console.print()
+        console.print(trace_tree(details.trace))
+
+
+def local_time(iso: str, *, seconds: bool = True) -> str:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _status(status: str, error_class: str | None) -> str:
+    return "ok" if status == "ok" else f"{status}: {error_class}" if error_class else status
+
+
+_MIN_WIDTHS = {"profile": 6, "model": 12, "status": 5}
+
+
+def runs_table(runs: list[RunRecord]) -> Table:
+    from rich.table import Table
+
+    from mmo.cli.render import millis, money
+    from mmo.core.types import Cost
+
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
+    for column in ("time", "run", "profile", "model", "status", "tokens", "cost", "latency"):
+        wraps = column in {"profile", "model", "status"}
+        justify = "right" if column in {"cost", "latency"} else "left"
+        table.add_column(column, no_wrap=not wraps, overflow="fold", justify=justify, min_width=_MIN_WIDTHS.get(column))
+    for run in runs:
+        table.add_row(
+            local_time(run.started_at, seconds=False),
+            run.run_id[:8],
+            run.profile or "-",
+            run.model_id or "-",
+            _status(run.status, run.error_class),
+            f"{run.input_tokens}/{run.output_tokens}",
+            money(Cost(run.cost_usd, run.cost_source or "unknown")),
+            millis(run.latency_ms),
+            style=None if run.status == "ok" else "red",
+        )
+    return table
+
+
+def run_header(details: RunDetails) -> Any:
+    from rich.text import Text
+
+    from mmo.cli.render import millis, money
+    from mmo.core.types import Cost
+
+    run = details.run
+    rows = [
+        ("run", run.run_id),
+        ("time", f"{local_time(run.started_at)} ({run.started_at} UTC)"),
+        ("command", run.command),
+        ("profile", run.profile or "-"),
+        ("strategy", run.strategy),
+        ("status", _status(run.status, run.error_class)),
+        ("answered by", run.model_id or "-"),
+        ("tokens", f"{run.input_tokens} in / {run.output_tokens} out"),
+        ("cost", f"{money(Cost(run.cost_usd, run.cost_source or 'unknown'))} ({run.cost_source or 'unknown'})"),
+        ("latency", millis(run.latency_ms)),
+    ]
+    if run.error_message:
+        rows.append(("error", run.error_message))
+    rows.append(("prompt", _preview(run.prompt)))
+    rows.append(("answer", run.answer if run.answer is not None else "(not logged: --no-log)"))
+    text = Text()
+    for name, value in rows:
+        text.append(f"{name:>12}  ", style="bold")
+        text.append(f"{value}\n")
+    text.rstrip()
+    return text
+
+
+def _preview(prompt: str | None) -> str:
+    if prompt is None:
+        return "(not logged: --no-log)"
+    if len(prompt) <= PROMPT_PREVIEW_CHARS:
+        return prompt
+    return f"{prompt[:PROMPT_PREVIEW_CHARS]}… ({len(prompt) - PROMPT_PREVIEW_CHARS} more characters; --json has it all)"
+
+
+def attempts_table(details: RunDetails) -> Table:
+    from rich.table import Table
+
+    from mmo.cli.render import millis, money
+    from mmo.core.types import Cost
+
+    table = Table(title="attempts", title_justify="left", title_style="bold", box=None, header_style="bold", pad_edge=False)
+    for column in ("#", "node", "model", "result", "latency", "TTFT", "tokens", "cost", "cache"):
+        wraps = column in {"node", "model", "result"}
+        table.add_column(column, no_wrap=not wraps, overflow="fold", justify="right" if column in {"#", "latency", "TTFT", "cost"} else "left")
+    for attempt in details.attempts:
+        cost = Cost(attempt.cost_usd, attempt.cost_source or "unknown") if attempt.cost_source else None
+        table.add_row(
+            str(attempt.seq + 1),
+            attempt.node_path or "/",
+            attempt.model_id,
+            "ok" if attempt.status == "ok" else (attempt.error_class or attempt.status),
+            millis(attempt.latency_ms),
+            millis(attempt.ttft_ms),
+            f"{attempt.input_tokens}/{attempt.output_tokens}" if attempt.input_tokens or attempt.output_tokens else "-",
+            money(cost),
+            "hit" if attempt.cache_hit else "-",
+        )
+    if not details.attempts:
+        table.add_row("-", "", "no model was called", "", "", "", "", "", "")
+    return table

@@ -1,0 +1,330 @@
+"""Per-model rate limits, a concurrency cap and a circuit breaker, around every real model call
+(cache hits pass freely). Keyed by model id (``provider:model``): two aliases of one model share
+its limits, as they share the provider's.
+
+* ``rpm``: a token bucket of ``rpm`` requests, refilled continuously (``rpm / 60`` per second). It
+  starts full, so a burst of up to ``rpm`` calls passes at once, as the providers' own per-minute
+  limits allow.
+* ``tpm``: a bucket of ``tpm`` tokens. A call reserves its worst case (estimated prompt tokens +
+  ``max_tokens``, see ``call_estimate``) before it starts; when it ends the reservation is
+  corrected to the real usage (input + output tokens). A call that failed before anything was
+  generated gives its reservation back; a cut stream and a cancelled call keep it (they were
+  billed). A reservation larger than the whole bucket takes the whole bucket instead of never
+  starting.
+* ``concurrency``: at most that many calls to the model in flight.
+* A circuit breaker per model (see ``breaker``), for every model, with or without ``limits:``.
+* Provider signals: a ``RateLimited`` error with ``retry_after`` pauses the model until then, for
+  every later call of the session; ``observe_rate_limits`` does the same for rate-limit headers
+  that report nothing remaining (until their reset).
+
+Waiting is bounded. A call waits for a slot, tokens or the end of a pause at most ``max_wait_s``
+in total: the profile's ``retry.max_retry_after_s`` (the patience a fallback has for a
+Retry-After), and 0 with ``--fail-fast``. When the wait would be longer, the call fails at once
+with ``RateLimited`` (``retry_after`` = the wait), a failover error, so a fallback moves on. An
+open circuit fails with ``Overloaded`` marked not retryable, so a fallback moves on at once
+instead of waiting for the cooldown. Waits are ``asyncio`` sleeps: cancelling the call cancels
+the wait and gives back what it held.
+
+State lives in the guard, one per session (so per process): limits are not shared between
+machines. ``clock`` and ``sleep`` are injectable dependencies (monotonic time and
+``asyncio.sleep`` by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+
+from mmo.config.models import LimitSpec, Profile
+from mmo.core.errors import (
+    ConfigError,
+    MmoError,
+    Overloaded,
+    PermanentError,
+    ProviderError,
+    RateLimited,
+    StreamCut,
+    TransientError,
+    UnknownName,
+)
+from mmo.core.types import Completion, ModelRef, Request
+from mmo.runtime.breaker import CircuitBreaker, Clock, Outcome
+from mmo.runtime.call_estimate import estimate_call
+from mmo.runtime.context import Guard, ModelTarget, RunContext
+
+if TYPE_CHECKING:
+    from mmo.providers.rate_limits import RateLimitInfo
+
+Sleep = Callable[[float], Awaitable[Any]]
+Note = Callable[..., None]
+DEFAULT_MAX_WAIT_S = 30.0
+_EPSILON = 1e-9
+
+
+class TokenBucket:
+    """``capacity`` tokens, refilled at ``capacity`` per minute. The level may go below zero
+    when a call turns out to have used more than it reserved: later calls then wait longer."""
+
+    __slots__ = ("capacity", "per_second", "_level", "_updated", "_clock")
+
+    def __init__(self, per_minute: int, clock: Clock) -> None:
+        self.capacity = float(per_minute)
+        self.per_second = per_minute / 60.0
+        self._clock = clock
+        self._level = self.capacity
+        self._updated = clock()
+
+    @property
+    def level(self) -> float:
+        self._refill()
+        return self._level
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._level = min(self.capacity, self._level + (now - self._updated) * self.per_second)
+        self._updated = now
+
+    def clamp(self, amount: float) -> float:
+        return min(amount, self.capacity)
+
+    def wait_s(self, amount: float) -> float:
+        """Seconds until ``amount`` (at most the capacity) tokens are there; 0 when they are."""
+        missing = self.clamp(amount) - self.level
+        return 0.0 if missing <= _EPSILON else missing / self.per_second
+
+    def take(self, amount: float) -> None:
+        self._refill()
+        self._level -= self.clamp(amount)
+
+    def adjust(self, delta: float) -> None:
+        """Give back (``delta > 0``) or take more (``delta < 0``) after the fact."""
+        self._refill()
+        self._level = min(self.capacity, self._level + delta)
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """What one call holds: a slot, reserved tokens, and whether it is the breaker's trial."""
+
+    limiter: ModelLimiter
+    tokens: float
+    slot: bool
+    trial: bool
+
+
+class ModelLimiter:
+    """The limits, pause and breaker of one model."""
+
+    def __init__(self, model_id: str, spec: LimitSpec | None, clock: Clock, sleep: Sleep) -> None:
+        self.model_id = model_id
+        self.spec = spec or LimitSpec()
+        self._clock, self._sleep = clock, sleep
+        self.rpm = TokenBucket(self.spec.rpm, clock) if self.spec.rpm else None
+        self.tpm = TokenBucket(self.spec.tpm, clock) if self.spec.tpm else None
+        self._slots = asyncio.Semaphore(self.spec.concurrency) if self.spec.concurrency else None
+        self.breaker = CircuitBreaker(self.spec.breaker, clock)
+        self._paused_until = 0.0
+        self._pause_reason = ""
+
+    @property
+    def counts_tokens(self) -> bool:
+        return self.tpm is not None
+
+    def pause(self, seconds: float, reason: str) -> None:
+        """No call to this model starts for ``seconds`` (a longer pause already set stays)."""
+        until = self._clock() + seconds
+        if until > self._paused_until:
+            self._paused_until, self._pause_reason = until, reason
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self._clock())
+
+    async def acquire(self, tokens: int, patience: float, note: Note) -> Permit:
+        self._refuse_if_open(note)
+        trial = self.breaker.admit()
+        if trial:
+            note(f"limits: circuit of {self.model_id} half-open: this call is the trial")
+        slot = False
+        try:
+            waited = await self._take_slot(patience, note)
+            slot = self._slots is not None
+            taken = await self._take_rate(tokens, patience - waited, note)
+        except BaseException:
+            if slot:
+                self._slots.release()  # type: ignore[union-attr]
+            if trial:
+                self.breaker.record("neutral", trial=True)
+            raise
+        return Permit(self, taken, slot, trial)
+
+    def release(self, permit: Permit, completion: Completion | None, error: BaseException | None) -> None:
+        if permit.slot:
+            self._slots.release()  # type: ignore[union-attr]
+        self._settle_tokens(permit, completion, error)
+        if isinstance(error, RateLimited) and error.retry_after:
+            self.pause(error.retry_after, f"{self.model_id} asked to wait {error.retry_after:g} s (Retry-After)")
+        self.breaker.record(_breaker_outcome(error), trial=permit.trial)
+
+    def observe_rate_limits(self, info: RateLimitInfo) -> None:
+        """Pause until the reset when a provider's rate-limit headers say nothing is left."""
+        waits = []
+        if info.remaining_requests == 0 and info.reset_requests_s:
+            waits.append((info.reset_requests_s, "requests"))
+        if info.remaining_tokens == 0 and info.reset_tokens_s:
+            waits.append((info.reset_tokens_s, "tokens"))
+        if waits:
+            seconds, what = max(waits)
+            self.pause(seconds, f"{self.model_id} reported 0 {what} remaining, reset in {seconds:g} s")
+
+    def _refuse_if_open(self, note: Note) -> None:
+        refusal = self.breaker.refusal()
+        if refusal is None:
+            return
+        note(f"limits: {self.model_id} not called: {refusal.message}")
+        ref = ModelRef.parse(self.model_id)
+        error = Overloaded(refusal.message, provider=ref.provider, model=ref.name, retry_after=refusal.retry_after)
+        error.retryable = False  # retrying the same model now only hits the open circuit again
+        raise error
+
+    async def _take_slot(self, patience: float, note: Note) -> float:
+        """Seconds waited for a concurrency slot."""
+        slots = self._slots
+        if slots is None:
+            return 0.0
+        if not slots.locked():
+            await slots.acquire()
+            return 0.0
+        limit = self.spec.concurrency
+        if patience <= 0:
+            raise self._too_long(None, f"all {limit} concurrent slots are busy", patience)
+        started = self._clock()
+        try:
+            async with asyncio.timeout(patience):
+                await slots.acquire()
+        except TimeoutError:
+            raise self._too_long(None, f"all {limit} concurrent slots stayed busy", patience) from None
+        waited = self._clock() - started
+        note(f"limits: waited {waited:.2f} s for one of {limit} concurrent slots of {self.model_id}", wait_s=round(waited, 3))
+        return waited
+
+    async def _take_rate(self, tokens: int, patience: float, note: Note) -> float:
+        """Wait for the pause to end and for a request and ``tokens`` in the buckets; take them."""
+        while True:
+            wait, reason = self._rate_wait(tokens)
+            if wait <= 0:
+                break
+            if wait > patience:
+                raise self._too_long(wait, reason, max(patience, 0.0))
+            note(f"limits: waiting {wait:.2f} s for {self.model_id}: {reason}", wait_s=round(wait, 3))
+            started = self._clock()
+            await self._sleep(wait)
+            patience -= self._clock() - started
+        if self.rpm is not None:
+            self.rpm.take(1)
+        if self.tpm is None:
+            return 0.0
+        self.tpm.take(tokens)
+        return self.tpm.clamp(tokens)
+
+    def _rate_wait(self, tokens: int) -> tuple[float, str]:
+        waits = [(self.paused_for(), f"paused: {self._pause_reason}")]
+        if self.rpm is not None:
+            waits.append((self.rpm.wait_s(1), f"rpm limit {self.spec.rpm}"))
+        if self.tpm is not None:
+            waits.append((self.tpm.wait_s(tokens), f"tpm limit {self.spec.tpm} ({tokens} tokens reserved)"))
+        return max(waits, key=lambda w: w[0])
+
+    def _too_long(self, wait: float | None, reason: str, patience: float) -> RateLimited:
+        ref = ModelRef.parse(self.model_id)
+        needed = f"a {wait:.1f} s wait" if wait is not None else "a wait"
+        message = f"mmo's limits for {self.model_id} need {needed} ({reason}), longer than the {patience:g} s a call may wait"
+        return RateLimited(message, provider=ref.provider, model=ref.name, retry_after=wait)
+
+    def _settle_tokens(self, permit: Permit, completion: Completion | None, error: BaseException | None) -> None:
+        if _refused_by_a_guard(error) and self.rpm is not None:
+            self.rpm.adjust(1)  # the request was never sent
+        if self.tpm is None or not permit.tokens:
+            return
+        if completion is not None:
+            used = completion.usage.input_tokens + completion.usage.output_tokens
+            if used > 0:  # a provider that reports no usage keeps the reservation
+                self.tpm.adjust(permit.tokens - used)
+        elif error is not None and not isinstance(error, (StreamCut, asyncio.CancelledError)):
+            self.tpm.adjust(permit.tokens)
+
+
+def _refused_by_a_guard(error: BaseException | None) -> bool:
+    """A later guard (a budget) refused the call after this one admitted it: nothing was sent."""
+    return isinstance(error, MmoError) and not isinstance(error, ProviderError)
+
+
+def _breaker_outcome(error: BaseException | None) -> Outcome:
+    if error is None:
+        return "success"
+    if isinstance(error, TransientError):
+        return "failure"
+    if isinstance(error, PermanentError):
+        return "success"  # the server answered: it is up, whatever it thought of the request
+    return "neutral"  # cancelled, or refused by another guard: says nothing about the model
+
+
+class LimitsGuard(Guard):
+    """Rate limits, concurrency caps and circuit breakers of one session, per model id."""
+
+    def __init__(
+        self,
+        limits: Mapping[str, LimitSpec] | None = None,
+        *,
+        max_wait_s: float = DEFAULT_MAX_WAIT_S,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._specs = dict(limits or {})
+        self.max_wait_s = max_wait_s
+        self._clock, self._sleep = clock, sleep
+        self._limiters: dict[str, ModelLimiter] = {}
+
+    @classmethod
+    def from_profile(cls, profile: Profile, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> LimitsGuard:
+        return cls(limits_by_model(profile), max_wait_s=profile.retry.max_retry_after_s, clock=clock, sleep=sleep)
+
+    def limiter(self, model_id: str) -> ModelLimiter:
+        limiter = self._limiters.get(model_id)
+        if limiter is None:
+            limiter = ModelLimiter(model_id, self._specs.get(model_id), self._clock, self._sleep)
+            self._limiters[model_id] = limiter
+        return limiter
+
+    async def acquire(self, target: ModelTarget, request: Request, ctx: RunContext) -> Permit:
+        limiter = self.limiter(target.id)
+        patience = 0.0 if ctx.options.fail_fast else self.max_wait_s
+        tokens = estimate_call(request, target.id, ctx.services.tokens).total_tokens if limiter.counts_tokens else 0
+        return await limiter.acquire(tokens, patience, ctx.note)
+
+    def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
+        if isinstance(token, Permit):
+            token.limiter.release(token, completion, error)
+
+    def observe_rate_limits(self, model_id: str, info: RateLimitInfo | None) -> None:
+        """Feed a provider's parsed rate-limit headers (``parse_rate_limits``) for one answer."""
+        if info is not None:
+            self.limiter(model_id).observe_rate_limits(info)
+
+
+def limits_by_model(profile: Profile) -> dict[str, LimitSpec]:
+    """The profile's ``limits:`` keyed by model id (its keys are aliases or provider:model)."""
+    out: dict[str, LimitSpec] = {}
+    named_by: dict[str, str] = {}
+    for key, spec in profile.limits.items():
+        entry = profile.model_entry(key)
+        model_id = entry.model if entry is not None else key
+        try:
+            ModelRef.parse(model_id)
+        except ValueError:
+            raise UnknownName("model in limits:", key, list(profile.models)) from None
+        if model_id in out:
+            raise ConfigError(f"limits: {named_by[model_id]!r} and {key!r} both name {model_id}; give it one entry")
+        out[model_id], named_by[model_id] = spec, key
+    return out
