@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from mmo.config.models import Profile
 from mmo.core.protocols import Provider
 from mmo.core.types import Completion, Delta, Request, StreamRestart
 from mmo.providers.catalogue import BUILTIN_PROVIDERS
 from mmo.providers.registry import ProviderPool
-from mmo.runtime.context import RunOptions, Services, Warnings, execute
+from mmo.runtime.context import Guard, RunOptions, Services, Warnings, execute
 from mmo.runtime.keys import KeyStore
 from mmo.runtime.prices import PriceBook
 from mmo.runtime.tokens import TokenEstimator
@@ -46,9 +46,11 @@ def run_profile(
     options: RunOptions | None = None,
     sink: Recorder | None = None,
     spans: list | None = None,
+    guards: Sequence[Guard] = (),
 ) -> Completion:
     tree = build_tree(Profile.model_validate({"name": "test", **profile}))
     services = services_for(providers)
+    services.guards = tuple(guards)
     request = Request.from_prompt(prompt)
     on_span = spans.append if spans is not None else None
     return asyncio.run(execute(tree, request, services, options or RunOptions(), sink, on_span=on_span))

@@ -22,6 +22,7 @@
             ├── ContextTooLong       the prompt exceeds the model's context window
             ├── ContentFiltered      the provider refused or blocked the content
             ├── BadRequest           any other 4xx: the request itself is wrong
+            ├── PolicyBlocked        a profile policy forbids this target (PII to a non-local model)
             └── MalformedResponse    a body we cannot parse
 
     AllAttemptsFailed(ExceptionGroup) every alternative failed; holds each child's error
@@ -207,6 +208,13 @@ class BadRequest(PermanentError):
     """The request is invalid for this provider; sending it elsewhere would fail the same way."""
 
     failover = False
+
+
+class PolicyBlocked(PermanentError):
+    """The profile's policy forbids sending this request to this target, so nothing was sent:
+    with ``privacy: {pii: local_only}``, a request holding personal data and a model not marked
+    ``local``. It fails over, so a fallback moves on to a local model; the message names the kinds
+    of data found, never the data itself."""
 
 
 class MalformedResponse(PermanentError):

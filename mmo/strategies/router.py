@@ -1,0 +1,89 @@
+"""Router: rules in order, first match wins; then the intent classifier; then the default.
+
+::
+
+    strategy:
+      router:
+        rules:
+          - {when: {pii: true}, use: private}                  # never leaves the machine
+          - {when: {keywords: [contract, GDPR]}, use: smart}
+          - {when: {tokens_over: 6000}, use: long-context}
+          - {when: {complexity_over: 0.35}, use: smart}
+        classify: {model: small, labels: {code: coder, chat: fast}}
+        default: fast
+
+A rule's ``when`` conditions must all hold (see ``mmo.strategies.router_rules`` for each one and
+what text it reads). The chosen branch runs as a pass-through (it may stream to the user); the
+classifier never streams. The trace records which rule matched and why, or that none did, the
+PII kinds and complexity score when a rule needed them, and the classifier's label.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Sequence
+
+from mmo.config.models import RouterSpec
+from mmo.core.protocols import Node
+from mmo.core.types import Completion, Request
+from mmo.runtime.context import RunContext
+from mmo.strategies.classifier import IntentClassifier, has_local_model
+from mmo.strategies.router_rules import RequestFacts, Rule, compile_rule
+
+if TYPE_CHECKING:
+    from mmo.strategies.build import TreeBuilder
+
+
+class RouterNode:
+    kind = "router"
+
+    def __init__(self, rules: Sequence[Rule], classifier: IntentClassifier | None, default: Node, label: str = "router") -> None:
+        self.rules = tuple(rules)
+        self.classifier = classifier
+        self.default = default
+        self.label = label
+
+    def children(self) -> Sequence[Node]:
+        classifier = self.classifier.children() if self.classifier is not None else ()
+        return (*(rule.node for rule in self.rules), *classifier, self.default)
+
+    async def run(self, request: Request, ctx: RunContext) -> Completion:
+        facts = RequestFacts(request, ctx.services.tokens)
+        branch = self._match_rules(facts, ctx)
+        if branch is None and self.classifier is not None:
+            branch = await self.classifier.choose(request, ctx)
+        if branch is None:
+            ctx.note(f"default: using {self.default.label}", branch=self.default.label)
+            branch = self.default
+        return await ctx.call(branch, request)
+
+    def _match_rules(self, facts: RequestFacts, ctx: RunContext) -> Node | None:
+        for rule in self.rules:
+            reasons = rule.reasons(facts)
+            if reasons is not None:
+                self._note_facts(facts, ctx)
+                ctx.note(f"rule {rule.number} matched: {'; '.join(reasons)}", rule=rule.number, branch=rule.node.label)
+                return rule.node
+        self._note_facts(facts, ctx)
+        if self.rules:
+            ctx.note(f"no rule matched ({len(self.rules)} rule{'s' if len(self.rules) > 1 else ''})")
+        return None
+
+    @staticmethod
+    def _note_facts(facts: RequestFacts, ctx: RunContext) -> None:
+        for message, attrs in facts.computed():
+            ctx.note(message, **attrs)
+
+
+def build(builder: TreeBuilder, spec: RouterSpec) -> Node:
+    rules = [compile_rule(number, rule.when, builder.build(rule.use)) for number, rule in enumerate(spec.rules, 1)]
+    return RouterNode(rules, _classifier(builder, spec), builder.build(spec.default))
+
+
+def _classifier(builder: TreeBuilder, spec: RouterSpec) -> IntentClassifier | None:
+    if spec.classify is None:
+        return None
+    model = builder.build(spec.classify.model)
+    labels = MappingProxyType({label: builder.build(branch) for label, branch in spec.classify.labels.items()})
+    local_only = builder.profile.privacy.pii == "local_only"
+    return IntentClassifier(model, labels, spec.classify.instructions, spec.classify.max_tokens, local_only and not has_local_model(model))
