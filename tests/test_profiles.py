@@ -15,7 +15,21 @@ from mmo.config.models import Profile
 from mmo.core.errors import ConfigError, UnknownName
 from mmo.runtime.paths import MmoPaths
 
-BUILTINS = ("demo", "fast", "local", "three-tier")
+BUILTINS = (
+    "cascade",
+    "cascade-agree",
+    "cascade-json",
+    "demo",
+    "fast",
+    "hedge",
+    "local",
+    "multi-vendor",
+    "private",
+    "refine",
+    "router",
+    "three-tier",
+    "vote",
+)
 
 MINIMAL = """\
 description: {description}
@@ -108,7 +122,7 @@ def test_list_marks_shadowed_profiles(where: dict, isolated_env: Path) -> None:
 def test_unknown_profile_suggests_close_name(where: dict) -> None:
     with pytest.raises(UnknownName) as caught:
         load_profile("thre-tier", **where)
-    assert caught.value.suggestions == ["three-tier"]
+    assert caught.value.suggestions[0] == "three-tier"
     assert "did you mean 'three-tier'" in str(caught.value)
 
 
