@@ -19,6 +19,8 @@ from mmo.runtime.context import ModelTarget, Services, Warnings
 from mmo.runtime.paths import MmoPaths
 
 if TYPE_CHECKING:
+    import httpx
+
     from mmo.runtime.prices import PriceBook
 
 
@@ -150,7 +152,10 @@ def open_session(
     use_cache: bool = True,
     extra_providers: Mapping[str, Provider] | None = None,
     simulate_outage: Sequence[str] = (),
+    client_factory: Callable[[], httpx.AsyncClient] | None = None,
 ) -> Session:
+    """Everything one profile needs to run requests. ``client_factory`` builds the one shared
+    HTTP client on first use (batch passes one sized for its concurrency)."""
     from mmo.app.guards import session_guards
     from mmo.providers.registry import ProviderPool
     from mmo.runtime.keys import KeyStore
@@ -162,7 +167,12 @@ def open_session(
     _check_providers(root, settings, extra_providers or {})
     warnings = Warnings()
     pool = ProviderPool(
-        settings, KeyStore(env.environ), env.environ, extra=extra_providers, on_warning=warnings.add
+        settings,
+        KeyStore(env.environ),
+        env.environ,
+        extra=extra_providers,
+        on_warning=warnings.add,
+        client_factory=client_factory,
     )
     services = Services(providers=pool, prices=price_book(resolved.profile), tokens=TokenEstimator(), warnings=warnings)
     known_providers = [*settings, *(extra_providers or {})]
