@@ -23,7 +23,7 @@ from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.runtime.context import RunOptions, execute
 from mmo.runtime.paths import MmoPaths
 from mmo.strategies.build import build_tree, describe
-from mmo.strategies.cascade import QualityGateFailed
+from mmo.core.errors import QualityGateFailed
 from mmo.strategies.extract import choice, strict_choice
 from mmo.strategies.gates import CONFIDENCE_INSTRUCTION
 from tests.strategy_harness import Recorder, run_profile

@@ -18,7 +18,8 @@ from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.runtime.context import RunOptions, execute
 from mmo.runtime.paths import MmoPaths
 from mmo.strategies.build import build_tree
-from mmo.strategies.ensemble import NoConsensus, count_votes, parse_choice_number
+from mmo.core.errors import NoConsensus
+from mmo.strategies.ensemble import count_votes, parse_choice_number
 from tests.strategy_harness import Recorder, run_profile
 
 MODELS = {"flash": "fake:flash", "pro": "fake:pro", "llama": "fake:llama", "referee": "fake:judge", "big": "fake:big"}

@@ -65,8 +65,10 @@ def test_a_slow_child_is_hedged_after_the_delay_and_cancelled_when_the_other_win
     assert "a has not answered after 60 ms; starting b" in messages
     assert any(m.startswith("b answered first") for m in messages)
     assert any(m.startswith("cancelled a: fake:b answered first") for m in messages)
-    # Only finished attempts report usage: the winner's cost counts, the cancelled call has none.
+    # The cancelled call reports no usage. Its prompt may be billed, but fake:a has no known
+    # price, so the context notes that instead of turning the whole total unknown.
     assert a.cost is None and a.usage is None
+    assert "cancelled in flight; its cost (unknown price) is not counted" in [e.message for e in a.events]
     assert completion.trace.total_cost() == Cost(0.002, "sum")
 
 

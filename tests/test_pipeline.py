@@ -19,7 +19,7 @@ from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.runtime.context import RunOptions, execute
 from mmo.runtime.paths import MmoPaths
 from mmo.strategies.build import build_tree
-from mmo.strategies.pipeline import CheckFailed
+from mmo.core.errors import CheckFailed
 from mmo.strategies.templates import Template
 from tests.strategy_harness import Recorder, run_profile, services_for
 

@@ -7,6 +7,9 @@
     │   ├── UnknownName              unknown profile / model / provider (with close matches)
     │   └── MissingKey               no API key: names `mmo keys set PROVIDER` and the env variable
     ├── BudgetExceeded               a cost cap would be passed; nothing more is spent
+    ├── StrategyFailed               models answered, but no answer met the strategy's bar
+    │   ├── NoConsensus              an ensemble's vote reached no majority / min_votes
+    │   └── CheckFailed              a pipeline step's answer failed its check
     └── ProviderError                a call to a model failed          (provider, model, status)
         ├── TransientError           the same call may succeed later   retryable=True
         │   ├── RateLimited          429 (retry_after from headers or body)
@@ -23,6 +26,7 @@
             ├── ContentFiltered      the provider refused or blocked the content
             ├── BadRequest           any other 4xx: the request itself is wrong
             ├── PolicyBlocked        a profile policy forbids this target (PII to a non-local model)
+            ├── QualityGateFailed    every cascade answer failed its gates (on_exhausted: error)
             └── MalformedResponse    a body we cannot parse
 
     AllAttemptsFailed(ExceptionGroup) every alternative failed; holds each child's error
@@ -96,6 +100,30 @@ class BudgetExceeded(MmoError):
     def __init__(self, message: str, *, limit_usd: float | None = None, spent_usd: float | None = None) -> None:
         super().__init__(message)
         self.limit_usd, self.spent_usd = limit_usd, spent_usd
+
+
+class StrategyFailed(MmoError):
+    """The models answered, but no answer met the strategy's bar. Another target (a stronger
+    model in a fallback above) may do better, so it fails over."""
+
+    failover = True
+
+
+class NoConsensus(StrategyFailed):
+    """Ensemble members answered, but no value got enough votes. ``votes`` describes them."""
+
+    def __init__(self, message: str, *, votes: str = "") -> None:
+        super().__init__(message)
+        self.votes = votes
+
+
+class CheckFailed(StrategyFailed):
+    """A pipeline step's answer failed its check (after one repair, when repairs are allowed)."""
+
+    def __init__(self, step: str, gate: str, reason: str, *, repaired: bool = False) -> None:
+        after = " (also after one repair)" if repaired else ""
+        super().__init__(f"pipeline step {step!r} failed its check {gate!r}{after}: {reason}")
+        self.step, self.gate, self.reason = step, gate, reason
 
 
 class ProviderError(MmoError):
@@ -215,6 +243,17 @@ class PolicyBlocked(PermanentError):
     with ``privacy: {pii: local_only}``, a request holding personal data and a model not marked
     ``local``. It fails over, so a fallback moves on to a local model; the message names the kinds
     of data found, never the data itself."""
+
+
+class QualityGateFailed(PermanentError):
+    """Every answer a cascade got failed its quality gates, and ``on_exhausted`` is ``error``.
+    ``gate`` and ``reason`` are those of the answer named by ``provider``/``model``; the trace
+    holds every tier's verdict. The answer text is never part of the message (messages reach
+    the run log)."""
+
+    def __init__(self, message: str, *, gate: str, reason: str, provider: str | None = None, model: str | None = None) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.gate, self.reason = gate, reason
 
 
 class MalformedResponse(PermanentError):

@@ -165,15 +165,22 @@ class RunContext:
         tokens: list[tuple[Guard, Any]] = []
         completion: Completion | None = None
         error: BaseException | None = None
+        sent = False
         try:
             for guard in self.services.guards:
                 tokens.append((guard, await guard.acquire(target, request, self)))
             call = self._stream(provider, target, request) if self.sink else provider.complete(request, target.ref.name)
+            sent = True
             completion = await call
             return completion
         except StreamCut as cut:
             error = cut
             self._record_cut_cost(target, request, cut)
+            raise
+        except asyncio.CancelledError as cancelled:
+            error = cancelled
+            if sent:
+                self._record_cancel_cost(target, request)
             raise
         except BaseException as failure:
             error = failure
@@ -193,7 +200,8 @@ class RunContext:
                     self.sink(replace(delta, model_id=target.id))  # type: ignore[misc]
         except BaseException as error:
             if shown and not isinstance(error, asyncio.CancelledError):
-                self.sink(StreamRestart(target.id, getattr(error, "one_line", lambda: str(error))()))  # type: ignore[misc]
+                one_line = getattr(error, "one_line", None)
+                self.sink(StreamRestart(target.id, one_line() if callable(one_line) else str(error)))  # type: ignore[misc]
             raise
         raise StreamCut("stream ended without a final message", provider=target.ref.provider, model=target.ref.name)
 
@@ -222,6 +230,17 @@ class RunContext:
         usage = Usage(estimate(request.prompt_text(), target.id), estimate(cut.partial_text, target.id))
         cost = self.services.prices.cost(target.ref, usage)
         self._record_usage_estimate(usage, Cost(cost.usd, f"{cost.source}, estimated from partial output"))
+
+    def _record_cancel_cost(self, target: ModelTarget, request: Request) -> None:
+        """A call cancelled in flight (a losing hedge, a missed deadline) may still be billed for
+        the prompt the vendor had read: count the estimated input, and say so. A model with no
+        known price adds a note instead of turning the whole run's total unknown."""
+        usage = Usage(self.services.tokens.estimate(request.prompt_text(), target.id), 0)
+        cost = self.services.prices.cost(target.ref, usage)
+        if not cost.known:
+            self.note("cancelled in flight; its cost (unknown price) is not counted")
+            return
+        self._record_usage_estimate(usage, Cost(cost.usd, f"{cost.source}, estimated input only (cancelled)"))
 
     def _record_usage_estimate(self, usage: Usage, cost: Cost) -> None:
         self.span.attempt.update(usage=usage, cost=cost, cached=False)

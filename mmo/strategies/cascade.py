@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
-from mmo.core.errors import AllAttemptsFailed, MmoError, PermanentError
+from mmo.core.errors import AllAttemptsFailed, MmoError, QualityGateFailed
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Request
 from mmo.strategies.gates import GateResult, Gates, build_gates, first_failure
@@ -43,17 +43,6 @@ if TYPE_CHECKING:
     from mmo.strategies.build import TreeBuilder
 
 OnExhausted = Literal["last", "best", "error"]
-
-
-class QualityGateFailed(PermanentError):
-    """Every answer a cascade got failed its quality gates, and ``on_exhausted`` is ``error``.
-    ``gate`` and ``reason`` are those of the answer named by ``provider``/``model``; the trace
-    holds every tier's verdict. Another strategy (an outer fallback) may still succeed, so it
-    fails over. The answer text is never part of the message (messages reach the run log)."""
-
-    def __init__(self, message: str, *, gate: str, reason: str, provider: str | None = None, model: str | None = None) -> None:
-        super().__init__(message, provider=provider, model=model)
-        self.gate, self.reason = gate, reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,24 +26,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 from mmo.config.models import EnsembleSpec
-from mmo.core.errors import AllAttemptsFailed, ConfigError, MmoError
+from mmo.core.errors import AllAttemptsFailed, ConfigError, MmoError, NoConsensus
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Params, Request
 from mmo.runtime.context import RunContext
 from mmo.strategies.build import TreeBuilder
 
 Combine = Literal["vote", "judge", "aggregate"]
-
-
-class NoConsensus(MmoError):
-    """Ensemble members answered, but no value got enough votes. Another target (a stronger
-    model in a fallback above) may settle it, so it fails over."""
-
-    failover = True
-
-    def __init__(self, message: str, *, votes: str = "") -> None:
-        super().__init__(message)
-        self.votes = votes
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ stops the hedge, as it stops a fallback. When every child fails, ``AllAttemptsFa
 errors in the order they happened.
 
 Children never stream: two answers in flight cannot share one screen; the renderer prints the
-winner's. Cost: every attempt that finished counts, losers included. A cancelled call reports no
-usage, so nothing is counted for it, although a vendor may bill the prompt it already received;
-the trace says so next to each cancellation.
+winner's. Cost: every attempt counts, losers included. A cancelled call reports no usage, but a
+vendor may bill the prompt it already read: the run context counts its estimated input tokens,
+labelled "estimated input only (cancelled)".
 """
 
 from __future__ import annotations
@@ -127,11 +127,7 @@ class _Race:
         tasks = list(self.running)
         for task, node in self.running.items():
             if winner is not None:
-                self.ctx.note(
-                    f"cancelled {node.label}: {winner.model_id} answered first "
-                    "(a cancelled call reports no usage: whatever the vendor bills for it is not counted)",
-                    cancelled=node.label,
-                )
+                self.ctx.note(f"cancelled {node.label}: {winner.model_id} answered first", cancelled=node.label)
             task.cancel()
         self.running.clear()
         await asyncio.gather(*tasks, return_exceptions=True)

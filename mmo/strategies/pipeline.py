@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 from mmo.config.models import PipelineSpec, StepSpec
-from mmo.core.errors import ConfigError, MmoError
+from mmo.core.errors import CheckFailed, ConfigError
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Message, Request
 from mmo.runtime.context import RunContext
@@ -31,18 +31,6 @@ if TYPE_CHECKING:
 
 OnFail = Literal["stop", "repair", "continue"]
 INPUT = "input"
-
-
-class CheckFailed(MmoError):
-    """A pipeline step's answer failed its check (after one repair, when repairs are allowed).
-    Another target may do better, so a fallback above moves on."""
-
-    failover = True
-
-    def __init__(self, step: str, gate: str, reason: str, *, repaired: bool = False) -> None:
-        after = " (also after one repair)" if repaired else ""
-        super().__init__(f"pipeline step {step!r} failed its check {gate!r}{after}: {reason}")
-        self.step, self.gate, self.reason = step, gate, reason
 
 
 class StepNode:
