@@ -9,7 +9,7 @@ import pytest
 
 from mmo.config.models import BreakerSpec, LimitSpec
 from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, ConfigError, Overloaded, RateLimited, ServerError, UnknownName
-from mmo.core.types import Usage
+from mmo.core.types import RateLimitInfo, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.providers.rate_limits import parse_rate_limits
 from mmo.runtime.breaker import CircuitBreaker
@@ -235,6 +235,17 @@ def test_rate_limit_headers_with_nothing_remaining_pause_until_the_reset() -> No
     guard.observe_rate_limits("fake:a", parse_rate_limits(headers))
     run_sync(root, services)
     assert clock.slept == [pytest.approx(12)]
+
+
+def test_an_answer_reporting_nothing_left_pauses_the_next_call_until_the_reset() -> None:
+    clock = FakeClock()
+    exhausted = RateLimitInfo(limit_requests=100, remaining_requests=0, reset_requests_s=7.5)
+    fake = FakeProvider().script("a", FakeReply("first", rate_limits=exhausted), default=FakeReply("second"))
+    root, services, _ = setup({}, fake, clock)
+    assert run_sync(root, services).text == "first"
+    assert clock.slept == []
+    assert run_sync(root, services).text == "second"
+    assert clock.slept == [pytest.approx(7.5)]
 
 
 def test_rate_limit_headers_with_room_left_change_nothing() -> None:

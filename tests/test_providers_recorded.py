@@ -222,6 +222,18 @@ def test_anthropic_rate_limit_headers_from_a_recording() -> None:
     assert (info.limit_tokens, info.remaining_tokens, info.reset_tokens_s) == (2400000, 2400000, 10.0)
 
 
+def test_a_streamed_answer_carries_its_rate_limit_headers() -> None:
+    """The limits guard pauses a model whose answer says nothing is left: the adapter must hand
+    the parsed headers on with the completion."""
+    (prompt,) = load_cassette(RECORDED / "anthropic" / "llm-anthropic__test_prompt.yaml")
+    call = _call_for(prompt)
+    provider = make_provider(call.kind, lambda request: prompt.response(), name=call.provider, base_url=call.base_url)
+    completion = run(_answer(provider, call))
+    assert completion.rate_limits is not None
+    assert (completion.rate_limits.limit_requests, completion.rate_limits.remaining_requests) == (20000, 19999)
+    assert completion.rate_limits.limit_tokens == 2400000
+
+
 # ---------------------------------------------------------------------------------------------
 # One call per interaction
 

@@ -226,6 +226,19 @@ UNKNOWN_COST = Cost(None, "unknown")
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """A provider's rate-limit headers on one answer. Resets are seconds from the answer's
+    arrival; ``None`` where the provider did not say (or sent a placeholder such as ``-1``)."""
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests_s: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
     """One answer. ``model_id`` is ``provider:model`` as configured; ``reported_model`` is what
     the server says it ran (often a dated snapshot). ``cost`` covers this answer's own call; the
@@ -244,6 +257,7 @@ class Completion:
     cached: bool = False
     avg_logprob: float | None = None
     raw_finish_reason: str | None = None
+    rate_limits: RateLimitInfo | None = None  # what the server said about its limits; not cached
     trace: Span | None = None
 
     def with_changes(self, **changes: Any) -> Completion:

@@ -4,6 +4,8 @@ a cut stream carrying that text or a plain error."""
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from time import perf_counter
 
 from mmo.core.errors import ProviderError, StreamCut, TransientError
@@ -35,12 +37,13 @@ class StreamProgress:
     """What a stream has delivered so far. Decides whether a failure is a cut stream (after the
     first event) or a plain connection error, and keeps the partial text for ``StreamCut``."""
 
-    __slots__ = ("started", "_parts", "clock")
+    __slots__ = ("started", "_parts", "clock", "headers")
 
     def __init__(self) -> None:
         self.started = False
         self._parts: list[str] = []
         self.clock = Stopwatch()
+        self.headers: Mapping[str, str] = {}
 
     def add_text(self, text: str) -> None:
         if text:

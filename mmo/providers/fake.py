@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Mapping, Sequence
 
 from mmo.core.errors import ModelNotFound, StreamCut
-from mmo.core.types import UNKNOWN_COST, Completion, Cost, Delta, FinishReason, Request, ToolCall, Usage
+from mmo.core.types import UNKNOWN_COST, Completion, Cost, Delta, FinishReason, RateLimitInfo, Request, ToolCall, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ class FakeReply:
     tool_calls: tuple[ToolCall, ...] = ()
     cost: Cost = UNKNOWN_COST
     chunk_delay_s: float = 0.0
+    rate_limits: RateLimitInfo | None = None
 
     def __post_init__(self) -> None:
         if self.chunks is None:
@@ -185,6 +186,7 @@ class FakeProvider:
             latency_ms=_elapsed_ms(started),
             ttft_ms=ttft_ms,
             avg_logprob=reply.avg_logprob,
+            rate_limits=reply.rate_limits,
         )
 
 

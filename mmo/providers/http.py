@@ -49,9 +49,9 @@ async def post_json(
     timeout_s: float | None,
     target: CallTarget,
     classify: ErrorClassifier,
-) -> Any:
-    """One non-streaming POST. Returns the parsed JSON of a 2xx answer; raises the mapped error
-    otherwise. ``timeout_s`` bounds the whole attempt, body included."""
+) -> tuple[Any, httpx.Headers]:
+    """One non-streaming POST. Returns the parsed JSON of a 2xx answer and its headers; raises
+    the mapped error otherwise. ``timeout_s`` bounds the whole attempt, body included."""
     try:
         async with asyncio.timeout(timeout_s):
             response = await client.post(url, json=body, headers=dict(headers), timeout=request_timeout(timeout_s))
@@ -62,7 +62,7 @@ async def post_json(
     if not 200 <= response.status_code < 300:
         raise classify(response.status_code, response.headers, response.text)
     try:
-        return response.json()
+        return response.json(), response.headers
     except ValueError:
         raise target.error(MalformedResponse, f"answer is not JSON: {snippet(response.text)}", status=response.status_code) from None
 
@@ -86,6 +86,7 @@ async def open_event_stream(
     try:
         async with aconnect_sse(client, "POST", url, json=body, headers=dict(headers), timeout=request_timeout(timeout_s)) as source:
             await _ensure_event_stream(source.response, target, classify)
+            progress.headers = source.response.headers
             async with aclosing(_events(source, progress)) as events:
                 yield events
     except httpx.HTTPError as exc:

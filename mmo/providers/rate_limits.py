@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Mapping
+
+from mmo.core.types import RateLimitInfo
 
 _GO_DURATION = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:h|ms|m|s|us|µs|μs|ns)")
 _GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
@@ -57,19 +58,6 @@ def _finite(text: str | None) -> float | None:
     except ValueError:
         return None
     return value if value is not None and math.isfinite(value) else None
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitInfo:
-    """The rate-limit headers of one answer. Resets are seconds from the answer's arrival.
-    Placeholders some gateways send (``-1``) read as unknown."""
-
-    limit_requests: int | None = None
-    remaining_requests: int | None = None
-    reset_requests_s: float | None = None
-    limit_tokens: int | None = None
-    remaining_tokens: int | None = None
-    reset_tokens_s: float | None = None
 
 
 def parse_rate_limits(headers: Mapping[str, str], *, now: datetime | None = None) -> RateLimitInfo | None:

@@ -5,7 +5,7 @@ hands it: a parsed answer (``WireAnswer``) and the state its stream events add u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 
@@ -17,6 +17,7 @@ from mmo.core.types import Completion, Delta, FinishReason, Request, ToolCall, U
 from mmo.providers.call_progress import Stopwatch, StreamProgress
 from mmo.providers.catalogue import ProviderSettings
 from mmo.providers.http import open_event_stream, post_json
+from mmo.providers.rate_limits import parse_rate_limits
 from mmo.providers.http_errors import CallTarget
 from mmo.runtime.capabilities import apply_parameter_rules
 
@@ -111,7 +112,7 @@ class WireProvider:
     async def complete(self, request: Request, model: str) -> Completion:
         request = self._prepare(request, model)
         target, clock = self._target(model), Stopwatch()
-        data = await post_json(
+        data, headers = await post_json(
             self._client,
             self._url(model, stream=False),
             headers=self._headers(),
@@ -120,7 +121,8 @@ class WireProvider:
             target=target,
             classify=partial(self._classify, target),
         )
-        return self._parse(data, target).completion(self._model_id(model), clock)
+        completion = self._parse(data, target).completion(self._model_id(model), clock)
+        return replace(completion, rate_limits=parse_rate_limits(headers))
 
     async def stream(self, request: Request, model: str) -> AsyncIterator[Delta]:
         request = self._prepare(request, model)
@@ -142,7 +144,8 @@ class WireProvider:
                     yield Delta(text=piece)
         if not state.complete:
             raise progress.ended_early(target, state.end_marker)
-        yield Delta(final=state.answer(progress.text).completion(self._model_id(model), progress.clock))
+        completion = state.answer(progress.text).completion(self._model_id(model), progress.clock)
+        yield Delta(final=replace(completion, rate_limits=parse_rate_limits(progress.headers)))
 
     # --- what each adapter provides --------------------------------------------------------
 

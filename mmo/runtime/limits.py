@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from mmo.config.models import LimitSpec, Profile
 from mmo.core.errors import (
@@ -49,13 +49,10 @@ from mmo.core.errors import (
     TransientError,
     UnknownName,
 )
-from mmo.core.types import Completion, ModelRef, Request
+from mmo.core.types import Completion, ModelRef, RateLimitInfo, Request
 from mmo.runtime.breaker import CircuitBreaker, Clock, Outcome
 from mmo.runtime.call_estimate import estimate_call
 from mmo.runtime.context import Guard, ModelTarget, RunContext
-
-if TYPE_CHECKING:
-    from mmo.providers.rate_limits import RateLimitInfo
 
 Sleep = Callable[[float], Awaitable[Any]]
 Note = Callable[..., None]
@@ -165,6 +162,8 @@ class ModelLimiter:
         self._settle_tokens(permit, completion, error)
         if isinstance(error, RateLimited) and error.retry_after:
             self.pause(error.retry_after, f"{self.model_id} asked to wait {error.retry_after:g} s (Retry-After)")
+        if completion is not None and completion.rate_limits is not None:
+            self.observe_rate_limits(completion.rate_limits)
         self.breaker.record(_breaker_outcome(error), trial=permit.trial)
 
     def observe_rate_limits(self, info: RateLimitInfo) -> None:
