@@ -28,9 +28,10 @@ def session_guards(
 ) -> tuple[Guard, ...]:
     from mmo.runtime.budget import BudgetGuard
     from mmo.runtime.limits import LimitsGuard
+    from mmo.runtime.privacy import PrivacyGuard
 
     guards: list[Guard] = []
-    privacy = _privacy_guard(profile)
+    privacy = PrivacyGuard.from_profile(profile)
     if privacy is not None:
         guards.append(privacy)
     if simulate_outage:
@@ -43,16 +44,6 @@ def session_guards(
         guards.append(budget)
     return tuple(guards)
 
-
-def _privacy_guard(profile: Profile) -> Guard | None:
-    try:
-        from mmo.runtime.privacy import PrivacyGuard  # type: ignore[import-not-found]
-    except ModuleNotFoundError as missing:
-        if missing.name != "mmo.runtime.privacy":
-            raise
-        return None  # TODO(lead): drop this guard once mmo.runtime.privacy has landed
-    guard: Guard | None = PrivacyGuard.from_profile(profile)
-    return guard
 
 
 def _aliases(profile: Profile) -> dict[str, str]:
