@@ -148,11 +148,10 @@ class PriceBook:
         if ref.id in self._local:
             return ModelPrice(0.0, 0.0, 0.0, self._context_window(ref), LOCAL_SOURCE)
         override = self._overrides.get(ref.id)
+        library = self._library_price(ref)
         if override is None:
-            return self._library_price(ref)
-        if override.input_per_mtok is not None and override.output_per_mtok is not None:
-            return _overlay(override, None)  # complete: no library, no 240 ms import
-        return _overlay(override, self._library_price(ref))
+            return library
+        return _overlay(override, library)
 
     def _library_price(self, ref: ModelRef) -> ModelPrice | None:
         found = self._library_model(ref)
