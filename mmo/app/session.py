@@ -98,7 +98,7 @@ def provider_settings(profile: Profile) -> dict[str, ProviderSettings]:
 def _settings_from_entry(name: str, entry: ProviderEntry, builtin: ProviderSettings | None) -> ProviderSettings:
     if entry.kind != "replay" and not entry.base_url and builtin is None:
         raise ConfigError(f"provider {name!r} needs a base_url (for example http://localhost:8000/v1)")
-    options = {"path": entry.path, "sleep": entry.sleep} if entry.kind == "replay" else {}
+    options = {"path": entry.path, "sleep": entry.sleep, "speed": entry.speed} if entry.kind == "replay" else {}
     if entry.kind == "replay" and not entry.path:
         raise ConfigError(f"replay provider {name!r} needs a path (a JSONL file or builtin:mmlu_pro_sample)")
     return ProviderSettings(

@@ -57,7 +57,7 @@ def run_ask(prompt: Optional[str], flags: AskFlags) -> None:
     _run_and_render(item, stream=stream and not flags.json_out, json_out=flags.json_out, explain=flags.explain)
 
 
-def run_demo(task_id: Optional[str], *, explain: bool, json_out: bool) -> None:
+def run_demo(task_id: Optional[str], *, profile: str = "demo", explain: bool, json_out: bool) -> None:
     from mmo.app.demo import demo_task
 
     task = demo_task(task_id)
@@ -65,10 +65,10 @@ def run_demo(task_id: Optional[str], *, explain: bool, json_out: bool) -> None:
         from rich.console import Console
 
         console = Console(stderr=True)
-        console.print(f"[bold]Demo:[/] task {task.id} from the bundled MMLU-Pro sample, answered by the offline 'demo' profile\n")
+        console.print(f"[bold]Demo:[/] task {task.id} from the bundled MMLU-Pro sample, answered by the offline {profile!r} profile\n")
         console.print(task.prompt, style="dim", highlight=False, markup=False)
         console.print()
-    item = AskInput(prompt=task.prompt, choice=ProfileChoice("demo"), metadata={"id": task.id})
+    item = AskInput(prompt=task.prompt, choice=ProfileChoice(profile), metadata={"id": task.id})
     _run_and_render(item, stream=False, json_out=json_out, explain=explain)
 
 

@@ -37,6 +37,8 @@ def exit_code(error: BaseException) -> int:
         leaves = list(_leaves(error))
         if leaves and all(isinstance(e, (MissingKey, AuthFailed)) for e in leaves):
             return EXIT_KEY
+        if leaves and all(isinstance(e, BudgetExceeded) for e in leaves):
+            return EXIT_BUDGET
         return EXIT_FAILED
     return EXIT_FAILED
 

@@ -70,14 +70,15 @@ def ask(
 @app.command()
 def demo(
     task: Optional[str] = typer.Option(None, "--id", help="A task id from the bundled MMLU-Pro sample (default: the first)."),
+    profile: str = typer.Option("demo", "--profile", "-P", help="An offline profile: demo, cascade, cascade-agree, router, vote, hedge."),
     explain: bool = typer.Option(False, "--explain", help="Show the decision trace as a tree."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
-    """Offline demo: one recorded MMLU-Pro question through the built-in 'demo' profile. No key needed."""
+    """Offline demo: a recorded MMLU-Pro question through an offline profile (default 'demo'). No key needed."""
     from mmo.cli.ask_cmd import run_demo
 
-    _guarded(debug, lambda: run_demo(task, explain=explain, json_out=json_out))
+    _guarded(debug, lambda: run_demo(task, profile=profile, explain=explain, json_out=json_out))
 
 
 @app.command()

@@ -31,12 +31,30 @@ def millis(value: float | None, *, simulated: bool = False) -> str:
     return f"{text}*" if simulated else text
 
 
-def route(trace: Span) -> str:
-    """Every attempt in order with its outcome: ``flash ✗ RateLimited → pro ✓``."""
+def answering_attempt(trace: Span, completion: Completion | None) -> Span | None:
+    """The attempt whose answer was returned: the last successful one by the answering model
+    (earlier successes were rejected by a gate, out-voted, or fed a later step)."""
+    if completion is None:
+        return None
+    winner = None
+    for attempt in trace.attempts():
+        if attempt.status == "ok" and attempt.model_id == completion.model_id:
+            winner = attempt
+    return winner
+
+
+def route(trace: Span, completion: Completion | None = None) -> str:
+    """Every attempt in order with its outcome: ``flash ✗ RateLimited → pro ✓``. ``✓`` marks
+    the answer returned; ``·`` an answer that was used on the way (a tier a gate rejected, a
+    vote, a judge, an earlier pipeline step); ``⊘`` a call cancelled in flight."""
+    winner = answering_attempt(trace, completion)
     steps = []
     for attempt in trace.attempts():
-        mark = {"ok": "✓", "cancelled": "⊘"}.get(attempt.status, "✗")
-        suffix = f" {attempt.error}" if attempt.error else ""
+        if attempt.status == "ok":
+            mark = "✓" if attempt is winner or completion is None else "·"
+        else:
+            mark = "⊘" if attempt.status == "cancelled" else "✗"
+        suffix = f" {attempt.error}" if attempt.error and attempt.status != "cancelled" else ""
         cache = " (cache)" if attempt.cached else ""
         steps.append(f"{attempt.label} {mark}{suffix}{cache}")
     return " → ".join(steps) or "-"
@@ -50,7 +68,7 @@ def result_table(result: AskResult) -> Table:
     if completion and completion.reported_model and completion.reported_model not in answered:
         answered += f" (server: {completion.reported_model})"
     table = Table(
-        title=f"{answered}  ·  {result.strategy}: {route(result.trace)}",
+        title=f"{answered}  ·  {result.strategy}: {route(result.trace, completion)}",
         title_justify="left",
         title_style="bold",
         box=None,
@@ -63,10 +81,12 @@ def result_table(result: AskResult) -> Table:
     for attempt in result.trace.attempts():
         table.add_row(*_attempt_cells(attempt, completion))
     usage, cost = result.total_usage, result.total_cost
-    simulated = bool(completion and completion.latency_simulated)
+    # A replay that did not wait reports a simulated latency longer than the run really took:
+    # show that one (marked). When it did wait (or for real calls), the run's own time is right.
+    simulated = bool(completion and completion.latency_simulated and completion.latency_ms > result.trace.duration_ms)
     total_latency = completion.latency_ms if simulated and completion else result.trace.duration_ms
     notes = [f"prices: {sources}"] if (sources := _price_sources(result.trace)) else []
-    if simulated:
+    if completion is not None and completion.latency_simulated:
         notes.append("* latency simulated by the replay provider")
     table.add_row(
         "total",

@@ -82,6 +82,7 @@ class ProviderEntry(Spec):
     headers: dict[str, str] = Field(default_factory=dict)
     path: str | None = Field(default=None, description="replay only: a JSONL(.gz) file or builtin:NAME")
     sleep: bool = Field(default=False, description="replay only: wait the simulated latency")
+    speed: float = Field(default=1.0, gt=0, description="replay only: how much faster than recorded to wait (2 = twice as fast)")
 
     @field_validator("headers")
     @classmethod

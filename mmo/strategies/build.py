@@ -100,4 +100,5 @@ def describe(node: Node) -> str:
     children = node.children()
     if not children:
         return node.label
-    return f"{node.kind}({', '.join(describe(c) for c in children)})"
+    parts = list(dict.fromkeys(describe(c) for c in children))  # a router may reuse a branch
+    return f"{node.kind}({', '.join(parts)})"
