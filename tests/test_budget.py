@@ -296,3 +296,32 @@ def _demo_with(extra: str) -> str:
     from importlib import resources
 
     return resources.files("mmo.profiles").joinpath("demo.yaml").read_text() + extra
+
+
+# ---- a cascade takes the cheaper branch ------------------------------------------------------------
+
+
+def test_a_cascade_keeps_the_answer_in_hand_when_the_next_tier_would_pass_the_cap() -> None:
+    fake = fakes()
+    strategy = {"cascade": ["small", "big"], "accept": {"regex": "never matches"}}
+    profile, services, _ = setup(strategy, fake, per_request_usd=0.01)
+    spans: list = []
+    completion = run_sync(build(profile), services, PROMPT, max_tokens=1000, spans=spans)
+    assert completion.text == "from small"
+    assert fake.calls_to("big") == []
+    assert any(
+        m.startswith("budget: escalating to big would pass the cap; keeping the answer of small although it failed gate regex")
+        for m in notes(spans[0])
+    )
+
+
+def test_a_cascade_with_nothing_in_hand_goes_on_and_fails_only_when_no_tier_fits() -> None:
+    fake = fakes()
+    profile, services, _ = setup({"cascade": ["big", "small"]}, fake, per_request_usd=0.01)
+    # The first (dearer) tier is refused; the cheaper second tier still answers.
+    completion = run_sync(build(profile), services, PROMPT, max_tokens=1000)
+    assert completion.text == "from small"
+    profile, services, _ = setup({"cascade": ["big"]}, fakes(), per_request_usd=0.01)
+    with pytest.raises(AllAttemptsFailed) as caught:
+        run_sync(build(profile), services, PROMPT, max_tokens=1000)
+    assert [type(e) for e in caught.value.exceptions] == [BudgetExceeded]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
-from mmo.core.errors import AllAttemptsFailed, MmoError, QualityGateFailed
+from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, MmoError, QualityGateFailed
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Request
 from mmo.strategies.gates import GateResult, Gates, build_gates, first_failure
@@ -89,6 +89,8 @@ class CascadeNode:
         for position, tier in enumerate(self.tiers):
             final = position == len(self.tiers) - 1
             answer = await self._ask(tier, tier_request, ctx, final, failures)
+            if answer is None and answered and _budget_refused(failures[-1]):
+                return self._within_budget(tier, answered, ctx)
             if answer is None:
                 continue
             verdict = await self._check(position, tier, answer, request, ctx, final)
@@ -116,6 +118,9 @@ class CascadeNode:
         try:
             return await ctx.call(tier, request, stream=False)
         except (MmoError, AllAttemptsFailed) as error:
+            if _budget_refused(error):
+                failures.append(error)
+                return None
             if not getattr(error, "failover", False):
                 ctx.note(f"{tier.label} failed with an error no other tier can fix; stopping", tier=tier.label, error=type(error).__name__)
                 raise
@@ -141,6 +146,15 @@ class CascadeNode:
             message += f" ({', '.join(skipped)} not run on the last tier: with on_exhausted 'last' its answer is returned anyway)"
         return message
 
+    def _within_budget(self, tier: Node, answered: list[TierVerdict], ctx: RunContext) -> Completion:
+        """A budget cap refused the next tier: the cheaper branch is the answer already in hand
+        (the best one, as ``on_exhausted: best`` would pick)."""
+        kept = _best(answered)
+        failed = kept.failure
+        why = f" although it failed gate {failed.gate}" if failed is not None else ""
+        ctx.note(f"budget: escalating to {tier.label} would pass the cap; keeping the answer of {kept.label}{why}", tier=tier.label)
+        return kept.answer
+
     def _exhausted(self, answered: list[TierVerdict], failures: list[BaseException], ctx: RunContext) -> Completion:
         if not answered:
             raise AllAttemptsFailed(f"all {len(self.tiers)} tiers of {self.label} failed", failures)
@@ -150,7 +164,7 @@ class CascadeNode:
                 raise answered[-1].error(f"no answer passed the gates of {self.label} ({len(self.tiers)} tiers); ")
             raise AllAttemptsFailed(f"no tier of {self.label} gave an answer that passed its gates", failures)
         if self.on_exhausted == "best":
-            chosen = max(answered, key=lambda verdict: (verdict.gates_passed, verdict.position))
+            chosen = _best(answered)
             how = f"the best answer, from {chosen.label}: it passed {chosen.gates_passed} of {len(self.gates)} gates (on_exhausted 'best')"
         else:
             chosen = answered[-1]
@@ -169,3 +183,15 @@ def build(builder: TreeBuilder, spec: CascadeSpec) -> Node:
 def _one_line(error: BaseException) -> str:
     one_line = getattr(error, "one_line", None)
     return one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
+
+
+def _best(answered: list[TierVerdict]) -> TierVerdict:
+    """The answer that got furthest through the gates; a tie goes to the later (stronger) tier."""
+    return max(answered, key=lambda verdict: (verdict.gates_passed, verdict.position))
+
+
+def _budget_refused(error: BaseException) -> bool:
+    """A budget cap refused the call (every leaf of a group, when it is one)."""
+    if isinstance(error, AllAttemptsFailed):
+        return bool(error.exceptions) and all(_budget_refused(e) for e in error.exceptions)
+    return isinstance(error, BudgetExceeded)
