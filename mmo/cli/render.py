@@ -75,11 +75,15 @@ def result_table(result: AskResult) -> Table:
         header_style="bold",
         pad_edge=False,
     )
-    table.add_column("model", no_wrap=True)
-    for column in ("result", "latency", "TTFT", "tokens", "cost", "cache"):
-        table.add_column(column, no_wrap=column != "result", justify="right" if column in {"latency", "TTFT", "cost"} else "left")
-    for attempt in result.trace.attempts():
-        table.add_row(*_attempt_cells(attempt, completion))
+    # On a narrow terminal the model id gives way (with an ellipsis) before the numbers do.
+    table.add_column("model", no_wrap=True, overflow="ellipsis")
+    rows = [_attempt_cells(attempt, completion) for attempt in result.trace.attempts()]
+    for index, column in enumerate(("result", "latency", "TTFT", "tokens", "cost"), start=1):
+        widest = max([len(column), *(len(row[index]) for row in rows)])
+        justify = "right" if column in {"latency", "TTFT", "cost"} else "left"
+        table.add_column(column, no_wrap=True, min_width=widest, justify=justify)
+    for row in rows:
+        table.add_row(*row)
     usage, cost = result.total_usage, result.total_cost
     # A replay that did not wait reports a simulated latency longer than the run really took:
     # show that one (marked). When it did wait (or for real calls), the run's own time is right.
@@ -95,7 +99,6 @@ def result_table(result: AskResult) -> Table:
         "",
         f"{usage.input_tokens}/{usage.output_tokens}",
         money(cost),
-        "",
         style="bold",
     )
     if notes:
@@ -108,14 +111,14 @@ def _attempt_cells(attempt: Span, completion: Completion | None) -> tuple[str, .
     simulated = bool(completion and completion.latency_simulated and attempt.status == "ok" and attempt.model_id == completion.model_id)
     latency = completion.latency_ms if simulated and completion else attempt.duration_ms
     usage = attempt.usage
+    outcome = "ok" if attempt.status == "ok" else (attempt.error or attempt.status)
     return (
         attempt.model_id or attempt.label,
-        "ok" if attempt.status == "ok" else (attempt.error or attempt.status),
+        f"{outcome} (cache)" if attempt.cached else outcome,
         millis(latency, simulated=simulated),
         millis(attempt.ttft_ms),
         f"{usage.input_tokens}/{usage.output_tokens}" if usage else "-",
         money(attempt.cost),
-        "hit" if attempt.cached else "-",
     )
 
 
