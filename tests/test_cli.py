@@ -177,3 +177,17 @@ def test_base_url_override_and_unknown_model_warning(loopback: LoopbackServer, m
     assert "openai:gpt-5-mimi is not a model the price library knows; did you mean gpt-5-mini" in " ".join(result.stderr.split())
     assert "unknown" in result.stderr  # its cost: never a fake $0
     assert loopback.requests[0].model == "gpt-5-mimi"
+
+
+def test_the_token_estimator_learns_each_models_ratio_from_the_run_log() -> None:
+    from mmo.app.session import AppEnv, ProfileChoice, open_session, resolve_profile
+
+    env = AppEnv.from_process()
+    fresh = open_session(resolve_profile(ProfileChoice("demo"), env), env, use_cache=False)
+    assert fresh.services.tokens.method("replay:gemini-1.5-flash-002") == "chars/4"
+    for task in ("mmlu_pro-135", "mmlu_pro-153", "mmlu_pro-228"):
+        assert run("demo", "--id", task, "--json").exit_code == 0
+    learnt = open_session(resolve_profile(ProfileChoice("demo"), env), env, use_cache=False)
+    ratio = learnt.services.tokens.ratio("replay:gemini-1.5-flash-002")
+    assert ratio is not None and 0.8 < ratio < 1.6  # recorded tokens vs chars/4 of the prompt
+    assert "learnt from 3 calls" in learnt.services.tokens.method("replay:gemini-1.5-flash-002")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from mmo.runtime.prices import PriceBook
+    from mmo.runtime.tokens import TokenEstimator
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,6 @@ def open_session(
     from mmo.app.guards import session_guards
     from mmo.providers.registry import ProviderPool
     from mmo.runtime.keys import KeyStore
-    from mmo.runtime.tokens import TokenEstimator
     from mmo.strategies.build import build_tree
 
     root = build_tree(resolved.profile)
@@ -174,7 +174,8 @@ def open_session(
         on_warning=warnings.add,
         client_factory=client_factory,
     )
-    services = Services(providers=pool, prices=price_book(resolved.profile), tokens=TokenEstimator(), warnings=warnings)
+    tokens = learnt_token_estimator(env, [t.id for t in leaf_targets(root)])
+    services = Services(providers=pool, prices=price_book(resolved.profile), tokens=tokens, warnings=warnings)
     known_providers = [*settings, *(extra_providers or {})]
     services.guards = session_guards(resolved.profile, env.paths, providers=known_providers, simulate_outage=simulate_outage)
     warn_unknown_models(root, settings, services.prices, warnings.add)
@@ -220,3 +221,16 @@ def warn_unknown_models(root: Node, settings: Mapping[str, ProviderSettings], pr
         close = difflib.get_close_matches(target.ref.name, known, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else " (its cost will show as unknown)"
         warn(f"{target.id} is not a model the price library knows{hint}")
+
+
+def learnt_token_estimator(env: AppEnv, model_ids: Sequence[str]) -> TokenEstimator:
+    """The one token estimator, with each model's tokens-per-character ratio learnt from the run
+    log when it holds enough calls of that model (chars/4 otherwise). No log yet: chars/4."""
+    from mmo.runtime.tokens import TokenEstimator
+
+    if not env.paths.runlog_path.exists():
+        return TokenEstimator()
+    from mmo.runtime.runlog import RunLog
+
+    with RunLog(env.paths.runlog_path) as log:
+        return TokenEstimator.from_runlog(log, model_ids)
