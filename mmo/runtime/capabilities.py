@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any, Mapping
 
 from mmo.core.types import Message, Params, Request
@@ -98,11 +99,13 @@ _CONTEXT_WINDOWS: Mapping[str, Mapping[str, int]] = {
 
 # Dated snapshots and aliases share their family's window: gpt-4o-2024-08-06,
 # claude-sonnet-4-5-20250929, gemini-2.0-flash-001, claude-3-5-haiku-latest.
-_SNAPSHOT_SUFFIX = r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{3}|-latest)?"
+_SNAPSHOT_SUFFIX = re.compile(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{3}|-latest)$")
 
 
+@lru_cache(maxsize=1024)
 def capabilities_for(provider_kind: str, model: str) -> ModelCapabilities:
-    """What ``model`` accepts on a provider of wire kind ``provider_kind``."""
+    """What ``model`` accepts on a provider of wire kind ``provider_kind``. A pure function of
+    its arguments, asked on every call: remembered per model."""
     full = model.strip().lower().removeprefix("models/")
     short = full.rsplit("/", 1)[-1]
     caps = ModelCapabilities(context_window=_context_window(provider_kind, full, short))
@@ -115,9 +118,9 @@ def capabilities_for(provider_kind: str, model: str) -> ModelCapabilities:
 def _context_window(kind: str, full: str, short: str) -> int | None:
     table = _CONTEXT_WINDOWS.get(kind, {})
     for candidate in (full, short):
-        for name, window in table.items():
-            if re.fullmatch(re.escape(name) + _SNAPSHOT_SUFFIX, candidate):
-                return window
+        for name in (candidate, _SNAPSHOT_SUFFIX.sub("", candidate)):
+            if name in table:
+                return table[name]
     return None
 
 
