@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from mmo._version import __version__
-from mmo.cli import cache_cmd, keys_cmd, logs_cmd, profiles_cmd
+from mmo.cli import batch_cmd, cache_cmd, keys_cmd, logs_cmd, profiles_cmd
 
 app = typer.Typer(
     name="mmo",
@@ -24,6 +24,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(cache_cmd.app, name="cache")
 app.add_typer(profiles_cmd.app, name="profiles")
 app.add_typer(logs_cmd.app, name="logs")
+app.command("batch")(batch_cmd.batch)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,211 @@
+"""Batch input: JSONL rows, streamed, never loaded whole.
+
+One JSON object per line::
+
+    {"id": "q1", "prompt": "...", "system": "...", "params": {"max_tokens": 64},
+     "tags": ["legal"], "metadata": {"source": "crm"}}
+    {"messages": [{"role": "user", "content": "..."}]}
+
+``prompt`` or ``messages`` is required; everything else is optional, and other keys (an expected
+answer, a label) are ignored, so evaluation sets run as they are. Blank lines are skipped. A row
+without ``id`` is identified by its line number. A row's ``params`` win over ``-p`` flags, key by
+key. A line that is not such an object is ``Malformed``: reported with its line number and why,
+while the other rows run.
+
+A row's index is its line number (1-based), which stays the same however often a run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterator, Mapping
+
+from mmo.app.params import params_from_mapping
+from mmo.core.errors import ConfigError
+from mmo.core.types import Message, Params, Request, frozen_mapping
+
+ROLES = ("system", "user", "assistant", "tool")
+SNIPPET_CHARS = 200
+_BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class InputRow:
+    index: int  # the line number
+    row_id: Any  # the row's "id" (a string or a number), else its line number
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    line: int
+    reason: str
+    text: str  # the start of the line, for the errors report
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "reason": self.reason, "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class InputDigest:
+    """What identifies an input's content: its SHA-256 and its number of non-blank lines."""
+
+    sha256: str
+    rows: int
+
+
+class RowParser:
+    """Turns one line into an ``InputRow`` or a ``Malformed``, with the ``-p`` flags as the base
+    parameters. The base ``Params`` are built once; a row with its own params merges them."""
+
+    def __init__(self, base_params: Mapping[str, Any]) -> None:
+        self.base_params = dict(base_params)
+        self.base = params_from_mapping(self.base_params)
+
+    def parse(self, line: int, raw: bytes) -> InputRow | Malformed:
+        try:
+            data = json.loads(raw)
+        except UnicodeDecodeError:
+            return _malformed(line, "not UTF-8 text", raw)
+        except ValueError as error:
+            return _malformed(line, f"not valid JSON ({getattr(error, 'msg', error)})", raw)
+        if not isinstance(data, dict):
+            return _malformed(line, f"expected a JSON object, got {type(data).__name__}", raw)
+        try:
+            return InputRow(line, _row_id(data, line), self._request(data))
+        except _RowError as error:
+            return _malformed(line, str(error), raw)
+
+    def _request(self, data: Mapping[str, Any]) -> Request:
+        params = self._params(data.get("params"))
+        metadata = _metadata(data.get("metadata"))
+        tags = _tags(data.get("tags"))
+        system = _optional_text(data, "system")
+        prompt, messages = data.get("prompt"), data.get("messages")
+        if prompt is not None and messages is not None:
+            raise _RowError("has both 'prompt' and 'messages': give one")
+        if prompt is not None:
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise _RowError("'prompt' must be a non-empty string")
+            return Request.from_prompt(prompt, system=system, params=params, metadata=metadata, tags=tags)
+        if messages is None:
+            raise _RowError("needs 'prompt' (a string) or 'messages' (a list of {role, content})")
+        parsed = _messages(messages)
+        if system:
+            parsed = (Message("system", system), *parsed)
+        return Request(parsed, params, metadata, tags)
+
+    def _params(self, value: Any) -> Params:
+        if value is None:
+            return self.base
+        if not isinstance(value, dict):
+            raise _RowError("'params' must be an object")
+        try:
+            return params_from_mapping({**self.base_params, **value})
+        except ConfigError as error:
+            raise _RowError(error.message) from None
+
+
+class _RowError(ValueError):
+    """Why a parsed JSON object is not a usable row."""
+
+
+def _malformed(line: int, reason: str, raw: bytes) -> Malformed:
+    return Malformed(line, reason, raw.decode("utf-8", "replace").rstrip("\r\n")[:SNIPPET_CHARS])
+
+
+def _row_id(data: Mapping[str, Any], line: int) -> Any:
+    value = data.get("id")
+    if value is None:
+        return line
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _RowError("'id' must be a string or a number")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _RowError(f"'{key}' must be a string")
+    return value or None
+
+
+def _metadata(value: Any) -> Mapping[str, str]:
+    if value is None:
+        return frozen_mapping(None)
+    if not isinstance(value, dict):
+        raise _RowError("'metadata' must be an object")
+    # Router rules compare metadata as text: 3 -> "3", true -> "true".
+    return frozen_mapping({str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()})
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise _RowError("'tags' must be a list of strings")
+    return tuple(value)
+
+
+def _messages(value: Any) -> tuple[Message, ...]:
+    if not isinstance(value, list) or not value:
+        raise _RowError("'messages' must be a non-empty list of {role, content}")
+    out: list[Message] = []
+    for position, item in enumerate(value, 1):
+        if not isinstance(item, dict) or item.get("role") not in ROLES or not isinstance(item.get("content"), str):
+            raise _RowError(f"message {position} must be {{role: {'|'.join(ROLES)}, content: string}}")
+        out.append(Message(item["role"], item["content"]))
+    return tuple(out)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """``(line number, bytes)`` for every non-blank line, read lazily."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            if raw.strip():
+                yield number, raw
+
+
+def read_rows(path: Path, parser: RowParser) -> Iterator[InputRow | Malformed]:
+    for number, raw in numbered_lines(path):
+        yield parser.parse(number, raw)
+
+
+def first_malformed(path: Path, parser: RowParser) -> Malformed | None:
+    """For ``--strict``: the first bad line, found before anything is spent."""
+    for item in read_rows(path, parser):
+        if isinstance(item, Malformed):
+            return item
+    return None
+
+
+def digest_file(path: Path) -> InputDigest:
+    """One streaming pass: the content hash and the row count (for progress and identity)."""
+    sha, rows = hashlib.sha256(), 0
+    try:
+        with path.open("rb") as handle:
+            for raw in handle:
+                sha.update(raw)
+                if raw.strip() and raw.strip() != _BOM:
+                    rows += 1
+    except OSError as error:
+        raise ConfigError(f"cannot read input {str(path)!r}: {error.strerror or error}") from None
+    return InputDigest(sha.hexdigest(), rows)
+
+
+def spool(stream: IO[bytes], destination: Path) -> None:
+    """Copy standard input to a file, so it can be hashed (to resume it) and read like any
+    input, without holding it in memory."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("wb") as out:
+        while chunk := stream.read(_CHUNK):
+            out.write(chunk)

@@ -1,0 +1,170 @@
+"""A batch invocation in the run log: one run record with its totals, and its spend per model as
+attempt records, so the daily budget, ``mmo logs`` and the token estimator see batch traffic.
+
+Rows are not logged one by one (a 100,000-row batch would flood the log); per model there is at
+most one record of its successful calls (tokens, cost, and the prompt characters they carried,
+from which the estimator learns the model's tokens-per-character ratio), one of its failed calls
+that were billed (a cut stream), and one of its cache hits (free). No prompt or answer text is
+logged: the batch's own output holds the answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from mmo.core.trace import Event, Span
+from mmo.core.types import Cost, Usage, frozen_mapping
+
+from mmo.app.batch.outcome import RowOutcome
+
+if TYPE_CHECKING:
+    from mmo.runtime.runlog import AttemptRecord, RunRecord
+
+_KINDS = ("ok", "error", "cache")
+
+
+@dataclass(slots=True)
+class CallTotals:
+    """Calls of one model of one kind (ok, error, cache) in this invocation."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_unknown: bool = False
+    prompt_chars: int = 0
+    latency_ms: float = 0.0
+
+    @property
+    def cost(self) -> float | None:
+        return None if self.cost_unknown else self.cost_usd
+
+
+@dataclass(slots=True)
+class InvocationTally:
+    """What this invocation ran, added up as rows are committed."""
+
+    rows: Counter[str] = field(default_factory=Counter)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_unknown_rows: int = 0
+    calls: dict[tuple[str, str], CallTotals] = field(default_factory=dict)
+
+    def add(self, outcome: RowOutcome) -> None:
+        self.rows[outcome.status] += 1
+        self.input_tokens += outcome.input_tokens
+        self.output_tokens += outcome.output_tokens
+        if outcome.cost_usd is None:
+            self.cost_unknown_rows += 1
+        else:
+            self.cost_usd += outcome.cost_usd
+        for attempt in outcome.attempts:
+            kind = "cache" if attempt.cached else "ok" if attempt.status == "ok" else "error" if attempt.billed else None
+            if kind is None:
+                continue  # a failed call nobody billed: nothing to log as spend
+            totals = self.calls.setdefault((attempt.model_id, kind), CallTotals())
+            totals.calls += 1
+            totals.input_tokens += attempt.input_tokens
+            totals.output_tokens += attempt.output_tokens
+            totals.latency_ms += attempt.latency_ms
+            if attempt.cost_usd is None:
+                totals.cost_unknown = totals.cost_unknown or not attempt.cached
+            else:
+                totals.cost_usd += attempt.cost_usd
+            if kind == "ok":
+                totals.prompt_chars += outcome.prompt_chars
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationInfo:
+    batch_run_id: str
+    started_at: datetime
+    wall_ms: float
+    profile: str
+    strategy: str
+    input_label: str
+    stop_class: str | None  # e.g. "CostCapReached", "Interrupted"; None when it ran to the end
+    stop_message: str | None
+
+
+def run_records(info: InvocationInfo, tally: InvocationTally) -> tuple[RunRecord, list[AttemptRecord]]:
+    from mmo.runtime.runlog import AttemptRecord, RunRecord, new_run_id
+
+    run_id = new_run_id()
+    attempts = [
+        AttemptRecord(
+            run_id=run_id,
+            seq=seq,
+            node_path=f"batch/{kind}",
+            model_id=model_id,
+            status="error" if kind == "error" else "ok",
+            input_tokens=totals.input_tokens,
+            output_tokens=totals.output_tokens,
+            cost_usd=totals.cost,
+            cost_source=f"sum of {totals.calls} calls",
+            latency_ms=totals.latency_ms / totals.calls if totals.calls else None,
+            cache_hit=kind == "cache",
+            prompt_chars=totals.prompt_chars,
+        )
+        for seq, ((model_id, kind), totals) in enumerate(sorted(tally.calls.items(), key=lambda item: (item[0][0], _KINDS.index(item[0][1]))))
+    ]
+    failed_rows = tally.rows["failed"] + tally.rows["infra_error"]
+    error_class = info.stop_class or ("RowErrors" if failed_rows else None)
+    run = RunRecord(
+        run_id=run_id,
+        started_at=info.started_at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        command="batch",
+        profile=info.profile,
+        strategy=info.strategy,
+        prompt=f"batch {info.input_label} (run {info.batch_run_id})",
+        answer=None,
+        model_id=None,
+        status="error" if error_class else "ok",
+        error_class=error_class,
+        error_message=info.stop_message or (f"{failed_rows} rows failed" if failed_rows else None),
+        input_tokens=tally.input_tokens,
+        output_tokens=tally.output_tokens,
+        cost_usd=None if tally.cost_unknown_rows else tally.cost_usd,
+        cost_source="sum",
+        latency_ms=info.wall_ms,
+        cached=False,
+        trace_json=json.dumps(_trace(info, tally).to_dict()),
+    )
+    return run, attempts
+
+
+def _trace(info: InvocationInfo, tally: InvocationTally) -> Span:
+    """The invocation as a trace ``mmo logs show`` can render: its row counts as an event and
+    one child per model and kind of call."""
+    rows = dict(tally.rows)
+    message = ", ".join(f"{count} {status}" for status, count in sorted(rows.items())) or "no rows run"
+    children = tuple(
+        Span(
+            kind=kind,
+            label=model_id,
+            path=f"/{model_id}/{kind}",
+            status="error" if kind == "error" else "ok",
+            start_ms=0.0,
+            duration_ms=totals.latency_ms,
+            events=(Event(0.0, f"{totals.calls} calls", frozen_mapping({"calls": totals.calls})),),
+            model_id=model_id,
+            usage=Usage(totals.input_tokens, totals.output_tokens),
+            cost=Cost(totals.cost, "sum"),
+            cached=kind == "cache",
+        )
+        for (model_id, kind), totals in sorted(tally.calls.items())
+    )
+    events = [Event(0.0, f"batch run {info.batch_run_id}: {message}", frozen_mapping(rows))]
+    if info.stop_message:
+        events.append(Event(info.wall_ms, f"stopped: {info.stop_message}"))
+    status = "ok" if info.stop_class is None else "cancelled" if info.stop_class == "Interrupted" else "error"
+    return Span("batch", info.batch_run_id, "", status, 0.0, info.wall_ms, tuple(events), children)
+
+
+def started_now() -> datetime:
+    return datetime.now(timezone.utc)
