@@ -7,12 +7,26 @@ out of the key would hand back an answer to a different question. It never holds
 
 Values are stored as JSON text (not pickles), so a cache directory is inspectable and loading it
 cannot run code.
+
+Speed (a batch looks up and stores one entry per row; measured with 20,000 ~300-byte entries):
+
+* diskcache's own hit/miss statistics make every ``get`` a write transaction, so hits and misses
+  are counted here and added to the directory's totals on close (a process killed first loses only
+  its counts): get 30 -> 10 µs of CPU (hit), 22 -> 8 µs (miss);
+* a transaction per ``set`` costs more than the store itself, so stores are written in groups of
+  ``WRITE_GROUP`` in one transaction, or when the oldest has waited ``WRITE_DELAY_S`` (checked at
+  the next store), and always on ``flush``/``close``; until then ``get`` finds them in memory, and
+  other processes do not see them yet. A process killed first loses those cache entries only:
+  97 -> 38 µs of CPU per store (wall 124 -> 48 µs);
+* diskcache culls (two queries) in every store: here every ``CULL_EVERY`` stores and on close;
+* memory stays bounded: no memory map, a 4 MiB page cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -26,6 +40,9 @@ if TYPE_CHECKING:
 # Bump when the key's inputs or the stored value's shape change: old entries then simply miss.
 KEY_SCHEMA = 1
 CACHEABLE_FINISH_REASONS = frozenset({"stop", "length", "tool_calls"})
+CULL_EVERY = 1000  # stores between two evictions down to diskcache's size limit (1 GB)
+WRITE_GROUP = 32  # stores written in one transaction
+WRITE_DELAY_S = 1.0  # the longest a store waits for its group (checked at the next store)
 
 
 def canonical_json(value: Any) -> str:
@@ -57,27 +74,42 @@ class CacheStats:
 class ResponseCache:
     """Completions by cache key. Safe to share between processes (diskcache uses SQLite)."""
 
-    __slots__ = ("directory", "_cache")
+    __slots__ = ("directory", "_cache", "_hits", "_misses", "_pending", "_pending_since", "_since_cull")
 
     def __init__(self, directory: Path) -> None:
         import diskcache
 
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        self._cache: diskcache.Cache = diskcache.Cache(str(directory), statistics=True)
+        # diskcache's defaults map 64 MiB of the database and keep a 32 MiB page cache, both filling
+        # as a batch reads and writes (a 100,000-row batch grew by ~80 MiB); 4 MiB of page cache
+        # costs no measurable speed, since gets and sets by key touch few pages.
+        self._cache: diskcache.Cache = diskcache.Cache(
+            str(directory), statistics=False, cull_limit=0, sqlite_mmap_size=0, sqlite_cache_size=1024
+        )
+        self._hits = self._misses = self._since_cull = 0
+        self._pending: dict[str, str] = {}
+        self._pending_since = 0.0
 
     def get(self, key: str) -> Completion | None:
         """The stored completion marked ``cached=True`` (latency as it was measured), or ``None``."""
-        stored = self._cache.get(key)
+        stored = self._pending.get(key)
+        if stored is None:
+            stored = self._cache.get(key)
         if not isinstance(stored, str):
+            self._misses += 1
             return None
         try:
-            completion = completion_from_dict(json.loads(stored))
+            data = json.loads(stored)
+            data["cached"] = True
+            completion = completion_from_dict(data)
         except (ValueError, KeyError, TypeError):
             # An unreadable entry is a miss, and is dropped so it cannot keep missing.
             self._cache.delete(key)
+            self._misses += 1
             return None
-        return completion.with_changes(cached=True)
+        self._hits += 1
+        return completion
 
     def set(self, key: str, completion: Completion) -> bool:
         """Store a finished answer; returns ``False`` (storing nothing) for a content-filtered or
@@ -86,21 +118,60 @@ class ResponseCache:
             return False
         data = completion_to_dict(completion, with_trace=False)
         data["cached"] = False
-        self._cache.set(key, canonical_json(data))
+        now = time.monotonic()
+        if not self._pending:
+            self._pending_since = now
+        self._pending[key] = canonical_json(data)
+        if len(self._pending) >= WRITE_GROUP or now - self._pending_since >= WRITE_DELAY_S:
+            self.flush()
         return True
 
+    def flush(self) -> None:
+        """Write the stores still pending, in one transaction."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        with self._cache.transact():
+            for key, value in pending.items():
+                self._cache.set(key, value)
+        self._since_cull += len(pending)
+        if self._since_cull >= CULL_EVERY:
+            self._cull()
+
     def stats(self) -> CacheStats:
-        hits, misses = self._cache.stats(enable=True)
+        self.flush()
+        self._save_counts()
+        hits, misses = self._cache.stats(enable=False)
         return CacheStats(self.directory, len(self._cache), self._cache.volume(), hits, misses)
 
     def clear(self) -> int:
         """Remove every entry and reset the hit/miss counts; returns how many entries went."""
+        self._pending.clear()
         removed = self._cache.clear()
-        self._cache.stats(enable=True, reset=True)
+        self._cache.stats(enable=False, reset=True)
+        self._hits = self._misses = 0
         return removed
 
     def close(self) -> None:
+        self.flush()
+        self._save_counts()
+        if self._since_cull:
+            self._cull()
         self._cache.close()
+
+    def _cull(self) -> None:
+        self._cache.cull()
+        self._since_cull = 0
+
+    def _save_counts(self) -> None:
+        """Add this instance's hits and misses to the directory's totals, in one transaction (other
+        processes may be adding theirs)."""
+        if not (self._hits or self._misses):
+            return
+        with self._cache.transact():
+            self._cache.reset("hits", self._cache.reset("hits") + self._hits)
+            self._cache.reset("misses", self._cache.reset("misses") + self._misses)
+        self._hits = self._misses = 0
 
     def __enter__(self) -> ResponseCache:
         return self
