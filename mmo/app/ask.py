@@ -73,17 +73,24 @@ async def ask(
         metadata=frozen_mapping(item.metadata),
         tags=item.tags,
     )
-    session = open_session(
-        resolved,
-        env,
-        use_cache=item.read_cache or item.write_cache,
-        extra_providers=extra_providers,
-        simulate_outage=item.simulate_outage,
-    )
-    try:
-        return await _run(session, request, item, sink)
-    finally:
-        await session.aclose()
+    from mmo.runtime.runlog import RunLog
+
+    # One connection serves the token estimator's history and, at the end, this run's record.
+    with RunLog(env.paths.runlog_path) as runlog:
+        session = open_session(
+            resolved,
+            env,
+            use_cache=item.read_cache or item.write_cache,
+            extra_providers=extra_providers,
+            simulate_outage=item.simulate_outage,
+            runlog=runlog,
+        )
+        try:
+            result = await _run(session, request, item, sink)
+        finally:
+            await session.aclose()
+        runlog.record(*run_records(result, request, command="ask", log_text=item.log_text))
+    return result
 
 
 async def _run(session: Session, request: Request, item: AskInput, sink: StreamSink | None) -> AskResult:
@@ -104,7 +111,6 @@ async def _run(session: Session, request: Request, item: AskInput, sink: StreamS
         error=error,
         warnings=tuple(session.services.warnings.items),
     )
-    _log(result, request, item, session.env)
     return result
 
 
@@ -112,14 +118,6 @@ def _new_run_id() -> str:
     from mmo.runtime.runlog import new_run_id
 
     return new_run_id()
-
-
-def _log(result: AskResult, request: Request, item: AskInput, env: AppEnv) -> None:
-    from mmo.runtime.runlog import RunLog
-
-    run, attempts = run_records(result, request, command="ask", log_text=item.log_text)
-    with RunLog(env.paths.runlog_path) as log:
-        log.record(run, attempts)
 
 
 def run_records(result: AskResult, request: Request, *, command: str, log_text: bool) -> tuple[RunRecord, list[AttemptRecord]]:

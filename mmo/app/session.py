@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from mmo.runtime.prices import PriceBook
+    from mmo.runtime.runlog import RunLog
     from mmo.runtime.tokens import TokenEstimator
 
 
@@ -154,6 +155,7 @@ def open_session(
     extra_providers: Mapping[str, Provider] | None = None,
     simulate_outage: Sequence[str] = (),
     client_factory: Callable[[], httpx.AsyncClient] | None = None,
+    runlog: RunLog | None = None,
 ) -> Session:
     """Everything one profile needs to run requests. ``client_factory`` builds the one shared
     HTTP client on first use (batch passes one sized for its concurrency)."""
@@ -174,7 +176,7 @@ def open_session(
         on_warning=warnings.add,
         client_factory=client_factory,
     )
-    tokens = learnt_token_estimator(env, [t.id for t in leaf_targets(root)])
+    tokens = learnt_token_estimator(env, [t.id for t in leaf_targets(root)], runlog)
     services = Services(providers=pool, prices=price_book(resolved.profile), tokens=tokens, warnings=warnings)
     known_providers = [*settings, *(extra_providers or {})]
     services.guards = session_guards(resolved.profile, env.paths, providers=known_providers, simulate_outage=simulate_outage)
@@ -223,11 +225,13 @@ def warn_unknown_models(root: Node, settings: Mapping[str, ProviderSettings], pr
         warn(f"{target.id} is not a model the price library knows{hint}")
 
 
-def learnt_token_estimator(env: AppEnv, model_ids: Sequence[str]) -> TokenEstimator:
+def learnt_token_estimator(env: AppEnv, model_ids: Sequence[str], runlog: RunLog | None = None) -> TokenEstimator:
     """The one token estimator, with each model's tokens-per-character ratio learnt from the run
     log when it holds enough calls of that model (chars/4 otherwise). No log yet: chars/4."""
     from mmo.runtime.tokens import TokenEstimator
 
+    if runlog is not None:
+        return TokenEstimator.from_runlog(runlog, model_ids)
     if not env.paths.runlog_path.exists():
         return TokenEstimator()
     from mmo.runtime.runlog import RunLog
