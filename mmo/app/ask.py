@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from mmo.app.params import params_from_mapping
 from mmo.app.session import AppEnv, ProfileChoice, Session, open_session, resolve_profile
-from mmo.core.errors import AllAttemptsFailed, MmoError
+from mmo.core.errors import AllAttemptsFailed, MmoError, one_line
 from mmo.core.protocols import Provider, StreamSink
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Request, Usage, frozen_mapping
@@ -163,7 +163,7 @@ def run_records(result: AskResult, request: Request, *, command: str, log_text: 
         model_id=completion.model_id if completion else None,
         status="ok" if completion else "error",
         error_class=type(error).__name__ if error else None,
-        error_message=_one_line(error) if error else None,
+        error_message=one_line(error) if error else None,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         cost_usd=cost.usd,
@@ -174,8 +174,3 @@ def run_records(result: AskResult, request: Request, *, command: str, log_text: 
         trace_json=json.dumps(trace.to_dict()),  # decisions and numbers only: no prompt text
     )
     return run, attempts
-
-
-def _one_line(error: BaseException) -> str:
-    one_line = getattr(error, "one_line", None)
-    return one_line() if callable(one_line) else str(error)

@@ -286,3 +286,10 @@ class AllAttemptsFailed(ExceptionGroup):
             "message": self.message,
             "attempts": [e.to_dict() if hasattr(e, "to_dict") else {"error": type(e).__name__, "message": str(e)} for e in self.exceptions],
         }
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line for notes, tables and logs: mmo's own summary when it has one
+    (class, target, status, the provider's words), else the class and message."""
+    summary = getattr(error, "one_line", None)
+    return summary() if callable(summary) else f"{type(error).__name__}: {error}"

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from mmo.core.errors import StreamCut
+from mmo.core.errors import StreamCut, one_line
 from mmo.core.protocols import Node, StreamSink
 from mmo.core.trace import SpanBuilder
 from mmo.core.types import Completion, Cost, Delta, ModelRef, Params, Request, StreamRestart, Usage
@@ -200,8 +200,7 @@ class RunContext:
                     self.sink(replace(delta, model_id=target.id))  # type: ignore[misc]
         except BaseException as error:
             if shown and not isinstance(error, asyncio.CancelledError):
-                one_line = getattr(error, "one_line", None)
-                self.sink(StreamRestart(target.id, one_line() if callable(one_line) else str(error)))  # type: ignore[misc]
+                self.sink(StreamRestart(target.id, one_line(error)))  # type: ignore[misc]
             raise
         raise StreamCut("stream ended without a final message", provider=target.ref.provider, model=target.ref.name)
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
-from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, MmoError, QualityGateFailed
+from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, MmoError, QualityGateFailed, one_line
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Request
 from mmo.strategies.gates import GateResult, Gates, build_gates, first_failure
@@ -126,7 +126,7 @@ class CascadeNode:
                 raise
             failures.append(error)
             what = f"last tier {tier.label} failed" if final else f"escalating from {tier.label}"
-            ctx.note(f"{what}: {_one_line(error)}", tier=tier.label, error=type(error).__name__)
+            ctx.note(f"{what}: {one_line(error)}", tier=tier.label, error=type(error).__name__)
             return None
 
     async def _check(self, position: int, tier: Node, answer: Completion, request: Request, ctx: RunContext, final: bool) -> TierVerdict:
@@ -179,10 +179,6 @@ def build(builder: TreeBuilder, spec: CascadeSpec) -> Node:
     tiers = [builder.build(tier) for tier in spec.cascade]
     return CascadeNode(tiers, build_gates(builder, spec.accept), spec.on_exhausted)
 
-
-def _one_line(error: BaseException) -> str:
-    one_line = getattr(error, "one_line", None)
-    return one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
 
 
 def _best(answered: list[TierVerdict]) -> TierVerdict:

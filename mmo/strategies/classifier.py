@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
-from mmo.core.errors import AllAttemptsFailed, MmoError
+from mmo.core.errors import AllAttemptsFailed, MmoError, one_line
 from mmo.core.protocols import Node
 from mmo.core.types import Message, Params, Request
 from mmo.runtime.context import ModelTarget, RunContext
@@ -65,7 +65,7 @@ class IntentClassifier:
         try:
             reply = await ctx.call(self.model, question, stream=False)
         except (MmoError, AllAttemptsFailed) as error:
-            ctx.note(f"classifier {self.model.label} failed ({_one_line(error)}): falling through to the default", error=type(error).__name__)
+            ctx.note(f"classifier {self.model.label} failed ({one_line(error)}): falling through to the default", error=type(error).__name__)
             return None
         label = parse_label(reply.text, list(self.labels))
         if label is None:
@@ -107,8 +107,3 @@ def _preview(reply: str) -> str:
         return "a reply holding personal data (withheld)"
     short = " ".join(reply.split())
     return repr(short if len(short) <= REPLY_PREVIEW_CHARS else short[: REPLY_PREVIEW_CHARS - 1] + "…")
-
-
-def _one_line(error: BaseException) -> str:
-    one_line = getattr(error, "one_line", None)
-    return one_line() if callable(one_line) else f"{type(error).__name__}: {error}"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Sequence
 
 from mmo.config.models import EnsembleSpec
-from mmo.core.errors import AllAttemptsFailed, ConfigError, MmoError, NoConsensus
+from mmo.core.errors import AllAttemptsFailed, ConfigError, MmoError, NoConsensus, one_line
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Params, Request
 from mmo.runtime.context import RunContext
@@ -129,7 +129,7 @@ class EnsembleNode:
         for member, outcome in zip(self.members, outcomes):
             if isinstance(outcome, BaseException):
                 errors.append(outcome)
-                ctx.note(f"{member.label} failed and is left out: {_reason(outcome)}", member=member.label, error=type(outcome).__name__)
+                ctx.note(f"{member.label} failed and is left out: {one_line(outcome)}", member=member.label, error=type(outcome).__name__)
             else:
                 answers.append(Answer(member.label, outcome))
         if errors:
@@ -166,7 +166,7 @@ class EnsembleNode:
         try:
             verdict = await ctx.call(self.judge, judge_request, stream=False)
         except (MmoError, AllAttemptsFailed) as error:
-            ctx.note(f"judge {self.judge.label} failed ({_reason(error)}); falling back to a vote")
+            ctx.note(f"judge {self.judge.label} failed ({one_line(error)}); falling back to a vote")
             return self._vote(answers, ctx)
         number = parse_choice_number(verdict.text, len(answers))
         if number is None:
@@ -262,10 +262,6 @@ def _clip(text: str, limit: int = 60) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
-
-def _reason(error: BaseException) -> str:
-    one_line = getattr(error, "one_line", None)
-    return one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
 
 
 # --- building ----------------------------------------------------------------------------------

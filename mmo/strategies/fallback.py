@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import Sequence
 
-from mmo.core.errors import AllAttemptsFailed, MmoError
+from mmo.core.errors import AllAttemptsFailed, MmoError, one_line
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Request
 from mmo.runtime.context import RunContext
@@ -69,15 +69,10 @@ class FallbackNode:
                     ctx.note(f"retrying {child.label} in {wait:.2f}s after {type(error).__name__}", wait_s=round(wait, 3))
                     await asyncio.sleep(wait)
             if position + 1 < len(self.nodes):
-                ctx.note(f"moving on from {child.label} to {self.nodes[position + 1].label}: {_reason(errors[-1])}")
+                ctx.note(f"moving on from {child.label} to {self.nodes[position + 1].label}: {one_line(errors[-1])}")
         raise AllAttemptsFailed(f"all {len(self.nodes)} alternatives of {self.label} failed", errors)
 
     def _wait_before_retry(self, error: BaseException, retry_index: int, fail_fast: bool) -> float | None:
         if fail_fast or not getattr(error, "retryable", False) or retry_index + 1 >= self.policy.attempts:
             return None
         return self.policy.delay(retry_index, getattr(error, "retry_after", None), self._rng)
-
-
-def _reason(error: BaseException) -> str:
-    one_line = getattr(error, "one_line", None)
-    return one_line() if callable(one_line) else f"{type(error).__name__}: {error}"

@@ -21,7 +21,7 @@ from collections import deque
 from typing import Sequence
 
 from mmo.config.models import HedgeSpec
-from mmo.core.errors import AllAttemptsFailed, MmoError
+from mmo.core.errors import AllAttemptsFailed, MmoError, one_line
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Request
 from mmo.runtime.context import RunContext
@@ -116,9 +116,9 @@ class _Race:
             self.ctx.note(f"{node.label} failed with an error no other target can fix; stopping", error=type(error).__name__)
             raise error
         if self.waiting:
-            self.start_next(f"{node.label} failed after {self.elapsed_ms():.0f} ms ({_reason(error)}); starting {self.waiting[0].label} now", "failed")
+            self.start_next(f"{node.label} failed after {self.elapsed_ms():.0f} ms ({one_line(error)}); starting {self.waiting[0].label} now", "failed")
         elif self.running:
-            self.ctx.note(f"{node.label} failed ({_reason(error)}); waiting for {', '.join(n.label for n in self.running.values())}")
+            self.ctx.note(f"{node.label} failed ({one_line(error)}); waiting for {', '.join(n.label for n in self.running.values())}")
 
     async def cancel_running(self, winner: Completion | None = None) -> None:
         """Cancel every child still running and wait until each has recorded its cancelled span."""
@@ -132,10 +132,6 @@ class _Race:
         self.running.clear()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-
-def _reason(error: BaseException) -> str:
-    one_line = getattr(error, "one_line", None)
-    return one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
 
 
 def build(builder: TreeBuilder, spec: HedgeSpec) -> Node:

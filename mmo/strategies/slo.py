@@ -15,7 +15,7 @@ import asyncio
 from typing import Sequence
 
 from mmo.config.models import SloSpec
-from mmo.core.errors import AllAttemptsFailed, MmoError, Timeout
+from mmo.core.errors import AllAttemptsFailed, MmoError, Timeout, one_line
 from mmo.core.protocols import Node
 from mmo.core.types import Completion, Request
 from mmo.runtime.context import ModelTarget, RunContext
@@ -52,7 +52,7 @@ class SloNode:
                 ctx.note(f"{self.primary.label} failed with an error no other target can fix; stopping", error=type(error).__name__)
                 raise
             first_error = error
-            ctx.note(f"{self.primary.label} failed before the deadline ({_reason(error)}); answering with {self.otherwise.label}")
+            ctx.note(f"{self.primary.label} failed before the deadline ({one_line(error)}); answering with {self.otherwise.label}")
         return await self._answer_otherwise(request, ctx, first_error)
 
     async def _answer_otherwise(self, request: Request, ctx: RunContext, first_error: MmoError | AllAttemptsFailed) -> Completion:
@@ -72,10 +72,6 @@ class SloNode:
             return Timeout(message, provider=target.ref.provider, model=target.ref.name)
         return Timeout(message, provider=self.primary.label)
 
-
-def _reason(error: BaseException) -> str:
-    one_line = getattr(error, "one_line", None)
-    return one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
 
 
 def build(builder: TreeBuilder, spec: SloSpec) -> Node:
