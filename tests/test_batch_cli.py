@@ -223,3 +223,37 @@ def test_the_cost_cap_waits_for_calls_in_flight_rather_than_stopping_early(tmp_p
     pending = [json.loads(line) for line in data.read_text().splitlines() if json.loads(line)["id"] not in done]
     dearest_next = max((math.ceil(len(row["prompt"]) / 4) + 100) * 0.001 for row in pending)
     assert len(rows) >= 5 and spent <= 0.2 < spent + dearest_next
+
+
+def test_unordered_output_to_standard_output_streams_each_row_as_it_is_committed(tmp_path: Path, loopback: LoopbackServer) -> None:
+    import asyncio
+    import io
+
+    from benchmarks.loopback import Behaviour
+    from mmo.app.batch.job import BatchJob, BatchObserver, run_batch
+    from mmo.app.session import AppEnv, ProfileChoice
+
+    loopback.set_default(Behaviour(latency_s=0.03))
+    profile = loop_profile(tmp_path, loopback)
+    data = write_rows(tmp_path / "in.jsonl", 20)
+    out = io.StringIO()
+    seen: list[tuple[int, int]] = []  # (rows finished, lines already written) at each progress tick
+
+    class Watch(BatchObserver):
+        progress_interval_s = 0.0
+
+        def progress(self, snapshot):  # type: ignore[no-untyped-def]
+            seen.append((snapshot.finished_now, len(out.getvalue().splitlines())))
+
+    job = BatchJob(str(data), output="-", choice=ProfileChoice(str(profile)), concurrency=2, unordered=True, read_cache=False, write_cache=False)
+    asyncio.run(run_batch(job, AppEnv.from_process(), stdout=out, observer=Watch()))
+    lines = out.getvalue().splitlines()
+    assert sorted(json.loads(line)["id"] for line in lines) == sorted(f"r{i}" for i in range(20))
+    # Lines appeared while the run was going, one per committed row, not all at the end.
+    midway = [(done, written) for done, written in seen if 0 < done < 20]
+    assert midway and all(written == done for done, written in midway)
+
+    again = io.StringIO()
+    asyncio.run(run_batch(job, AppEnv.from_process(), stdout=again))
+    assert sorted(again.getvalue().splitlines()) == sorted(lines)  # a resume prints what was finished
+    assert loopback.stats().total == 20

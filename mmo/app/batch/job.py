@@ -14,7 +14,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from functools import partial
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from mmo.app.session import AppEnv, ProfileChoice, ResolvedProfile, Session, open_session, resolve_profile
 from mmo.core.errors import ConfigError
@@ -23,7 +24,7 @@ from mmo.runtime.context import RunOptions
 from mmo.app.batch.cost_cap import CostCapGuard, unpriced_models
 from mmo.app.batch.identity import STDIN_LABEL, RunChoice, choose_run, fingerprint_parts, record_run
 from mmo.app.batch.input import InputRow, Malformed, RowParser, digest_file, first_malformed, numbered_lines, spool
-from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR
+from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome
 from mmo.app.batch.output import OutputTargets, output_targets, write_errors_report, write_lines, write_lines_atomically
 from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
 from mmo.app.batch.runner import BatchProgress, BatchStop, RowRunner
@@ -179,15 +180,22 @@ async def _run_in_state(
         simulate_outage=job.simulate_outage,
         client_factory=batch_client(job.concurrency, env.environ),
     )
+    stream_to = stdout if job.unordered and targets.output is None else None
+    if stream_to is not None:
+        # --unordered to standard output: rows finished earlier first, then each row as it is
+        # committed; every line is written whole.
+        write_lines(stream_to, state.output_lines(ordered=False, statuses=skip))
     try:
         _add_cost_cap(job, session, state.spent_usd())
-        runner = _runner(job, session, state, total=source.rows, finished_before=finished_before, observer=observer)
+        runner = _runner(job, session, state, total=source.rows, finished_before=finished_before, observer=observer, stream_to=stream_to)
         if control is not None:
             control.attach(runner)
         stop = await runner.run(_unfinished(source.path, parser, state.finished_indices(skip)))
     finally:
         await session.aclose()
-    errors_report = _write_outputs(state, targets, job.unordered, stdout)
+    if stream_to is None:
+        _write_outputs(state, targets, job.unordered, stdout)
+    errors_report = write_errors_report(targets.errors, state.malformed())
     summary = summarize(state, total_rows=source.rows)
     _log_invocation(env, session, runner.tally, stop, chosen.identity.run_id, source.label, started_at, clock)
     return BatchReport(
@@ -206,7 +214,9 @@ async def _run_in_state(
     )
 
 
-def _runner(job: BatchJob, session: Session, state: BatchState, *, total: int, finished_before: int, observer: BatchObserver) -> RowRunner:
+def _runner(
+    job: BatchJob, session: Session, state: BatchState, *, total: int, finished_before: int, observer: BatchObserver, stream_to: IO[str] | None
+) -> RowRunner:
     return RowRunner(
         session,
         state,
@@ -218,7 +228,12 @@ def _runner(job: BatchJob, session: Session, state: BatchState, *, total: int, f
         daily_cap_usd=session.resolved.profile.budget.daily_usd,
         on_progress=observer.progress,
         progress_interval_s=observer.progress_interval_s,
+        on_rows=None if stream_to is None else partial(_stream_rows, stream_to),
     )
+
+
+def _stream_rows(stream: IO[str], rows: Sequence[RowOutcome]) -> None:
+    write_lines(stream, (outcome.line for outcome in rows))
 
 
 def _read_input(job: BatchJob, env: AppEnv, batches: Path, stdin: IO[bytes] | None) -> _Input:
@@ -290,14 +305,13 @@ def _unfinished(path: Path, parser: RowParser, finished: Iterator[int]) -> Itera
         yield parser.parse(number, raw)
 
 
-def _write_outputs(state: BatchState, targets: OutputTargets, unordered: bool, stdout: IO[str] | None) -> Path | None:
+def _write_outputs(state: BatchState, targets: OutputTargets, unordered: bool, stdout: IO[str] | None) -> None:
     lines = state.output_lines(ordered=not unordered)
     if targets.output is None:
         assert stdout is not None  # checked before the run
         write_lines(stdout, lines)
     else:
         write_lines_atomically(targets.output, lines)
-    return write_errors_report(targets.errors, state.malformed())
 
 
 def _log_invocation(env: AppEnv, session: Session, tally: InvocationTally, stop: BatchStop | None, run_id: str, label: str, started_at: Any, clock: float) -> None:

@@ -149,6 +149,7 @@ class RowRunner:
         daily_cap_usd: float | None = None,
         on_progress: Callable[[BatchProgress], None] | None = None,
         progress_interval_s: float = 0.5,
+        on_rows: Callable[[Sequence[RowOutcome]], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -156,6 +157,7 @@ class RowRunner:
         self.concurrency, self.total, self.finished_before = concurrency, total, finished_before
         self.grace_s, self.daily_cap_usd = grace_s, daily_cap_usd
         self.on_progress, self.progress_interval_s = on_progress, progress_interval_s
+        self.on_rows = on_rows  # told of rows once committed (streamed --unordered output)
         self.tally = InvocationTally()
         self.stop: BatchStop | None = None
         self._counts: Counter[str] = Counter()
@@ -286,6 +288,8 @@ class RowRunner:
             self._cache_hits += outcome.cache_hit
             self.tally.add(outcome)
         self._counts["malformed"] += len(malformed)
+        if self.on_rows is not None and rows:
+            self.on_rows(rows)
 
     # --- progress ----------------------------------------------------------------------------
 

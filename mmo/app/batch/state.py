@@ -132,9 +132,17 @@ class BatchState:
         (total,) = self._db.execute("SELECT COALESCE(SUM(COALESCE(cost_usd, 0) + prior_cost_usd), 0) FROM rows").fetchone()
         return float(total)
 
-    def output_lines(self, *, ordered: bool) -> Iterator[str]:
+    def output_lines(self, *, ordered: bool, statuses: Iterable[str] | None = None) -> Iterator[str]:
+        """Finished rows' output lines, in input order or in completion order; only rows with one
+        of ``statuses`` when given."""
         order = "idx" if ordered else "seq"
-        for (line,) in self._db.execute(f"SELECT result FROM rows ORDER BY {order}"):
+        if statuses is None:
+            query, args = f"SELECT result FROM rows ORDER BY {order}", ()
+        else:
+            wanted = tuple(statuses)
+            query = f"SELECT result FROM rows WHERE status IN ({', '.join('?' for _ in wanted)}) ORDER BY {order}"
+            args = wanted
+        for (line,) in self._db.execute(query, args):
             yield line
 
     def summary_rows(self) -> Iterator[dict[str, Any]]:
