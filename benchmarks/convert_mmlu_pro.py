@@ -1,6 +1,6 @@
 """Convert the mmlu-pro-routing data set into mmo's replay format.
 
-    python benchmarks/convert_mmlu_pro.py SRC.jsonl.gz OUT.jsonl.gz [--sample N --seed S]
+    python -m benchmarks.convert_mmlu_pro SRC.jsonl.gz OUT.jsonl.gz [--sample N --seed S]
 
 The source (``mmlu_pro_routing.jsonl.gz``) records, per question and model, the answer letter the
 MMLU-Pro harness extracted (``pred``), whether the output used the strict ``answer is (X)`` form
@@ -39,19 +39,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-UNAVAILABLE = "(Recorded output text not available; "
-
-
-def recorded_text(pred: str | None, format_ok: bool) -> str:
-    """The placeholder output text for one recorded answer (see the module docstring)."""
-    if pred and format_ok:
-        return f"{UNAVAILABLE}the original run answered {pred}.) The answer is ({pred})."
-    if pred:
-        return (
-            f"{UNAVAILABLE}the original output did not state its choice in the expected format; "
-            f"the evaluation harness's fallback parser read it from the text.) Answer: {pred}"
-        )
-    return f"{UNAVAILABLE}the original output gave no choice that the evaluation harness could parse.)"
+from tests.support.mmlu_placeholders import recorded_text  # shared with the extractor tests
 
 
 def convert_row(row: dict[str, Any]) -> dict[str, Any]:

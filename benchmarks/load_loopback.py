@@ -1,7 +1,7 @@
 """Load test of the loopback fake provider itself, to show it is not the bottleneck of the batch
 benchmark (target: 1,500 rows/s at -c 256 and 50 ms latency).
 
-The server runs in its own process (``python -m benchmarks.loopback``), as it would beside a
+The server runs in its own process (``python -m tests.support.loopback``), as it would beside a
 batch run; each client (raw httpx, raw aiohttp, httpx over the httpx-aiohttp transport, those
 that are importable) sends N non-streaming OpenAI-shaped requests at each concurrency. It prints
 requests/s, latency percentiles and CPU-ms per request on both sides (client from
@@ -54,10 +54,10 @@ class RunResult:
 
 
 class ServerProcess:
-    """``python -m benchmarks.loopback`` on a free port, stopped on exit."""
+    """``python -m tests.support.loopback`` on a free port, stopped on exit."""
 
     def __init__(self, latency_ms: float, lifetime_s: float) -> None:
-        self._args = [sys.executable, "-m", "benchmarks.loopback", "--port", "0",
+        self._args = [sys.executable, "-m", "tests.support.loopback", "--port", "0",
                       "--latency-ms", str(latency_ms), "--lifetime-s", str(lifetime_s)]
         self.url = ""
 

@@ -40,7 +40,7 @@ BODY = {"model": "bench-model", "messages": [{"role": "user", "content": "ping"}
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.loopback", "--port", "0", "--lifetime-s", "600"],
+        [sys.executable, "-m", "tests.support.loopback", "--port", "0", "--lifetime-s", "600"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

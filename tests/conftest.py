@@ -5,11 +5,16 @@ the network."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keyring
 import keyring.backend
 import pytest
+
+if TYPE_CHECKING:
+    from tests.support.loopback import LoopbackServer
 
 DATA = Path(__file__).parent / "data"
 
@@ -63,21 +68,15 @@ def memory_keyring() -> MemoryKeyring:
     keyring.set_keyring(previous)
 
 
-# --- the loopback fake provider (benchmarks/loopback) ----------------------------------------
-# (benchmarks/ is importable because tests/ is a package: pytest puts the repo root on sys.path.)
-from collections.abc import Iterator as _Iterator  # noqa: E402
-from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
-
-if _TYPE_CHECKING:
-    from benchmarks.loopback import LoopbackServer
+# --- the loopback fake provider (tests/support/loopback) -------------------------------------
 
 
 @pytest.fixture
-def loopback() -> _Iterator[LoopbackServer]:
+def loopback() -> Iterator[LoopbackServer]:
     """A started loopback fake provider on 127.0.0.1 (ephemeral port, default behaviour: instant
     echo answers), bounded to 120 s, stopped after the test. Script it with
     ``loopback.script(model, Fault...)``; point adapters at ``loopback.openai_base_url`` etc."""
-    from benchmarks.loopback import LoopbackServer
+    from tests.support.loopback import LoopbackServer
 
     server = LoopbackServer(lifetime_s=120.0, max_requests=100_000).start()
     try:

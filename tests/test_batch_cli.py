@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.loopback import Fault, LoopbackServer
+from tests.support.loopback import Fault, LoopbackServer
 from mmo.core.types import frozen_mapping
 from mmo.providers.catalogue import ProviderSettings
 from mmo.providers.replay import ReplayProvider
-from tests.batch_harness import MODEL, ROW_PATTERN, batches_dir, loop_profile, read_jsonl, run_cli, write_rows
+from tests.support.batch_harness import MODEL, ROW_PATTERN, batches_dir, loop_profile, read_jsonl, run_cli, write_rows
 
 
 def demo_rows(path: Path, count: int) -> list[str]:
@@ -229,7 +229,7 @@ def test_unordered_output_to_standard_output_streams_each_row_as_it_is_committed
     import asyncio
     import io
 
-    from benchmarks.loopback import Behaviour
+    from tests.support.loopback import Behaviour
     from mmo.app.batch.job import BatchJob, BatchObserver, run_batch
     from mmo.app.session import AppEnv, ProfileChoice
 

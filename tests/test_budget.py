@@ -20,7 +20,7 @@ from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS, CallEstimate
 from mmo.runtime.paths import MmoPaths
 from mmo.runtime.prices import ModelPrice
 from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
-from tests.guard_harness import Sequence2, Together, build, profile_of, run_once, run_sync, session_services
+from tests.support.guard_harness import Sequence2, Together, build, profile_of, run_once, run_sync, session_services
 
 # USD per 1M tokens. With the 40-character prompt (10 tokens) and max_tokens=1000:
 #   big:   10 * 10 / 1e6 + 1000 * 30 / 1e6  = $0.0301
@@ -175,7 +175,7 @@ def test_daily_cap_counts_this_sessions_own_spend() -> None:
 
 
 def test_a_cut_stream_counts_its_partial_output() -> None:
-    from tests.strategy_harness import Recorder
+    from tests.support.strategy_harness import Recorder
 
     fake = FakeProvider().script("small", FakeReply("one two three four", usage=Usage(10, 4), cut_after_chunks=2))
     profile, services, guard = setup("small", fake, per_request_usd=0.01)

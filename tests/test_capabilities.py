@@ -12,7 +12,7 @@ import pytest
 
 from mmo.core.types import Message, Params, Request, ToolCall
 from mmo.runtime.capabilities import ModelCapabilities, apply_parameter_rules, capabilities_for
-from tests.recorded import make_provider, run
+from tests.support.recorded import make_provider, run
 
 _OPENAI_OK = {"model": "m", "choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "ok"}}]}
 _ANTHROPIC_OK = {"model": "m", "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn", "usage": {}}

@@ -26,7 +26,7 @@ from mmo.strategies.build import build_tree, describe
 from mmo.core.errors import QualityGateFailed
 from mmo.strategies.extract import choice, strict_choice
 from mmo.strategies.gates import CONFIDENCE_INSTRUCTION
-from tests.strategy_harness import Recorder, run_profile
+from tests.support.strategy_harness import Recorder, run_profile
 
 MODELS = {"cheap": "fake:cheap", "mid": "fake:mid", "big": "fake:big", "other": "fake:other", "judge": "fake:judge"}
 STRICT = r"answer is \([A-J]\)"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer
 from mmo.app.demo import demo_task
 from mmo.cli.main import app
 
@@ -126,7 +126,7 @@ def test_a_key_never_reaches_output_cache_runlog_or_json(
         "models:\n  m: {model: 'loop:m', price: {input: 1, output: 1}}\n  bad: {model: 'loop:bad'}\n"
         "strategy: {fallback: [bad, m], retry: {attempts: 1}}\n"
     )
-    from benchmarks.loopback import Fault
+    from tests.support.loopback import Fault
 
     loopback.script("bad", Fault.auth_failed())
     outputs = []

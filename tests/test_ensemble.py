@@ -20,7 +20,7 @@ from mmo.runtime.paths import MmoPaths
 from mmo.strategies.build import build_tree
 from mmo.core.errors import NoConsensus
 from mmo.strategies.ensemble import count_votes, parse_choice_number
-from tests.strategy_harness import Recorder, run_profile
+from tests.support.strategy_harness import Recorder, run_profile
 
 MODELS = {"flash": "fake:flash", "pro": "fake:pro", "llama": "fake:llama", "referee": "fake:judge", "big": "fake:big"}
 QUESTION = "Which option is right?"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.convert_mmlu_pro import recorded_text
+from tests.support.mmlu_placeholders import recorded_text
 from mmo.config.models import RegexExtractSpec
 from mmo.core.errors import ConfigError
 from mmo.strategies.extract import extract, extractor, parse_json_answer, strict_choice

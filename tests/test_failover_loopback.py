@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.loopback import Fault, LoopbackServer
+from tests.support.loopback import Fault, LoopbackServer
 from mmo.cli.main import app
 
 FIRST_MODEL, SECOND_MODEL = "primary-model", "backup-model"

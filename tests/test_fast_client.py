@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import httpx
 import pytest
 
-from benchmarks.loopback import Behaviour, Fault, LoopbackServer
+from tests.support.loopback import Behaviour, Fault, LoopbackServer
 from mmo.core.errors import ConnectionFailed, RateLimited, StreamCut, Timeout
 from mmo.core.types import Completion, Params, Request
 from mmo.providers.catalogue import ProviderSettings

@@ -19,7 +19,7 @@ from mmo.runtime.context import RunOptions, execute
 from mmo.runtime.paths import MmoPaths
 from mmo.strategies.build import build_tree
 from mmo.strategies.hedge import HedgeNode
-from tests.strategy_harness import Recorder, run_profile
+from tests.support.strategy_harness import Recorder, run_profile
 
 MODELS = {"a": "fake:a", "b": "fake:b", "c": "fake:c"}
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.loopback import Fault, LoopbackServer
+from tests.support.loopback import Fault, LoopbackServer
 from mmo.app.session import AppEnv, ResolvedProfile, open_session
 from mmo.cli.main import app
 from mmo.config.models import Profile

@@ -16,7 +16,7 @@ from mmo.runtime.breaker import CircuitBreaker
 from mmo.runtime.budget import BudgetGuard
 from mmo.runtime.context import RunOptions
 from mmo.runtime.limits import LimitsGuard, TokenBucket, limits_by_model
-from tests.guard_harness import FakeClock, Together, build, profile_of, run_once, run_sync, session_services
+from tests.support.guard_harness import FakeClock, Together, build, profile_of, run_once, run_sync, session_services
 
 FAST_RETRY = {"attempts": 1}
 PROMPT = "x" * 40  # 10 tokens by the chars/4 estimate

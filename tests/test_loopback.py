@@ -16,7 +16,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse, connect_sse
 
-from benchmarks.loopback import Behaviour, Fault, FaultMix, LoopbackServer
+from tests.support.loopback import Behaviour, Fault, FaultMix, LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -484,7 +484,7 @@ def test_only_binds_loopback_and_refuses_unbounded_settings(loopback: LoopbackSe
 def test_command_line_serves_until_interrupted() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.loopback", "--port", "0", "--latency-ms", "1", "--lifetime-s", "30",
+        [sys.executable, "-m", "tests.support.loopback", "--port", "0", "--latency-ms", "1", "--lifetime-s", "30",
          "--text", "from the cli"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -14,7 +14,7 @@ from mmo.core.errors import AllAttemptsFailed, ConfigError, Overloaded, UnknownN
 from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.runtime.context import RunOptions
 from mmo.runtime.outage import OutageGuard, OutageTarget, parse_outage
-from tests.guard_harness import build, profile_of, run_sync, session_services
+from tests.support.guard_harness import build, profile_of, run_sync, session_services
 
 ALIASES = {"fast": "openai:gpt-5-mini", "local": "ollama:llama3.1:8b"}
 PROVIDERS = ["openai", "anthropic", "ollama", "fake"]

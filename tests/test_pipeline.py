@@ -21,7 +21,7 @@ from mmo.runtime.paths import MmoPaths
 from mmo.strategies.build import build_tree
 from mmo.core.errors import CheckFailed
 from mmo.strategies.templates import Template
-from tests.strategy_harness import Recorder, run_profile, services_for
+from tests.support.strategy_harness import Recorder, run_profile, services_for
 
 MODELS = {"writer": "fake:writer", "critic": "fake:critic", "editor": "fake:editor"}
 

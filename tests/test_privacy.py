@@ -14,7 +14,7 @@ from mmo.core.errors import AllAttemptsFailed, PermanentError, PolicyBlocked
 from mmo.core.types import Completion, Cost, Message, Request, ToolCall, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.runtime.privacy import PrivacyGuard, outgoing_text
-from tests.strategy_harness import run_profile
+from tests.support.strategy_harness import run_profile
 
 PII_PROMPT = "Draft a reply to jane.doe@example.com about card 4111 1111 1111 1111"
 CLEAN_PROMPT = "Draft a friendly reply about the delayed order"

@@ -32,7 +32,7 @@ from mmo.core.errors import (
 from mmo.core.types import Params, Request
 from mmo.providers.http import make_client
 from mmo.providers.rate_limits import parse_go_duration, parse_rate_limits, parse_retry_after
-from tests.recorded import (
+from tests.support.recorded import (
     TEST_KEY,
     ChunkedStream,
     collect,

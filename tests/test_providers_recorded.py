@@ -25,7 +25,7 @@ import pytest
 from mmo.core.errors import BadRequest, ModelNotFound, ProviderError, RateLimited
 from mmo.core.types import Message, Params, Request, ToolCall, Usage, frozen_mapping
 from mmo.providers.rate_limits import parse_rate_limits
-from tests.recorded import RECORDED, TEST_KEY, Interaction, all_interactions, collect, load_cassette, make_provider, run
+from tests.support.recorded import RECORDED, TEST_KEY, Interaction, all_interactions, collect, load_cassette, make_provider, run
 
 INTERACTIONS = all_interactions()
 

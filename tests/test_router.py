@@ -16,7 +16,7 @@ from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.runtime.context import RunOptions, execute
 from mmo.strategies.build import build_tree, describe
 from mmo.strategies.classifier import parse_label
-from tests.strategy_harness import Recorder, run_profile, services_for
+from tests.support.strategy_harness import Recorder, run_profile, services_for
 
 MODELS = {"fast": "fake:fast", "smart": "fake:smart", "local": {"model": "fake:local", "local": True}, "small": "fake:small"}
 

@@ -9,7 +9,7 @@ from mmo.core.errors import AllAttemptsFailed, BadRequest, RateLimited, ServerEr
 from mmo.core.trace import Span
 from mmo.core.types import Cost, Delta, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from tests.strategy_harness import Recorder, run_profile
+from tests.support.strategy_harness import Recorder, run_profile
 
 MODELS = {"slow": "fake:slow", "quick": "fake:quick", "other": "fake:other"}
 

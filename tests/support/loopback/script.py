@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from benchmarks.loopback.wire import ERROR_KINDS, ErrorKind, Shape, kind_for_status, status_for
+from tests.support.loopback.wire import ERROR_KINDS, ErrorKind, Shape, kind_for_status, status_for
 
 Action = Literal["answer", "error", "drop", "hang", "cut", "stream_error"]
 

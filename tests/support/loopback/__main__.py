@@ -1,6 +1,6 @@
 """Run a loopback fake provider in the foreground until Ctrl-C, its lifetime or its request cap::
 
-    python -m benchmarks.loopback --port 8765 --latency-ms 50 --fault-rate 0.05
+    python -m tests.support.loopback --port 8765 --latency-ms 50 --fault-rate 0.05
 
 It prints one line, ``listening on http://127.0.0.1:PORT``, once it accepts connections, so a
 parent process can start it with ``--port 0`` and read the port back. Its counters are at
@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.loopback.script import Behaviour, FaultMix
-from benchmarks.loopback.server import LoopbackServer
+from tests.support.loopback.script import Behaviour, FaultMix
+from tests.support.loopback.server import LoopbackServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.loopback", description=__doc__.split("::")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.support.loopback", description=__doc__.split("::")[0])
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="time before the first byte")
     parser.add_argument("--text", default=None, help="answer text (default: echo of the last user message)")

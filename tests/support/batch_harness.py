@@ -14,7 +14,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from benchmarks.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer
 from mmo.cli.main import app
 
 MODEL = "fake-model"

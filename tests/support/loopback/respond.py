@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from benchmarks.loopback.connection import HttpConnection, chunk, response_head
-from benchmarks.loopback.script import Fault, Plan
-from benchmarks.loopback.tally import Tally
-from benchmarks.loopback.wire import (
+from tests.support.loopback.connection import HttpConnection, chunk, response_head
+from tests.support.loopback.script import Fault, Plan
+from tests.support.loopback.tally import Tally
+from tests.support.loopback.wire import (
     Call,
     StreamBytes,
     answer_body,

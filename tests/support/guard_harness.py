@@ -13,7 +13,7 @@ from mmo.core.protocols import Node, Provider
 from mmo.core.types import Completion, Params, Request
 from mmo.runtime.context import Guard, RunContext, RunOptions, Services, execute
 from mmo.strategies.build import TreeBuilder
-from tests.strategy_harness import services_for
+from tests.support.strategy_harness import services_for
 
 
 class FakeClock:

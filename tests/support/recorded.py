@@ -27,7 +27,7 @@ from mmo.providers.catalogue import ProviderSettings
 from mmo.providers.gemini import GeminiProvider
 from mmo.providers.openai import OpenAIProvider
 
-RECORDED = Path(__file__).parent / "data" / "recorded-http"
+RECORDED = Path(__file__).parent.parent / "data" / "recorded-http"
 TEST_KEY = "sk-test-0123456789-SECRET"
 
 # Recomputed (or meaningless) once a body is re-served from memory.

@@ -21,11 +21,11 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs
 
-from benchmarks.loopback.connection import HttpConnection, HttpRequest
-from benchmarks.loopback.respond import JSON, perform
-from benchmarks.loopback.script import Behaviour, Fault, FaultMix, Script, plan_for
-from benchmarks.loopback.tally import RequestRecord, Stats, Tally
-from benchmarks.loopback.wire import (
+from tests.support.loopback.connection import HttpConnection, HttpRequest
+from tests.support.loopback.respond import JSON, perform
+from tests.support.loopback.script import Behaviour, Fault, FaultMix, Script, plan_for
+from tests.support.loopback.tally import RequestRecord, Stats, Tally
+from tests.support.loopback.wire import (
     Call,
     Route,
     WireError,
