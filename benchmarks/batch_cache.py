@@ -6,7 +6,7 @@ A first ``mmo batch`` run fills the cache from the loopback fake provider (in it
 then runs over the same input, each under a new ``--run-id`` (so no row is skipped as already
 finished), must answer every row from the cache; the server's request count confirms they sent
 nothing. A run from cache lasts only a second or two, so it is repeated (``--repeat``) and the
-median counts. All are the real use case (``mmo.app.batch.job.run_batch``). Writes
+median counts. All are the real use case (``mmo.app.batch.run.run_batch``). Writes
 ``benchmarks/results/batch_cache.json``. Target (issue 5): >= 5,000 rows/s from cache.
 """
 

@@ -91,13 +91,14 @@ class BatchRun:
 
 def run_mmo_batch(input_path: Path, profile: Path, home: Path, concurrency: int, *, run_id: str | None = None) -> BatchRun:
     """Run ``mmo batch INPUT --profile PROFILE -c CONCURRENCY [--run-id RUN_ID]`` in this process."""
-    from mmo.app.batch.job import BatchJob, run_batch
-    from mmo.app.session import AppEnv, ProfileChoice
-    from mmo.runtime.paths import MmoPaths
+    from mmo.app.batch.job import BatchJob
+    from mmo.app.batch.run import run_batch
+    from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
+    from mmo.core.paths import MmoPaths
 
     environ = clean_environ(home)
     env = AppEnv(environ, input_path.parent, MmoPaths.from_env(environ))
-    job = BatchJob(input=str(input_path), choice=ProfileChoice(str(profile)), concurrency=concurrency, run_id=run_id)
+    job = BatchJob(input=str(input_path), settings=RunSettings(choice=ProfileChoice(str(profile))), concurrency=concurrency, run_id=run_id)
     wall, cpu = time.perf_counter(), time.process_time()
     report = asyncio.run(run_batch(job, env))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -7,7 +7,7 @@ from the state).
 Each size runs in a fresh child process (peak RSS is a high-water mark of a whole process) against
 the loopback fake provider in its own process. The child generates its input into a temporary
 file, records its RSS after importing mmo (the baseline), runs the real use case
-(``mmo.app.batch.job.run_batch``), and reports its peak RSS (``VmHWM`` from ``/proc/self/status``,
+(``mmo.app.batch.run.run_batch``), and reports its peak RSS (``VmHWM`` from ``/proc/self/status``,
 or ``ru_maxrss``). Writes ``benchmarks/results/batch_memory.json``. Target (issue 5): 100,000 rows
 with <= 150 MiB peak RSS, flat as rows grow.
 """
@@ -53,7 +53,7 @@ def current_rss_mib() -> float:
 
 def child(rows: int, concurrency: int, url: str) -> dict[str, Any]:
     """One measurement, in this (fresh) process."""
-    import mmo.app.batch.job  # noqa: F401 - the baseline includes mmo's own modules
+    import mmo.app.batch.run  # noqa: F401 - the baseline includes mmo's own modules
 
     with tempfile.TemporaryDirectory(prefix="mmo-batch-mem-") as work:
         workdir = Path(work)

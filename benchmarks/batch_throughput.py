@@ -7,7 +7,7 @@ The server runs in its own process, and each measurement in a fresh one of its o
 
 * ``raw aiohttp``: one ``aiohttp.ClientSession``, N POSTs of the body the OpenAI adapter sends;
 * ``raw httpx-aiohttp``: the same through ``httpx.AsyncClient`` over the httpx-aiohttp transport;
-* ``mmo batch``: the real use case (``mmo.app.batch.job.run_batch``) on an N-row JSONL file, with
+* ``mmo batch``: the real use case (``mmo.app.batch.run.run_batch``) on an N-row JSONL file, with
   a fresh ``MMO_HOME``: transport, cache lookups and writes, trace, state commits, output file,
   summary and run-log record, from the call to its return.
 
@@ -161,7 +161,7 @@ def warm_up() -> None:
     import httpx  # noqa: F401
     import httpx_aiohttp  # noqa: F401
 
-    import mmo.app.batch.job  # noqa: F401
+    import mmo.app.batch.run  # noqa: F401
 
 
 def child(client: str, url: str, rows: int, concurrency: int) -> dict[str, Any]:

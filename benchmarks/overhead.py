@@ -98,17 +98,17 @@ def write_profile(directory: Path, url: str) -> Path:
 async def run(calls: int, warmup: int, url: str, home: Path) -> list[dict[str, float | str]]:
     import httpx
 
-    from mmo.app.ask import AskInput, ask, run_records
-    from mmo.app.session import AppEnv, ProfileChoice, open_session, resolve_profile
+    from mmo.app.ask import AskInput, ask
+    from mmo.app.engine import open_engine
+    from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
+    from mmo.core.paths import MmoPaths
     from mmo.core.types import Request
-    from mmo.runtime.context import RunOptions, execute
-    from mmo.runtime.paths import MmoPaths
-    from mmo.runtime.runlog import RunLog, new_run_id
 
     endpoint = f"{url}/v1/chat/completions"
     profile = write_profile(home, url)
     env = AppEnv({"MMO_HOME": str(home)}, home, MmoPaths.from_env({"MMO_HOME": str(home)}))
-    item = AskInput(prompt="ping", choice=ProfileChoice(str(profile)), read_cache=False, write_cache=False)
+    settings = RunSettings(choice=ProfileChoice(str(profile)), read_cache=False, write_cache=False)
+    item = AskInput(prompt="ping", settings=settings)
 
     async def raw_new_client() -> None:
         async with httpx.AsyncClient() as client:
@@ -123,26 +123,20 @@ async def run(calls: int, warmup: int, url: str, home: Path) -> list[dict[str, f
     async def raw_shared() -> None:
         (await shared.post(endpoint, json=BODY)).json()
 
-    session = open_session(resolve_profile(ProfileChoice(str(profile)), env), env, use_cache=False)
+    engine = open_engine(settings, env)
     request = Request.from_prompt("ping")
-    options = RunOptions(read_cache=False, write_cache=False)
-    runlog = RunLog(env.paths.runlog_path)
 
     async def mmo_execute() -> None:
-        from mmo.app.ask import AskResult
-
-        completion = await execute(session.root, request, session.services, options)
-        assert completion.trace is not None
-        result = AskResult(new_run_id(), "bench", "m", completion.trace, completion, None, ())
-        runlog.record(*run_records(result, request, command="bench", log_text=True))
+        outcome = await engine.run(request)
+        assert outcome.completion is not None, outcome.error
+        engine.log(outcome, request, command="bench")
 
     rows = [
         *await paired(("raw httpx, new client", "mmo ask() use case"), calls, warmup, raw_new_client, mmo_ask),
-        *await paired(("raw httpx, shared client", "mmo execute() + run log, open session"), calls, warmup, raw_shared, mmo_execute),
+        *await paired(("raw httpx, shared client", "mmo Engine.run() + run log, open engine"), calls, warmup, raw_shared, mmo_execute),
     ]
     await shared.aclose()
-    await session.aclose()
-    runlog.close()
+    await engine.aclose()
     return rows
 
 

@@ -58,15 +58,20 @@ def profile_text(url: str, strategy: Any) -> str:
 async def measure_all(profiles: dict[str, Path], env: Any, calls: int, warmup: int, fake: bool) -> dict[str, dict[str, float]]:
     """Every shape in turn, in rounds of 50 calls, so drift in the machine's load hits all alike.
     With ``fake``, the model is an in-process scripted provider (no HTTP): the strategy's own CPU."""
-    from mmo.app.session import ProfileChoice, open_session, resolve_profile
+    from mmo.app.engine import open_engine
+    from mmo.app.settings import ProfileChoice, RunSettings
     from mmo.core.types import Request
     from mmo.providers.fake import FakeProvider, FakeReply
-    from mmo.runtime.context import RunOptions, execute
+    from mmo.runtime.context import execute
 
     extra = {"loop": FakeProvider("loop").script("bench-model", default=FakeReply("echo: ping"))} if fake else None
-    sessions = {name: open_session(resolve_profile(ProfileChoice(str(path)), env), env, use_cache=False, extra_providers=extra) for name, path in profiles.items()}
+
+    def settings(path: Path) -> RunSettings:
+        return RunSettings(choice=ProfileChoice(str(path)), read_cache=False, write_cache=False)
+
+    sessions = {name: open_engine(settings(path), env, providers=extra, log_runs=False) for name, path in profiles.items()}
     request = Request.from_prompt("ping")
-    options = RunOptions(read_cache=False, write_cache=False)
+    options = settings(Path(".")).options
     wall: dict[str, list[float]] = {name: [] for name in sessions}
     cpu: dict[str, list[float]] = {name: [] for name in sessions}
 
@@ -99,8 +104,8 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from benchmarks.overhead import start_server
-    from mmo.app.session import AppEnv
-    from mmo.runtime.paths import MmoPaths
+    from mmo.app.settings import AppEnv
+    from mmo.core.paths import MmoPaths
 
     proc, url = start_server()
     tables: dict[str, list[dict[str, Any]]] = {}

@@ -24,13 +24,14 @@ _EXPORTS = {
     "ProviderError": "mmo.core.errors",
     "ConfigError": "mmo.core.errors",
     "AllAttemptsFailed": "mmo.core.errors",
-    "Profile": "mmo.config.models",
+    "Profile": "mmo.config.schema",
     "load_profile": "mmo.config.loader",
     "AskInput": "mmo.app.ask",
-    "AskResult": "mmo.app.ask",
+    "RunOutcome": "mmo.app.outcome",
+    "RunSettings": "mmo.app.settings",
     "ask": "mmo.app.ask",
-    "AppEnv": "mmo.app.session",
-    "ProfileChoice": "mmo.app.session",
+    "AppEnv": "mmo.app.settings",
+    "ProfileChoice": "mmo.app.settings",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.loopback import Fault, LoopbackServer
 from mmo.core.types import frozen_mapping
-from mmo.providers.catalogue import ProviderSettings
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.replay import ReplayProvider
 from tests.support.batch_harness import MODEL, ROW_PATTERN, batches_dir, loop_profile, read_jsonl, run_cli, write_rows
 
@@ -156,7 +156,7 @@ def test_standard_input_to_standard_output_resumes_by_content(tmp_path: Path, lo
 
 
 def test_the_run_log_records_each_invocation_with_its_spend_per_model(tmp_path: Path, loopback: LoopbackServer) -> None:
-    from mmo.runtime.paths import MmoPaths
+    from mmo.core.paths import MmoPaths
     from mmo.runtime.runlog import RunLog
 
     profile = loop_profile(tmp_path, loopback)
@@ -230,8 +230,10 @@ def test_unordered_output_to_standard_output_streams_each_row_as_it_is_committed
     import io
 
     from tests.support.loopback import Behaviour
-    from mmo.app.batch.job import BatchJob, BatchObserver, run_batch
-    from mmo.app.session import AppEnv, ProfileChoice
+    from mmo.app.batch.control import BatchObserver
+    from mmo.app.batch.job import BatchJob
+    from mmo.app.batch.run import run_batch
+    from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
 
     loopback.set_default(Behaviour(latency_s=0.03))
     profile = loop_profile(tmp_path, loopback)
@@ -245,7 +247,8 @@ def test_unordered_output_to_standard_output_streams_each_row_as_it_is_committed
         def progress(self, snapshot):  # type: ignore[no-untyped-def]
             seen.append((snapshot.finished_now, len(out.getvalue().splitlines())))
 
-    job = BatchJob(str(data), output="-", choice=ProfileChoice(str(profile)), concurrency=2, unordered=True, read_cache=False, write_cache=False)
+    settings = RunSettings(choice=ProfileChoice(str(profile)), read_cache=False, write_cache=False)
+    job = BatchJob(str(data), output="-", settings=settings, concurrency=2, unordered=True)
     asyncio.run(run_batch(job, AppEnv.from_process(), stdout=out, observer=Watch()))
     lines = out.getvalue().splitlines()
     assert sorted(json.loads(line)["id"] for line in lines) == sorted(f"r{i}" for i in range(20))

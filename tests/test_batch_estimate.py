@@ -1,4 +1,5 @@
-"""The dry-run estimate: cheapest and dearest path per row, per model, with hand-computed numbers.
+"""The dry-run estimate: the best, expected and worst path per row, per model, with hand-computed
+numbers, each node kind estimating itself through the tree that runs.
 
 Built-in offline profiles use the replay provider, whose rows cost exactly what was recorded in
 the bundled sample (mmo/data/mmlu_pro_sample.jsonl.gz); the figures below are copied from it:
@@ -20,14 +21,20 @@ import math
 import textwrap
 import tracemalloc
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pytest
 
-from mmo.app.batch.estimate import BatchEstimate, ModelEstimate, estimate_batch, learnt_estimator
-from mmo.app.session import AppEnv, ProfileChoice, Session, open_session, resolve_profile
+import asyncio
+
+from mmo.app.batch.estimate import BatchEstimate, BatchTotals, ModelEstimate, estimate_rows
+from mmo.app.engine import Engine, open_engine
+from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
+from mmo.core.protocols import leaf_targets
 from mmo.core.types import Request
 from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
+from mmo.runtime.estimator import TreeEstimator
+from mmo.runtime.spend import Budgets, RunCap
 from mmo.runtime.tokens import TokenEstimator
 from mmo.strategies.classifier import CLASSIFIER_INSTRUCTION
 
@@ -37,21 +44,32 @@ COST_962 = {FLASH: 6.2175e-05, PRO: 6.2125e-04, LLAMA: 4.6728e-04, GPT4O: 1.1025
 COST_4697 = {FLASH: 3.5625e-05, GPT4O: 9.205e-03}
 
 
-def session_for(profile: str, tmp_path: Path) -> Session:
+def engine_for(profile: str, tmp_path: Path) -> Engine:
     env = AppEnv.from_process()
     env = AppEnv(env.environ, tmp_path, env.paths)
-    return open_session(resolve_profile(ProfileChoice(profile), env), env, use_cache=False)
+    return open_engine(RunSettings(choice=ProfileChoice(profile), read_cache=False, write_cache=False), env, log_runs=False)
 
 
-def estimate(profile: str, tmp_path: Path, requests: list[Request], tokens: TokenEstimator | None = None) -> BatchEstimate:
-    session = session_for(profile, tmp_path)
-    return estimate_batch(session, iter(requests), tokens or TokenEstimator())
+def estimate_with(engine: Engine, requests: Iterable[Request], *, run_cap: RunCap | None = None) -> BatchEstimate:
+    """What ``mmo batch --dry-run`` does with these rows."""
+    budgets = Budgets(per_request_usd=engine.resolved.profile.budget.per_request_usd)
+    order = list(dict.fromkeys(t.id for t in leaf_targets(engine.root)))
+    result = estimate_rows(engine.root, requests, TreeEstimator(engine.services), BatchTotals(budgets, run_cap), order)
+    asyncio.run(engine.aclose())
+    return result
+
+
+def estimate(profile: str, tmp_path: Path, requests: list[Request], tokens: TokenEstimator | None = None, **kw: object) -> BatchEstimate:
+    engine = engine_for(profile, tmp_path)
+    engine.services.tokens = tokens or TokenEstimator()
+    return estimate_with(engine, iter(requests), **kw)  # type: ignore[arg-type]
 
 
 def recorded(task_id: str, tmp_path: Path, *tags: str) -> Request:
     """The recorded question of a task, addressed by id as a batch row would be."""
-    replay = session_for("demo", tmp_path).services.providers.get("replay")
-    return Request.from_prompt(replay.prompt_for(task_id), metadata={"id": task_id}, tags=tags)  # type: ignore[attr-defined]
+    from mmo.app.demo import demo_task
+
+    return Request.from_prompt(demo_task(task_id).prompt, metadata={"id": task_id}, tags=tags)
 
 
 def by_model(result: BatchEstimate) -> dict[str, ModelEstimate]:
@@ -86,13 +104,13 @@ CHEAP, STRONG, CHECKER = 300e-6, 3000e-6, 600e-6
 def test_demo_fallback_ranges_from_the_first_model_to_both(tmp_path: Path) -> None:
     result = estimate("demo", tmp_path, [recorded("mmlu_pro-962", tmp_path)])
     assert result.rows == 1
-    assert result.low_usd == pytest.approx(COST_962[FLASH])
-    assert result.high_usd == pytest.approx(COST_962[FLASH] + COST_962[PRO])
+    assert result.cost_usd.best == pytest.approx(COST_962[FLASH])
+    assert result.cost_usd.worst == pytest.approx(COST_962[FLASH] + COST_962[PRO])
     models = by_model(result)
     assert list(models) == [FLASH, PRO]  # tree order
-    assert (models[FLASH].input_tokens_low, models[FLASH].output_tokens_low) == (477, 88)
-    assert (models[PRO].input_tokens_low, models[PRO].input_tokens_high, models[PRO].output_tokens_high) == (0, 477, 5)
-    assert models[PRO].cost_low_usd == 0.0
+    assert (models[FLASH].input_tokens.best, models[FLASH].output_tokens.best) == (477, 88)
+    assert (models[PRO].input_tokens.best, models[PRO].input_tokens.worst, models[PRO].output_tokens.worst) == (0, 477, 5)
+    assert models[PRO].cost_usd.best == 0.0
     assert models[PRO].rows == 1 and models[PRO].price_source == "recorded"
     assert result.complete
     assert "recorded tokens and cost" in result.method
@@ -100,22 +118,22 @@ def test_demo_fallback_ranges_from_the_first_model_to_both(tmp_path: Path) -> No
 
 def test_cascade_ranges_from_the_first_tier_to_every_tier(tmp_path: Path) -> None:
     result = estimate("cascade", tmp_path, [recorded("mmlu_pro-962", tmp_path)])
-    assert result.low_usd == pytest.approx(COST_962[FLASH])
-    assert result.high_usd == pytest.approx(COST_962[FLASH] + COST_962[LLAMA] + COST_962[PRO])
+    assert result.cost_usd.best == pytest.approx(COST_962[FLASH])
+    assert result.cost_usd.worst == pytest.approx(COST_962[FLASH] + COST_962[LLAMA] + COST_962[PRO])
     assert [m.model_id for m in result.models] == [FLASH, LLAMA, PRO]
 
 
 def test_vote_always_asks_every_member(tmp_path: Path) -> None:
     result = estimate("vote", tmp_path, [recorded("mmlu_pro-962", tmp_path)])
     every = COST_962[FLASH] + COST_962[PRO] + COST_962[LLAMA]
-    assert result.low_usd == pytest.approx(every)
-    assert result.high_usd == pytest.approx(every)
+    assert result.cost_usd.best == pytest.approx(every)
+    assert result.cost_usd.worst == pytest.approx(every)
 
 
 def test_hedge_ranges_from_the_first_model_to_both(tmp_path: Path) -> None:
     result = estimate("hedge", tmp_path, [recorded("mmlu_pro-962", tmp_path)])
-    assert result.low_usd == pytest.approx(COST_962[GPT4O])
-    assert result.high_usd == pytest.approx(COST_962[GPT4O] + COST_962[PRO])
+    assert result.cost_usd.best == pytest.approx(COST_962[GPT4O])
+    assert result.cost_usd.worst == pytest.approx(COST_962[GPT4O] + COST_962[PRO])
 
 
 def test_router_rules_are_evaluated_offline(tmp_path: Path) -> None:
@@ -126,11 +144,11 @@ def test_router_rules_are_evaluated_offline(tmp_path: Path) -> None:
     ]
     result = estimate("router", tmp_path, rows)
     total = COST_962[PRO] + COST_4697[FLASH] + COST_4697[GPT4O]
-    assert result.low_usd == pytest.approx(total)
-    assert result.high_usd == pytest.approx(total)  # nothing left to chance: no classifier
+    assert result.cost_usd.best == pytest.approx(total)
+    assert result.cost_usd.worst == pytest.approx(total)  # nothing left to chance: no classifier
     models = by_model(result)
     assert {model_id: m.rows for model_id, m in models.items()} == {PRO: 1, FLASH: 1, GPT4O: 1}
-    assert models[GPT4O].input_tokens_high == 455
+    assert models[GPT4O].input_tokens.worst == 455
 
 
 def test_unrecorded_rows_have_unknown_prices_and_are_flagged(tmp_path: Path) -> None:
@@ -140,14 +158,14 @@ def test_unrecorded_rows_have_unknown_prices_and_are_flagged(tmp_path: Path) -> 
     assert result.unknown_price_rows == 1
     assert not result.complete
     models = by_model(result)
-    assert models[FLASH].cost_low_usd == pytest.approx(COST_962[FLASH])  # the known part
+    assert models[FLASH].cost_usd.best == pytest.approx(COST_962[FLASH])  # the known part
     assert models[FLASH].unknown_price_rows == 1 and not models[FLASH].price_known
     assert models[FLASH].price_source == "recorded; unknown for 1 row"
     # the demo sets no max_tokens: the unrecorded row counts the default output
-    assert models[FLASH].input_tokens_low == 477 + 8
-    assert models[FLASH].output_tokens_low == 88 + DEFAULT_OUTPUT_TOKENS
+    assert models[FLASH].input_tokens.best == 477 + 8
+    assert models[FLASH].output_tokens.best == 88 + DEFAULT_OUTPUT_TOKENS
     assert str(DEFAULT_OUTPUT_TOKENS) in result.output_method
-    assert result.low_usd == pytest.approx(COST_962[FLASH])  # the known part only
+    assert result.cost_usd.best == pytest.approx(COST_962[FLASH])  # the known part only
 
 
 def test_a_model_priced_nowhere_has_no_cost_at_all(tmp_path: Path) -> None:
@@ -155,9 +173,9 @@ def test_a_model_priced_nowhere_has_no_cost_at_all(tmp_path: Path) -> None:
     path.write_text('providers:\n  loop: {kind: openai, base_url: "http://127.0.0.1:9/v1", key: none}\nstrategy: "loop:mystery-model"\n')
     result = estimate(str(path), tmp_path, [Request.from_prompt(PROMPT_100)] * 2)
     (mystery,) = result.models
-    assert (mystery.cost_low_usd, mystery.cost_high_usd, mystery.price_source) == (None, None, "unknown")
+    assert (mystery.cost_usd, mystery.price_source) == (None, "unknown")
     assert mystery.unknown_price_rows == result.unknown_price_rows == 2
-    assert result.low_usd == result.high_usd == 0.0
+    assert result.cost_usd.best == result.cost_usd.worst == 0.0
 
 
 # --- priced profiles: chars/4 x price -----------------------------------------------------------
@@ -166,11 +184,11 @@ def test_a_model_priced_nowhere_has_no_cost_at_all(tmp_path: Path) -> None:
 def test_one_model_is_prompt_tokens_times_input_price_plus_max_tokens_times_output_price(tmp_path: Path) -> None:
     result = estimate(write_profile(tmp_path, "strategy: cheap\n"), tmp_path, [Request.from_prompt(PROMPT_100)] * 3)
     (cheap,) = result.models
-    assert (cheap.rows, cheap.input_tokens_high, cheap.output_tokens_high) == (3, 300, 300)
-    assert cheap.cost_low_usd == pytest.approx(3 * CHEAP)
+    assert (cheap.rows, cheap.input_tokens.worst, cheap.output_tokens.worst) == (3, 300, 300)
+    assert cheap.cost_usd.best == pytest.approx(3 * CHEAP)
     assert cheap.price_source == "profile"
     assert result.method == "chars/4 (no history)"
-    assert result.output_method == "max_tokens"
+    assert result.output_method == "worst: max_tokens; best and expected: the worst case (no history of answer lengths yet)"
 
 
 def test_a_request_max_tokens_wins_over_the_profile(tmp_path: Path) -> None:
@@ -178,14 +196,14 @@ def test_a_request_max_tokens_wins_over_the_profile(tmp_path: Path) -> None:
 
     request = Request.from_prompt(PROMPT_100, params=Params(max_tokens=10))
     result = estimate(write_profile(tmp_path, "strategy: cheap\n"), tmp_path, [request])
-    assert result.models[0].output_tokens_high == 10
-    assert result.high_usd == pytest.approx((100 * 1 + 10 * 2) / 1e6)
+    assert result.models[0].output_tokens.worst == 10
+    assert result.cost_usd.worst == pytest.approx((100 * 1 + 10 * 2) / 1e6)
 
 
 def test_learnt_token_ratio_scales_prompt_tokens_and_is_named(tmp_path: Path) -> None:
     tokens = TokenEstimator({"loop:cheap": 1.5}, {"loop:cheap": 42})
     result = estimate(write_profile(tmp_path, "strategy: cheap\n"), tmp_path, [Request.from_prompt(PROMPT_100)], tokens)
-    assert result.models[0].input_tokens_high == 150
+    assert result.models[0].input_tokens.worst == 150
     assert result.method == "chars/4 x 1.50 learnt from 42 calls of loop:cheap"
 
 
@@ -198,8 +216,8 @@ def test_cascade_gate_calls_count_except_on_the_last_tier(tmp_path: Path) -> Non
     result = estimate(write_profile(tmp_path, textwrap.dedent(strategy)), tmp_path, [Request.from_prompt(PROMPT_100)])
     # cheapest: cheap accepted after checker agreed; dearest: checker disagreed, strong answers
     # and, as the last tier with on_exhausted 'last', is not checked
-    assert result.low_usd == pytest.approx(CHEAP + CHECKER)
-    assert result.high_usd == pytest.approx(CHEAP + CHECKER + STRONG)
+    assert result.cost_usd.best == pytest.approx(CHEAP + CHECKER)
+    assert result.cost_usd.worst == pytest.approx(CHEAP + CHECKER + STRONG)
 
 
 def test_router_classifier_costs_its_call_plus_the_cheapest_or_dearest_branch(tmp_path: Path) -> None:
@@ -215,8 +233,8 @@ def test_router_classifier_costs_its_call_plus_the_cheapest_or_dearest_branch(tm
     system = CLASSIFIER_INSTRUCTION.format(labels="simple, hard")
     classifier_in = -(-(len(system) + 1 + 400) // 4)  # ceil: system and prompt joined by a newline
     classifier = (classifier_in * 3 + 16 * 3) / 1e6  # max_tokens 16 for a classifier
-    assert result.low_usd == pytest.approx(classifier + CHEAP + STRONG)  # the urgent row: rule, strong
-    assert result.high_usd == pytest.approx(classifier + STRONG + STRONG)
+    assert result.cost_usd.best == pytest.approx(classifier + CHEAP + STRONG)  # the urgent row: rule, strong
+    assert result.cost_usd.worst == pytest.approx(classifier + STRONG + STRONG)
     models = by_model(result)
     assert (models["loop:checker"].rows, models["loop:cheap"].rows, models["loop:strong"].rows) == (1, 1, 2)
 
@@ -230,8 +248,8 @@ def test_pipeline_counts_every_step_with_earlier_answers_at_their_max_tokens(tmp
         """
     result = estimate(write_profile(tmp_path, textwrap.dedent(strategy)), tmp_path, [Request.from_prompt(PROMPT_100)])
     models = by_model(result)
-    assert models["loop:strong"].input_tokens_high == 100  # the draft, at its max_tokens
-    assert result.low_usd == result.high_usd == pytest.approx(CHEAP + STRONG)
+    assert models["loop:strong"].input_tokens.worst == 100  # the draft, at its max_tokens
+    assert result.cost_usd.best == result.cost_usd.worst == pytest.approx(CHEAP + STRONG)
 
 
 def test_pipeline_repair_may_ask_a_step_twice(tmp_path: Path) -> None:
@@ -242,9 +260,9 @@ def test_pipeline_repair_may_ask_a_step_twice(tmp_path: Path) -> None:
         """
     result = estimate(write_profile(tmp_path, textwrap.dedent(strategy)), tmp_path, [Request.from_prompt(PROMPT_100)])
     cheap = result.models[0]
-    assert cheap.input_tokens_low == 100
-    assert cheap.input_tokens_high > 100 + 100 + 100  # the repair request carries the first answer
-    assert cheap.output_tokens_high == 200
+    assert cheap.input_tokens.best == 100
+    assert cheap.input_tokens.worst > 100 + 100 + 100  # the repair request carries the first answer
+    assert cheap.output_tokens.worst == 200
 
 
 def test_ensemble_judge_reads_every_answer(tmp_path: Path) -> None:
@@ -256,8 +274,8 @@ def test_ensemble_judge_reads_every_answer(tmp_path: Path) -> None:
         """
     result = estimate(write_profile(tmp_path, textwrap.dedent(strategy)), tmp_path, [Request.from_prompt(PROMPT_100)])
     judge = by_model(result)["loop:checker"]
-    assert judge.input_tokens_low > 100 + 100 + 100  # question and both answers
-    assert result.low_usd > CHEAP + STRONG
+    assert judge.input_tokens.best > 100 + 100 + 100  # question and both answers
+    assert result.cost_usd.best > CHEAP + STRONG
 
 
 def test_slo_ranges_from_the_primary_to_both(tmp_path: Path) -> None:
@@ -268,28 +286,29 @@ def test_slo_ranges_from_the_primary_to_both(tmp_path: Path) -> None:
           otherwise: cheap
         """
     result = estimate(write_profile(tmp_path, textwrap.dedent(strategy)), tmp_path, [Request.from_prompt(PROMPT_100)])
-    assert result.low_usd == pytest.approx(STRONG)
-    assert result.high_usd == pytest.approx(STRONG + CHEAP)
+    assert result.cost_usd.best == pytest.approx(STRONG)
+    assert result.cost_usd.worst == pytest.approx(STRONG + CHEAP)
 
 
 def test_a_local_model_costs_a_known_zero(tmp_path: Path) -> None:
     path = tmp_path / "local.yaml"
     path.write_text('models:\n  mine: {model: "ollama:llama3.1:8b", local: true}\ndefaults: {max_tokens: 50}\nstrategy: mine\n')
     result = estimate(str(path), tmp_path, [Request.from_prompt(PROMPT_100)])
-    assert result.models[0].cost_high_usd == 0.0 and result.models[0].price_source == "local"
+    assert result.models[0].cost_usd.worst == 0.0 and result.models[0].price_source == "local"
     assert result.complete
 
 
 # --- history and streaming ----------------------------------------------------------------------
 
 
-def test_learnt_estimator_without_history_is_plain_chars_over_four(tmp_path: Path) -> None:
-    session = session_for(write_profile(tmp_path, "strategy: cheap\n"), tmp_path)
-    assert learnt_estimator(session).ratio("loop:cheap") is None
+def test_without_history_prompt_tokens_are_plain_chars_over_four(tmp_path: Path) -> None:
+    engine = engine_for(write_profile(tmp_path, "strategy: cheap\n"), tmp_path)
+    assert engine.services.tokens.ratio("loop:cheap") is None and engine.services.tokens.typical_output("loop:cheap") is None
+    asyncio.run(engine.aclose())
 
 
 def test_requests_are_streamed_not_held(tmp_path: Path) -> None:
-    session = session_for(write_profile(tmp_path, "strategy: {fallback: [cheap, strong]}\n"), tmp_path)
+    engine = engine_for(write_profile(tmp_path, "strategy: {fallback: [cheap, strong]}\n"), tmp_path)
     consumed = 0
 
     def rows(count: int) -> Iterator[Request]:
@@ -300,7 +319,7 @@ def test_requests_are_streamed_not_held(tmp_path: Path) -> None:
 
     tracemalloc.start()
     try:
-        result = estimate_batch(session, rows(5000), TokenEstimator())
+        result = estimate_with(engine, rows(5000))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -316,13 +335,12 @@ def test_a_ratio_learnt_from_the_run_log_is_used_and_named(tmp_path: Path) -> No
     for task in ("mmlu_pro-135", "mmlu_pro-153", "mmlu_pro-228"):  # three recorded calls of flash
         result = CliRunner().invoke(app, ["ask", "--profile", "demo", "--meta", f"id={task}", "--json", "MMLU-Pro question"])
         assert result.exit_code == 0, result.stderr
-    session = session_for("demo", tmp_path)
-    tokens = learnt_estimator(session)
-    ratio = tokens.ratio(FLASH)
+    engine = engine_for("demo", tmp_path)
+    ratio = engine.services.tokens.ratio(FLASH)
     assert ratio is not None
     unrecorded = Request.from_prompt("z" * 400)  # not in the recording: estimated, 100 tokens at chars/4
-    result = estimate_batch(session, iter([unrecorded]), tokens)
-    assert by_model(result)[FLASH].input_tokens_low == math.ceil(round(100 * ratio, 6))
+    result = estimate_with(engine, iter([unrecorded]))
+    assert by_model(result)[FLASH].input_tokens.best == math.ceil(round(100 * ratio, 6))
     assert result.method.startswith(f"chars/4 x {ratio:.2f} learnt from 3 calls of {FLASH}")
 
 
@@ -331,5 +349,107 @@ def test_personal_data_goes_to_the_local_model_and_skips_the_classifier(tmp_path
     result = estimate("private", tmp_path, rows)
     models = by_model(result)
     assert models["gemini:gemini-2.5-flash-lite"].rows == 1  # the classifier saw only the second row
-    assert models["ollama:llama3.1:8b"].rows == 2 and models["ollama:llama3.1:8b"].cost_high_usd == 0.0
-    assert models["ollama:llama3.1:8b"].input_tokens_low == 11  # the first row: 44 characters, local only
+    assert models["ollama:llama3.1:8b"].rows == 2 and models["ollama:llama3.1:8b"].cost_usd.worst == 0.0
+    assert models["ollama:llama3.1:8b"].input_tokens.best == 11  # the first row: 44 characters, local only
+
+
+# --- expected, typical answers, caps ------------------------------------------------------------
+
+
+def test_expected_takes_each_classifier_branch_equally_likely(tmp_path: Path) -> None:
+    strategy = """
+        strategy:
+          classify: {model: checker, labels: {simple: cheap, hard: strong}}
+          default: cheap
+        """
+    result = estimate(write_profile(tmp_path, textwrap.dedent(strategy)), tmp_path, [Request.from_prompt(PROMPT_100)])
+    classifier = by_model(result)["loop:checker"].cost_usd
+    assert classifier is not None
+    # each label equally likely: half a call of each labelled branch
+    assert result.cost_usd.expected == pytest.approx(classifier.expected + (CHEAP + STRONG) / 2)
+    assert by_model(result)["loop:strong"].calls.expected == pytest.approx(0.5)
+    assert result.cost_usd.best < result.cost_usd.expected < result.cost_usd.worst
+
+
+def test_a_typical_answer_length_from_history_makes_best_and_expected_cheaper_than_worst(tmp_path: Path) -> None:
+    tokens = TokenEstimator(outputs={"loop:cheap": 20})
+    result = estimate(write_profile(tmp_path, "strategy: cheap\n"), tmp_path, [Request.from_prompt(PROMPT_100)], tokens)
+    (cheap,) = result.models
+    assert (cheap.output_tokens.best, cheap.output_tokens.expected, cheap.output_tokens.worst) == (20, 20, 100)
+    assert result.cost_usd.expected == pytest.approx((100 * 1 + 20 * 2) / 1e6)
+    assert result.cost_usd.worst == pytest.approx(CHEAP)
+    assert "typical answer length from the run log" in result.output_method
+
+
+def test_max_cost_coverage_counts_rows_in_input_order(tmp_path: Path) -> None:
+    rows = [Request.from_prompt(PROMPT_100)] * 10
+    profile = write_profile(tmp_path, "strategy: {fallback: [cheap, strong]}\n")
+    # per row: best/expected = cheap ($0.0003), worst = cheap then strong ($0.0033)
+    result = estimate(profile, tmp_path, rows, run_cap=RunCap(0.01))
+    assert result.max_cost is not None
+    assert result.max_cost.rows_at_worst == 3  # 3 x 0.0033 = 0.0099
+    assert result.max_cost.rows_expected == 10
+    assert estimate(profile, tmp_path, rows, run_cap=RunCap(1.0)).max_cost.rows_at_worst == 10  # type: ignore[union-attr]
+
+
+def test_rows_whose_worst_case_passes_the_per_request_budget_are_counted(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, "strategy: {fallback: [cheap, strong]}\nbudget: {per_request_usd: 0.001}\n")
+    result = estimate(profile, tmp_path, [Request.from_prompt(PROMPT_100), Request.from_prompt("short")])
+    assert result.request_budget_usd == 0.001
+    assert result.rows_over_request_budget == 2  # strong alone may cost $0.003
+
+
+def test_a_node_from_outside_mmo_estimates_itself_through_the_same_estimator(tmp_path: Path) -> None:
+    from mmo.core.estimate import CostRange, sequence
+
+    class TwiceNode:
+        """A strategy a library user wrote: asks its child twice."""
+
+        kind, label = "twice", "twice"
+
+        def __init__(self, child: object) -> None:
+            self.child = child
+
+        def children(self) -> tuple[object, ...]:
+            return (self.child,)
+
+        def estimate(self, request: Request, est: object) -> CostRange:
+            one = est.range(self.child, request)  # type: ignore[attr-defined]
+            return sequence([one, one])
+
+    engine = engine_for(write_profile(tmp_path, "strategy: cheap\n"), tmp_path)
+    engine.root = TwiceNode(engine.root)  # type: ignore[assignment]
+    result = estimate_with(engine, iter([Request.from_prompt(PROMPT_100)]))
+    assert result.cost_usd.best == pytest.approx(2 * CHEAP)
+
+
+def test_a_node_that_does_not_estimate_itself_is_counted_as_first_or_every_child_with_a_note(tmp_path: Path) -> None:
+    class Opaque:
+        kind, label = "opaque", "opaque"
+
+        def __init__(self, *children: object) -> None:
+            self._children = children
+
+        def children(self) -> tuple[object, ...]:
+            return self._children
+
+    engine = engine_for(write_profile(tmp_path, "strategy: {fallback: [cheap, strong]}\n"), tmp_path)
+    fallback = engine.root
+    engine.root = Opaque(*fallback.children())  # type: ignore[assignment]
+    result = estimate_with(engine, iter([Request.from_prompt(PROMPT_100)]))
+    assert result.cost_usd.best == pytest.approx(CHEAP) and result.cost_usd.worst == pytest.approx(CHEAP + STRONG)
+    assert any("no estimate from strategy kind 'opaque'" in note for note in result.notes)
+
+
+def test_dry_run_prints_best_expected_and_worst_and_what_the_cap_covers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mmo.cli.main import app
+
+    profile = write_profile(tmp_path, "strategy: {fallback: [cheap, strong]}\n")
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(f'{{"prompt": "{PROMPT_100}"}}\n' for _ in range(10)))
+    result = CliRunner().invoke(app, ["batch", str(data), "-P", profile, "--dry-run", "--max-cost", "0.01"])
+    assert result.exit_code == 0, result.stderr
+    assert "$0.003000 / $0.003000 / $0.0330" in result.stderr  # the total: best / expected / worst
+    assert "at worst it stops the run after 3 of 10 rows" in result.stderr

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mmo.app.guards import session_guards
+from mmo.app.guards import run_guards
 from mmo.cli.main import app
 from mmo.core.errors import AllAttemptsFailed, BudgetExceeded
 from mmo.core.types import Cost, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.runtime.budget import BudgetGuard, worst_case_usd
-from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS, CallEstimate
-from mmo.runtime.paths import MmoPaths
-from mmo.runtime.prices import ModelPrice
+from mmo.catalog.prices import ModelPrice
+from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
+from mmo.runtime.spend import Budgets, SpendGuard
+from mmo.core.paths import MmoPaths
 from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
 from tests.support.guard_harness import Sequence2, Together, build, profile_of, run_once, run_sync, session_services
 
@@ -43,7 +43,7 @@ def fakes() -> FakeProvider:
 
 def setup(strategy: object, fake: FakeProvider, **caps: object):
     profile = profile_of({"models": MODELS, "strategy": strategy})
-    guard = BudgetGuard(**caps)  # type: ignore[arg-type]
+    guard = SpendGuard(Budgets(**caps))  # type: ignore[arg-type]
     return profile, session_services(profile, {"fake": fake}, [guard]), guard
 
 
@@ -55,10 +55,9 @@ def notes(span) -> list[str]:
 
 
 def test_worst_case_prices_estimated_input_and_max_tokens() -> None:
-    price = ModelPrice(10.0, 30.0, None, None, "profile")
-    assert worst_case_usd(price, CallEstimate(10, 1000, False)) == pytest.approx(BIG_WORST)
-    assert worst_case_usd(ModelPrice(10.0, None, None, None, "x"), CallEstimate(10, 1000, False)) is None
-    assert worst_case_usd(None, CallEstimate(10, 1000, False)) is None
+    price = ModelPrice(10.0, 30.0, None, "profile")
+    assert price.worst_case_usd(10, 1000) == pytest.approx(BIG_WORST)
+    assert ModelPrice(10.0, None, None, "x").worst_case_usd(10, 1000) is None
 
 
 def test_an_affordable_call_passes_with_a_note_of_its_worst_case() -> None:
@@ -239,16 +238,17 @@ def test_session_reads_todays_spend_of_this_profile_from_the_run_log(tmp_path: P
         _log_run(log, "capped", now - timedelta(days=1, hours=1), 5.0)  # yesterday: not counted
         _log_run(log, "other", now, 7.0)  # another profile: not counted
     profile = profile_of({"models": MODELS, "strategy": "small", "budget": {"daily_usd": 1.0}}).model_copy(update={"name": "capped"})
-    guards = session_guards(profile, paths, providers=["fake"])
-    budget = next(g for g in guards if isinstance(g, BudgetGuard))
-    assert budget.spent_today_usd == pytest.approx(0.25)
-    assert budget.daily_usd == 1.0 and budget.allow_unknown_prices is False
+    with RunLog(paths.runlog_path) as log:
+        guards = run_guards(profile, providers=["fake"], runlog=log)
+    budget = next(g for g in guards if isinstance(g, SpendGuard))
+    assert budget.budgets.spent_today_usd == pytest.approx(0.25)
+    assert budget.budgets.daily_usd == 1.0 and budget.budgets.allow_unknown_prices is False
 
 
 def test_without_a_budget_no_budget_guard_is_installed() -> None:
     profile = profile_of({"models": MODELS, "strategy": "small"})
-    guards = session_guards(profile, MmoPaths.from_env(), providers=["fake"])
-    assert not any(isinstance(g, BudgetGuard) for g in guards)
+    guards = run_guards(profile, providers=["fake"], runlog=None)
+    assert not any(isinstance(g, SpendGuard) for g in guards)
 
 
 BUDGET_PROFILE = """\

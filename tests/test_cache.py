@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from mmo.core.types import Completion, Cost, Message, Params, Request, ToolCall, Usage
-from mmo.providers.catalogue import BUILTIN_PROVIDERS
+from mmo.catalog.endpoints import BUILTIN_PROVIDERS
 from mmo.runtime.cache import ResponseCache, cache_key
 from mmo.runtime.keys import KeyStore
-from mmo.runtime.paths import MmoPaths
+from mmo.core.paths import MmoPaths
 
 OPENAI = {"kind": "openai", "base_url": "https://api.openai.com/v1"}
 SECRET = "sk-live-SECRET-7f3a9c1e5b"

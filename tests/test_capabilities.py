@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from mmo.core.types import Message, Params, Request, ToolCall
-from mmo.runtime.capabilities import ModelCapabilities, apply_parameter_rules, capabilities_for
+from mmo.catalog.rules import ModelCapabilities, apply_parameter_rules, capabilities_for
+from mmo.catalog.windows import context_window
 from tests.support.recorded import make_provider, run
 
 _OPENAI_OK = {"model": "m", "choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "ok"}}]}
@@ -168,7 +169,7 @@ def test_extra_reaches_the_body_verbatim() -> None:
     ],
 )
 def test_context_windows(kind: str, model: str, window: int | None) -> None:
-    assert capabilities_for(kind, model).context_window == window
+    assert context_window(kind, model) == window
 
 
 def test_unknown_models_are_permissive() -> None:

@@ -14,18 +14,22 @@ from typing import Any
 import pytest
 
 from mmo.app.ask import AskInput, ask
-from mmo.app.session import AppEnv, ProfileChoice, leaf_targets, open_session, resolve_profile
-from mmo.config.models import Profile
+from mmo.app.engine import open_engine
+from mmo.app.profile_choice import resolve_profile
+from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
+from mmo.core.protocols import leaf_targets
+from mmo.config.schema import Profile
 from mmo.core.errors import AllAttemptsFailed, BadRequest, MissingKey, Overloaded, Timeout
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Request
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.runtime.context import RunOptions, execute
-from mmo.runtime.paths import MmoPaths
+from mmo.core.target import RunOptions
+from mmo.runtime.context import execute
+from mmo.core.paths import MmoPaths
 from mmo.strategies.build import build_tree, describe
 from mmo.core.errors import QualityGateFailed
 from mmo.strategies.extract import choice, strict_choice
-from mmo.strategies.gates import CONFIDENCE_INSTRUCTION
+from mmo.strategies.gates.confidence import CONFIDENCE_INSTRUCTION
 from tests.support.strategy_harness import Recorder, run_profile
 
 MODELS = {"cheap": "fake:cheap", "mid": "fake:mid", "big": "fake:big", "other": "fake:other", "judge": "fake:judge"}
@@ -266,7 +270,7 @@ def app_env(tmp_path: Path) -> AppEnv:
 
 
 def ask_task(profile: str, task: dict[str, Any], env: AppEnv) -> Any:
-    item = AskInput(prompt=task["prompt"], choice=ProfileChoice(profile), metadata={"id": task["id"]})
+    item = AskInput(prompt=task["prompt"], settings=RunSettings(choice=ProfileChoice(profile)), metadata={"id": task["id"]})
     return asyncio.run(ask(item, env))
 
 
@@ -295,16 +299,14 @@ def test_the_cascade_profile_escalates_exactly_where_flash_had_no_strict_answer(
     env = app_env(tmp_path)
 
     async def first_models() -> dict[str, list[str]]:
-        session = open_session(resolve_profile(ProfileChoice("cascade"), env), env, use_cache=False)
-        try:
-            tiers: dict[str, list[str]] = {}
+        settings = RunSettings(choice=ProfileChoice("cascade"), read_cache=False, write_cache=False)
+        tiers: dict[str, list[str]] = {}
+        async with open_engine(settings, env) as engine:
             for task in tasks:
                 request = Request.from_prompt(task["prompt"], metadata={"id": task["id"]})
-                completion = await execute(session.root, request, session.services, RunOptions())
-                tiers[task["id"]] = [a.model_id or "" for a in completion.trace.attempts()]  # type: ignore[union-attr]
-            return tiers
-        finally:
-            await session.aclose()
+                outcome = await engine.run(request)
+                tiers[task["id"]] = [a.model_id or "" for a in outcome.trace.attempts()]
+        return tiers
 
     tiers = asyncio.run(first_models())
     escalated = {task_id for task_id, models in tiers.items() if len(models) > 1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import sqlite3
 from pathlib import Path
@@ -180,14 +182,24 @@ def test_base_url_override_and_unknown_model_warning(loopback: LoopbackServer, m
 
 
 def test_the_token_estimator_learns_each_models_ratio_from_the_run_log() -> None:
-    from mmo.app.session import AppEnv, ProfileChoice, open_session, resolve_profile
+    from mmo.app.engine import open_engine
+    from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
 
     env = AppEnv.from_process()
-    fresh = open_session(resolve_profile(ProfileChoice("demo"), env), env, use_cache=False)
-    assert fresh.services.tokens.method("replay:gemini-1.5-flash-002") == "chars/4"
+    settings = RunSettings(choice=ProfileChoice("demo"), read_cache=False, write_cache=False)
+
+    def tokens():  # type: ignore[no-untyped-def]
+        async def opened():  # type: ignore[no-untyped-def]
+            async with open_engine(settings, env, log_runs=False) as engine:
+                return engine.services.tokens
+
+        return asyncio.run(opened())
+
+    assert tokens().method("replay:gemini-1.5-flash-002") == "chars/4"
     for task in ("mmlu_pro-135", "mmlu_pro-153", "mmlu_pro-228"):
         assert run("demo", "--id", task, "--json").exit_code == 0
-    learnt = open_session(resolve_profile(ProfileChoice("demo"), env), env, use_cache=False)
-    ratio = learnt.services.tokens.ratio("replay:gemini-1.5-flash-002")
+    learnt = tokens()
+    ratio = learnt.ratio("replay:gemini-1.5-flash-002")
     assert ratio is not None and 0.8 < ratio < 1.6  # recorded tokens vs chars/4 of the prompt
-    assert "learnt from 3 calls" in learnt.services.tokens.method("replay:gemini-1.5-flash-002")
+    assert "learnt from 3 calls" in learnt.method("replay:gemini-1.5-flash-002")
+    assert learnt.typical_output("replay:gemini-1.5-flash-002") is not None  # and its typical answer length

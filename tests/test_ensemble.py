@@ -8,15 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from mmo.app.session import AppEnv, ResolvedProfile, open_session
+from mmo.app.engine import open_engine
+from mmo.app.profile_choice import ResolvedProfile
+from mmo.app.settings import AppEnv, RunSettings
 from mmo.config.loader import load_profile
-from mmo.config.models import Profile
+from mmo.config.schema import Profile
 from mmo.core.errors import AllAttemptsFailed, ConfigError, ModelNotFound, Overloaded, ServerError
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Delta, Request, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.runtime.context import RunOptions, execute
-from mmo.runtime.paths import MmoPaths
+from mmo.core.target import RunOptions
+from mmo.runtime.context import execute
+from mmo.core.paths import MmoPaths
 from mmo.strategies.build import build_tree
 from mmo.core.errors import NoConsensus
 from mmo.strategies.ensemble import count_votes, parse_choice_number
@@ -264,12 +267,12 @@ def run_builtin(name: str, task_id: str, cwd: Path) -> Completion:
     loaded = load_profile(name, cwd=cwd, paths=env.paths)
 
     async def go() -> Completion:
-        session = open_session(ResolvedProfile(loaded.profile, "builtin", name), env, use_cache=False)
-        try:
+        resolved = ResolvedProfile(loaded.profile, "builtin", name)
+        async with open_engine(RunSettings(read_cache=False, write_cache=False), env, resolved=resolved) as engine:
             request = Request.from_prompt(f"MMLU-Pro question {task_id}", metadata={"id": task_id})
-            return await execute(session.root, request, session.services, RunOptions())
-        finally:
-            await session.aclose()
+            outcome = await engine.run(request)
+            assert outcome.completion is not None, outcome.error
+            return outcome.completion
 
     return asyncio.run(go())
 

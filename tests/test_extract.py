@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.mmlu_placeholders import recorded_text
-from mmo.config.models import RegexExtractSpec
+from mmo.strategies.extract import RegexExtractSpec
 from mmo.core.errors import ConfigError
 from mmo.strategies.extract import extract, extractor, parse_json_answer, strict_choice
 

@@ -15,7 +15,7 @@ import pytest
 from tests.support.loopback import Behaviour, Fault, LoopbackServer
 from mmo.core.errors import ConnectionFailed, RateLimited, StreamCut, Timeout
 from mmo.core.types import Completion, Params, Request
-from mmo.providers.catalogue import ProviderSettings
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.fast_client import batch_client_factory, environment_proxies, proxy_mounts
 from mmo.providers.http_errors import CallTarget, transport_error
 from mmo.providers.openai import OpenAIProvider

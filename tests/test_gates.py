@@ -12,23 +12,21 @@ from typing import Any
 
 import pytest
 
-from mmo.config.models import GatesSpec, Profile
+from mmo.config.schema import Profile
+from mmo.strategies.gates.spec import GatesSpec
 from mmo.core.errors import BadRequest, BudgetExceeded, ConfigError, Timeout
 from mmo.core.trace import Span, SpanBuilder
 from mmo.core.types import Completion, Cost, Request, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.runtime.context import RunContext, RunOptions, Services
+from mmo.core.target import RunOptions
+from mmo.runtime.context import SpanContext
+from mmo.runtime.services import Services
 from mmo.strategies.build import TreeBuilder
-from mmo.strategies.gates import (
-    CONFIDENCE_INSTRUCTION,
-    JUDGE_INSTRUCTIONS,
-    GateResult,
-    Gates,
-    build_gates,
-    parse_score,
-    split_confidence,
-)
-from tests.strategy_harness import services_for
+from mmo.strategies.gates.confidence import CONFIDENCE_INSTRUCTION, split_confidence
+from mmo.strategies.gates.gate_set import Gates, build_gates
+from mmo.strategies.gates.verdict import GateResult
+from mmo.strategies.gates.judge import JUDGE_INSTRUCTIONS, parse_score
+from tests.support.strategy_harness import services_for
 
 
 @dataclass
@@ -59,7 +57,7 @@ def evaluate(
     gates = make_gates(accept)
     services = services_for({"fake": fake or FakeProvider()})
     builder = SpanBuilder("test", "test", "", time.perf_counter())
-    ctx = RunContext(services, RunOptions(), builder, None)
+    ctx = SpanContext(services, RunOptions(), builder, None)
     completion = Completion(text, "fake:a", finish_reason=finish, avg_logprob=logprob)  # type: ignore[arg-type]
     results = asyncio.run(gates.evaluate(completion, Request.from_prompt(prompt), ctx))
     return Evaluation(results, builder.finish("ok"), services)
@@ -315,6 +313,6 @@ def test_cheap_gates_run_first_and_evaluation_stops_at_the_first_failure() -> No
 def test_model_gates_can_be_skipped() -> None:
     gates = make_gates({"regex": "C", "agree": {"model": "other"}})
     fake = FakeProvider()
-    ctx = RunContext(services_for({"fake": fake}), RunOptions(), SpanBuilder("t", "t", "", time.perf_counter()), None)
+    ctx = SpanContext(services_for({"fake": fake}), RunOptions(), SpanBuilder("t", "t", "", time.perf_counter()), None)
     results = asyncio.run(gates.evaluate(Completion("The answer is (C).", "fake:a"), Request.from_prompt("Q"), ctx, model_gates=False))
     assert [r.gate for r in results] == ["regex"] and fake.calls == []

@@ -8,15 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from mmo.app.session import AppEnv, ResolvedProfile, open_session
+from mmo.app.profile_choice import ResolvedProfile
+from mmo.app.settings import AppEnv
+from tests.support.engine_harness import run_request_sync
 from mmo.config.loader import load_profile
-from mmo.config.models import Profile
+from mmo.config.schema import Profile
 from mmo.core.errors import AllAttemptsFailed, BadRequest, ModelNotFound, Overloaded, ServerError
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Request, Usage
 from mmo.providers.fake import FakeError, FakeProvider, FakeReply
-from mmo.runtime.context import RunOptions, execute
-from mmo.runtime.paths import MmoPaths
+from mmo.core.target import RunOptions
+from mmo.runtime.context import execute
+from mmo.core.paths import MmoPaths
 from mmo.strategies.build import build_tree
 from mmo.strategies.hedge import HedgeNode
 from tests.support.strategy_harness import Recorder, run_profile
@@ -169,14 +172,7 @@ def run_builtin(name: str, request: Request, cwd: Path, providers: dict | None =
     env = AppEnv({}, cwd, MmoPaths.from_env())
     loaded = load_profile(name, cwd=cwd, paths=env.paths)
 
-    async def go() -> Completion:
-        session = open_session(ResolvedProfile(loaded.profile, "builtin", name), env, use_cache=False, extra_providers=providers)
-        try:
-            return await execute(session.root, request, session.services, RunOptions())
-        finally:
-            await session.aclose()
-
-    return asyncio.run(go())
+    return run_request_sync(request, env, resolved=ResolvedProfile(loaded.profile, "builtin", name), providers=providers)
 
 
 def test_the_builtin_hedge_profile_hedges_a_slow_gpt4o_with_gemini_pro(tmp_path: Path) -> None:

@@ -12,12 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support.loopback import Fault, LoopbackServer
-from mmo.app.session import AppEnv, ResolvedProfile, open_session
+from mmo.app.profile_choice import ResolvedProfile
+from mmo.app.settings import AppEnv
+from tests.support.engine_harness import run_request_sync
 from mmo.cli.main import app
-from mmo.config.models import Profile
+from mmo.config.schema import Profile
 from mmo.core.types import Completion, Request
-from mmo.runtime.context import RunOptions, execute
-from mmo.runtime.paths import MmoPaths
+from mmo.core.target import RunOptions
+from mmo.runtime.context import execute
+from mmo.core.paths import MmoPaths
 
 SLOW, FAST = "slow-model", "fast-model"
 SLOW_S = 1.0
@@ -43,17 +46,8 @@ def run_and_linger(chosen: Profile, tmp_path: Path, prompt: str, linger_s: float
     """Run one request, then keep the event loop and the HTTP client alive for ``linger_s``: a
     request the strategy had not really cancelled would be answered by the server meanwhile."""
 
-    async def go() -> Completion:
-        env = AppEnv(ENV, tmp_path, MmoPaths.from_env())
-        session = open_session(ResolvedProfile(chosen, "test", chosen.name), env, use_cache=False)
-        try:
-            completion = await execute(session.root, Request.from_prompt(prompt), session.services, RunOptions())
-            await asyncio.sleep(linger_s)
-            return completion
-        finally:
-            await session.aclose()
-
-    return asyncio.run(go())
+    env = AppEnv(ENV, tmp_path, MmoPaths.from_env())
+    return run_request_sync(Request.from_prompt(prompt), env, resolved=ResolvedProfile(chosen, "test", chosen.name), linger_s=linger_s)
 
 
 def test_the_hedge_winner_answers_and_the_losing_http_request_is_abandoned(tmp_path: Path, loopback: LoopbackServer) -> None:

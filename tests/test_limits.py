@@ -7,14 +7,14 @@ import asyncio
 
 import pytest
 
-from mmo.config.models import BreakerSpec, LimitSpec
+from mmo.spec.portfolio import BreakerSpec, LimitSpec
 from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, ConfigError, Overloaded, RateLimited, ServerError, UnknownName
 from mmo.core.types import RateLimitInfo, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.providers.rate_limits import parse_rate_limits
 from mmo.runtime.breaker import CircuitBreaker
-from mmo.runtime.budget import BudgetGuard
-from mmo.runtime.context import RunOptions
+from mmo.runtime.spend import Budgets, SpendGuard
+from mmo.core.target import RunOptions
 from mmo.runtime.limits import LimitsGuard, TokenBucket, limits_by_model
 from tests.support.guard_harness import FakeClock, Together, build, profile_of, run_once, run_sync, session_services
 
@@ -362,7 +362,7 @@ def test_a_call_refused_by_the_budget_after_the_limits_gives_its_request_back() 
     fake = FakeProvider().script("a", default=FakeReply("ok"))
     profile = profile_of({"models": {"a": {"model": "fake:a", "price": {"input": 1000, "output": 1000}}}, "strategy": "a"})
     limits = LimitsGuard({"fake:a": LimitSpec(rpm=5)}, clock=clock, sleep=clock.sleep)
-    budget = BudgetGuard(per_request_usd=0.001)
+    budget = SpendGuard(Budgets(per_request_usd=0.001))
     services = session_services(profile, {"fake": fake}, [limits, budget])
     with pytest.raises(BudgetExceeded):
         run_sync(build(profile), services, max_tokens=100)
@@ -378,23 +378,25 @@ def test_profile_limits_are_keyed_by_model_id_whether_written_as_alias_or_id() -
             "strategy": "fast",
         }
     )
-    limits = limits_by_model(profile)
+    limits = limits_by_model(profile.limits, profile.models)
     assert limits["openai:gpt-5-mini"].rpm == 500
     assert limits["anthropic:claude-sonnet-4-5"].concurrency == 2
-    guard = LimitsGuard.from_profile(profile)
+    from mmo.app.guards import run_guards
+
+    guard = next(g for g in run_guards(profile, providers=["openai"], runlog=None) if isinstance(g, LimitsGuard))
     assert guard.max_wait_s == profile.retry.max_retry_after_s
 
 
 def test_two_limit_entries_for_one_model_are_a_config_error() -> None:
     profile = profile_of({"models": {"fast": "openai:gpt-5-mini"}, "limits": {"fast": {"rpm": 1}, "openai:gpt-5-mini": {"rpm": 2}}, "strategy": "fast"})
     with pytest.raises(ConfigError, match="both name openai:gpt-5-mini"):
-        limits_by_model(profile)
+        limits_by_model(profile.limits, profile.models)
 
 
 def test_a_limit_key_that_is_neither_alias_nor_id_is_an_unknown_name() -> None:
     profile = profile_of({"models": {"fast": "openai:gpt-5-mini"}, "limits": {"fats": {"rpm": 1}}, "strategy": "fast"})
     with pytest.raises(UnknownName, match="did you mean 'fast'"):
-        limits_by_model(profile)
+        limits_by_model(profile.limits, profile.models)
 
 
 def test_limits_do_not_touch_cache_hits(tmp_path) -> None:  # type: ignore[no-untyped-def]

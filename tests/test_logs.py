@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from mmo.app.demo import demo_task
 from mmo.app.logs import LogQuery, recent_runs, run_details
-from mmo.app.session import AppEnv
+from mmo.app.settings import AppEnv
 from mmo.cli.main import app
 from mmo.core.errors import ConfigError
 from mmo.core.trace import Span
-from mmo.runtime.paths import MmoPaths
+from mmo.core.paths import MmoPaths
 from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
 
 

@@ -12,7 +12,7 @@ from mmo.app.demo import demo_task
 from mmo.cli.main import app
 from mmo.core.errors import AllAttemptsFailed, ConfigError, Overloaded, UnknownName
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.runtime.context import RunOptions
+from mmo.core.target import RunOptions
 from mmo.runtime.outage import OutageGuard, OutageTarget, parse_outage
 from tests.support.guard_harness import build, profile_of, run_sync, session_services
 
@@ -129,16 +129,15 @@ def test_an_unknown_outage_target_exits_2_before_anything_runs() -> None:
 
 
 def test_session_guards_run_privacy_then_the_drill_then_limits_then_budget() -> None:
-    from mmo.app.guards import session_guards
-    from mmo.runtime.budget import BudgetGuard
+    from mmo.app.guards import run_guards
     from mmo.runtime.limits import LimitsGuard
-    from mmo.runtime.paths import MmoPaths
     from mmo.runtime.privacy import PrivacyGuard
+    from mmo.runtime.spend import SpendGuard
 
     profile = profile_of(
         {"models": {"a": "fake:a"}, "strategy": "a", "privacy": {"pii": "local_only"}, "budget": {"per_request_usd": 1}}
     )
-    guards = session_guards(profile, MmoPaths.from_env(), providers=["fake"], simulate_outage=["a"])
-    assert [type(g) for g in guards] == [PrivacyGuard, OutageGuard, LimitsGuard, BudgetGuard]
-    plain = session_guards(profile_of({"strategy": "fake:a"}), MmoPaths.from_env(), providers=["fake"])
+    guards = run_guards(profile, providers=["fake"], runlog=None, simulate_outage=["a"])
+    assert [type(g) for g in guards] == [PrivacyGuard, OutageGuard, LimitsGuard, SpendGuard]
+    plain = run_guards(profile_of({"strategy": "fake:a"}), providers=["fake"], runlog=None)
     assert [type(g) for g in plain] == [LimitsGuard]  # every model keeps its circuit breaker

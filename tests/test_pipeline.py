@@ -9,15 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from mmo.app.session import AppEnv, ResolvedProfile, leaf_targets, open_session
+from tests.support.engine_harness import run_request_sync
+from mmo.app.profile_choice import ResolvedProfile
+from mmo.app.settings import AppEnv
+from mmo.core.protocols import leaf_targets
 from mmo.config.loader import load_profile
-from mmo.config.models import Profile
+from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError, ServerError
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Delta, Params, Request, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.runtime.context import RunOptions, execute
-from mmo.runtime.paths import MmoPaths
+from mmo.core.target import RunOptions
+from mmo.runtime.context import execute
+from mmo.core.paths import MmoPaths
 from mmo.strategies.build import build_tree
 from mmo.core.errors import CheckFailed
 from mmo.strategies.templates import Template
@@ -254,15 +258,8 @@ def test_the_builtin_refine_profile_drafts_critiques_and_refines(tmp_path: Path)
     env = AppEnv({}, tmp_path, MmoPaths.from_env())
     loaded = load_profile("refine", cwd=tmp_path, paths=env.paths)
 
-    async def go() -> Completion:
-        session = open_session(ResolvedProfile(loaded.profile, "builtin", "refine"), env, use_cache=False,
-                               extra_providers={"openai": openai, "anthropic": anthropic})
-        try:
-            return await execute(session.root, Request.from_prompt("Why is the sky blue?"), session.services, RunOptions())
-        finally:
-            await session.aclose()
-
-    completion = asyncio.run(go())
+    resolved = ResolvedProfile(loaded.profile, "builtin", "refine")
+    completion = run_request_sync(Request.from_prompt("Why is the sky blue?"), env, resolved=resolved, providers={"openai": openai, "anthropic": anthropic})
     assert completion.text.startswith("Sunlight bumps") and completion.model_id == "openai:gpt-4.1-mini"
     critique = anthropic.calls[0].request
     assert "Draft answer:\nLight scatters." in critique.last_user_text() and critique.system.startswith("You are a demanding reviewer")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mmo.cli.errors import EXIT_FAILED, exit_code, message
-from mmo.config.models import Profile
+from mmo.config.schema import Profile
 from mmo.core.errors import AllAttemptsFailed, PermanentError, PolicyBlocked
 from mmo.core.types import Completion, Cost, Message, Request, ToolCall, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
@@ -35,24 +35,30 @@ def profile(strategy: Any, privacy: dict[str, str] | None = LOCAL_ONLY) -> dict[
 
 def guarded(spec: dict[str, Any], fake: FakeProvider, prompt: str, spans: list | None = None) -> Completion:
     """Run with the guard the profile asks for, as the session adds it."""
-    guard = PrivacyGuard.from_profile(Profile.model_validate({"name": "t", **spec}))
+    guard = privacy_guard(Profile.model_validate({"name": "t", **spec}))
     return run_profile(spec, {"fake": fake}, prompt, guards=(guard,) if guard else (), spans=spans)
+
+
+def privacy_guard(profile: Profile) -> PrivacyGuard | None:
+    """The privacy guard among the guards a run of ``profile`` gets, if any."""
+    from mmo.app.guards import run_guards
+
+    return next((g for g in run_guards(profile, providers=["fake"], runlog=None) if isinstance(g, PrivacyGuard)), None)
 
 
 # ---- the guard on its own ----------------------------------------------------------------------
 
 
 def test_the_profile_decides_whether_there_is_a_guard() -> None:
-    assert PrivacyGuard.from_profile(Profile.model_validate({"name": "t", **profile("cloud", None)})) is None
-    assert PrivacyGuard.from_profile(Profile.model_validate({"name": "t", **profile("cloud", {"pii": "allow"})})) is None
-    assert isinstance(PrivacyGuard.from_profile(Profile.model_validate({"name": "t", **profile("cloud")})), PrivacyGuard)
+    assert privacy_guard(Profile.model_validate({"name": "t", **profile("cloud", None)})) is None
+    assert privacy_guard(Profile.model_validate({"name": "t", **profile("cloud", {"pii": "allow"})})) is None
+    assert isinstance(privacy_guard(Profile.model_validate({"name": "t", **profile("cloud")})), PrivacyGuard)
 
 
 def test_the_session_installs_the_guard_first() -> None:
-    from mmo.app.guards import session_guards
-    from mmo.runtime.paths import MmoPaths
+    from mmo.app.guards import run_guards
 
-    guards = session_guards(Profile.model_validate({"name": "t", **profile("cloud")}), MmoPaths.from_env(), providers=["fake"])
+    guards = run_guards(Profile.model_validate({"name": "t", **profile("cloud")}), providers=["fake"], runlog=None)
     assert isinstance(guards[0], PrivacyGuard)
 
 
@@ -170,8 +176,8 @@ def test_without_privacy_the_classifier_is_not_skipped() -> None:
 
 
 def test_builtin_private_profile_keeps_personal_data_local_and_classifies_the_rest() -> None:
-    from mmo.app.session import AppEnv, ProfileChoice, open_session, resolve_profile
-    from mmo.runtime.context import RunOptions, execute
+    from mmo.app.settings import AppEnv
+    from tests.support.engine_harness import run_request
 
     ollama = answering("llama3.1:8b", provider="ollama")
     gemini = answering("gemini-2.5-flash", provider="gemini").script("gemini-2.5-flash-lite", default=FakeReply("summarize"))
@@ -180,11 +186,7 @@ def test_builtin_private_profile_keeps_personal_data_local_and_classifies_the_re
     env = AppEnv.from_process()
 
     async def ask(prompt: str) -> Completion:
-        session = open_session(resolve_profile(ProfileChoice("private"), env), env, use_cache=False, extra_providers=fakes)
-        try:
-            return await execute(session.root, Request.from_prompt(prompt), session.services, RunOptions(read_cache=False, write_cache=False))
-        finally:
-            await session.aclose()
+        return await run_request(Request.from_prompt(prompt), env, profile="private", providers=fakes)
 
     private = asyncio.run(ask("Call me on +44 20 7946 0958 about my account"))
     assert private.model_id == "ollama:llama3.1:8b"

@@ -15,7 +15,7 @@ import pytest
 
 from mmo.core.errors import BadRequest, ConfigError, ModelNotFound
 from mmo.core.types import Completion, Cost, Request, Usage
-from mmo.providers.catalogue import ProviderSettings
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.replay import DEFAULT_LATENCY, LATENCY_MODELS, ReplayProvider
 
 CONVERTER = Path(__file__).resolve().parents[1] / "benchmarks" / "convert_mmlu_pro.py"

@@ -8,12 +8,13 @@ from typing import Any, Mapping
 
 import pytest
 
-from mmo.config.models import Profile
+from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError, ModelNotFound, ServerError
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Delta, Request, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.runtime.context import RunOptions, execute
+from mmo.core.target import RunOptions
+from mmo.runtime.context import execute
 from mmo.strategies.build import build_tree, describe
 from mmo.strategies.classifier import parse_label
 from tests.support.strategy_harness import Recorder, run_profile, services_for
@@ -300,38 +301,22 @@ def _sample_prompt(task_id: str) -> str:
     ],
 )
 def test_builtin_router_profile_runs_offline_and_explains_its_choice(task_id: str, model: str, reason: str) -> None:
-    from mmo.app.session import AppEnv, ProfileChoice, open_session, resolve_profile
+    from mmo.app.settings import AppEnv
+    from tests.support.engine_harness import run_request_sync
 
-    env = AppEnv.from_process()
-    session = open_session(resolve_profile(ProfileChoice("router"), env), env, use_cache=False)
     request = Request.from_prompt(_sample_prompt(task_id), metadata={"id": task_id})
-
-    async def run() -> Completion:
-        try:
-            return await execute(session.root, request, session.services, RunOptions(read_cache=False, write_cache=False))
-        finally:
-            await session.aclose()
-
-    completion = asyncio.run(run())
+    completion = run_request_sync(request, AppEnv.from_process(), profile="router")
     assert completion.model_id == model
     assert reason in router_notes(completion)
     assert completion.trace.total_cost().usd > 0  # type: ignore[union-attr]
 
 
 def test_builtin_router_tag_sends_anything_to_the_strongest_model() -> None:
-    from mmo.app.session import AppEnv, ProfileChoice, open_session, resolve_profile
+    from mmo.app.settings import AppEnv
+    from tests.support.engine_harness import run_request_sync
 
-    env = AppEnv.from_process()
-    session = open_session(resolve_profile(ProfileChoice("router"), env), env, use_cache=False)
     request = Request.from_prompt(_sample_prompt("mmlu_pro-4697"), metadata={"id": "mmlu_pro-4697"}, tags=("hard",))
-
-    async def run() -> Completion:
-        try:
-            return await execute(session.root, request, session.services, RunOptions(read_cache=False, write_cache=False))
-        finally:
-            await session.aclose()
-
-    completion = asyncio.run(run())
+    completion = run_request_sync(request, AppEnv.from_process(), profile="router")
     assert completion.model_id == "replay:gpt-4o-2024-05-13"
     assert router_notes(completion) == ["rule 1 matched: tag 'hard'"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mmo.runtime.paths import MmoPaths
+from mmo.core.paths import MmoPaths
 from mmo.runtime.runlog import (
     MIGRATIONS,
     AttemptRecord,

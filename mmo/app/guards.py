@@ -1,10 +1,11 @@
-"""The guards of a session, from its profile and the user's flags, in the order they must run.
+"""The guards of a run, from its profile and the user's flags, in the order they must run.
 
 1. privacy (``check``): data governance refuses before anything else is considered;
 2. outage drills (``check``): before the cache, so a cached answer cannot hide a simulated outage;
 3. limits (``acquire``): may wait for a slot or the rate buckets, or fail fast;
-4. budget (``acquire``): prices the call once it is about to be sent (after any wait, so spending
-   by calls that finished meanwhile is counted; see ``mmo.runtime.budget``).
+4. spend caps (``acquire``): budgets and ``--max-cost`` price the call once it is about to be
+   sent (after any wait, so spending by calls that finished meanwhile is counted; see
+   ``mmo.runtime.spend``).
 """
 
 from __future__ import annotations
@@ -12,38 +13,50 @@ from __future__ import annotations
 from datetime import datetime, time, timezone
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from mmo.config.models import Profile
-from mmo.runtime.context import Guard
+from mmo.config.schema import Profile
+from mmo.runtime.guard import Guard
+from mmo.runtime.spend import Budgets, RunCap, SpendGuard
 
 if TYPE_CHECKING:
-    from mmo.runtime.paths import MmoPaths
+    from mmo.runtime.runlog import RunLog
 
 
-def session_guards(
+def run_guards(
     profile: Profile,
-    paths: MmoPaths,
     *,
     providers: Iterable[str],
+    runlog: RunLog | None,
     simulate_outage: Sequence[str] = (),
+    run_cap: RunCap | None = None,
 ) -> tuple[Guard, ...]:
-    from mmo.runtime.budget import BudgetGuard
-    from mmo.runtime.limits import LimitsGuard
-    from mmo.runtime.privacy import PrivacyGuard
+    from mmo.runtime.limits import LimitsGuard, limits_by_model
 
     guards: list[Guard] = []
-    privacy = PrivacyGuard.from_profile(profile)
-    if privacy is not None:
-        guards.append(privacy)
+    if profile.privacy.pii == "local_only":
+        from mmo.runtime.privacy import PrivacyGuard
+
+        guards.append(PrivacyGuard())
     if simulate_outage:
         from mmo.runtime.outage import OutageGuard
 
         guards.append(OutageGuard.from_flags(simulate_outage, aliases=_aliases(profile), providers=providers))
-    guards.append(LimitsGuard.from_profile(profile))
-    budget = BudgetGuard.from_profile(profile, spent_today_usd=_spent_today(profile, paths))
-    if budget.active:
-        guards.append(budget)
+    limits = limits_by_model(profile.limits, profile.models)
+    guards.append(LimitsGuard(limits, max_wait_s=profile.retry.max_retry_after_s))
+    spend = SpendGuard(_budgets(profile, runlog), run_cap)
+    if spend.active:
+        guards.append(spend)  # last: after any guard that waits
     return tuple(guards)
 
+
+def _budgets(profile: Profile, runlog: RunLog | None) -> Budgets:
+    spec = profile.budget
+    return Budgets(
+        per_request_usd=spec.per_request_usd,
+        daily_usd=spec.daily_usd,
+        spent_today_usd=_spent_today(profile, runlog),
+        allow_unknown_prices=spec.allow_unknown_prices,
+        profile_name=profile.name,
+    )
 
 
 def _aliases(profile: Profile) -> dict[str, str]:
@@ -55,12 +68,9 @@ def _aliases(profile: Profile) -> dict[str, str]:
     return out
 
 
-def _spent_today(profile: Profile, paths: MmoPaths) -> float:
+def _spent_today(profile: Profile, runlog: RunLog | None) -> float:
     """The profile's spend since midnight UTC, from the run log (read only under a daily cap)."""
-    if profile.budget.daily_usd is None or not paths.runlog_path.exists():
+    if profile.budget.daily_usd is None or runlog is None:
         return 0.0
-    from mmo.runtime.runlog import RunLog
-
     midnight = datetime.combine(datetime.now(timezone.utc).date(), time(0), tzinfo=timezone.utc)
-    with RunLog(paths.runlog_path) as log:
-        return log.spent_usd(profile=profile.name, since=midnight)
+    return runlog.spent_usd(profile=profile.name, since=midnight)

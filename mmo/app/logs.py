@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 from mmo.core.errors import ConfigError
 from mmo.core.trace import Span
 
+from mmo.runtime.runlog import AttemptRecord, RunRecord
+
 if TYPE_CHECKING:
-    from mmo.app.session import AppEnv
-    from mmo.runtime.runlog import AttemptRecord, RunRecord
+    from mmo.app.settings import AppEnv
+
+__all__ = ["AttemptRecord", "LogQuery", "RunDetails", "RunRecord", "recent_runs", "run_details", "run_to_dict"]
 
 STATUSES = ("ok", "error")
 

@@ -17,9 +17,9 @@ from mmo.config.loader import (
     load_profile,
     profile_json_schema,
 )
-from mmo.config.models import Profile
+from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError
-from mmo.runtime.paths import MmoPaths
+from mmo.core.paths import MmoPaths
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,113 +1,55 @@
-"""``mmo ask`` and ``mmo demo``: read the prompt, run the use case, render the result.
-
-The answer goes to standard output; the table, warnings and the trace go to standard error, so
-``mmo ask ... > answer.txt`` captures only the answer. With ``--json`` one JSON object goes to
-standard output and nothing is streamed.
-"""
+"""``mmo ask``: the command's options; ``mmo.cli.ask_run`` runs it and renders the result, loaded
+only when the command runs (``mmo --help`` imports this module, so it stays small)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
-from dataclasses import dataclass
-from typing import Optional
+from typing import Annotated, Optional
 
-from mmo.app.ask import AskInput, AskResult, ask
-from mmo.app.params import parse_param_pairs
-from mmo.app.session import AppEnv, ProfileChoice
-from mmo.cli.errors import exit_code, message
-from mmo.core.errors import ConfigError
+import typer
 
-
-@dataclass(frozen=True)
-class AskFlags:
-    profile: Optional[str]
-    model: Optional[str]
-    system: Optional[str]
-    param: list[str]
-    meta: list[str]
-    tag: list[str]
-    stream: Optional[bool]
-    json_out: bool
-    explain: bool
-    no_cache: bool
-    refresh: bool
-    no_log: bool
-    fail_fast: bool
-    simulate_outage: tuple[str, ...] = ()
+from mmo.cli.options import (
+    DebugOption,
+    ExplainOption,
+    FailFastOption,
+    ModelOption,
+    NoCacheOption,
+    ParamOption,
+    ProfileOption,
+    RefreshOption,
+    SimulateOutageOption,
+    run_settings,
+)
 
 
-def run_ask(prompt: Optional[str], flags: AskFlags) -> None:
-    text = _read_prompt(prompt)
-    item = AskInput(
-        prompt=text,
-        choice=ProfileChoice(flags.profile, flags.model),
-        system=flags.system,
-        params=parse_param_pairs(flags.param),
-        metadata={k: str(v) for k, v in parse_param_pairs(flags.meta).items()},
-        tags=tuple(flags.tag),
-        read_cache=not (flags.no_cache or flags.refresh),
-        write_cache=not flags.no_cache,
-        log_text=not flags.no_log,
-        fail_fast=flags.fail_fast,
-        simulate_outage=tuple(flags.simulate_outage),
-    )
-    stream = flags.stream if flags.stream is not None else sys.stdout.isatty()
-    _run_and_render(item, stream=stream and not flags.json_out, json_out=flags.json_out, explain=flags.explain)
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)
 
 
-def run_demo(task_id: Optional[str], *, profile: str = "demo", explain: bool, json_out: bool) -> None:
-    from mmo.app.demo import demo_task
+def ask(
+    prompt: Annotated[Optional[str], typer.Argument(help="The prompt; read from standard input when absent or '-'.")] = None,
+    profile: ProfileOption = None,
+    model: ModelOption = None,
+    system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")] = None,
+    param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    meta: Annotated[list[str], typer.Option("--meta", help="Request metadata key=value (router rules, replay ids).")] = [],  # noqa: B006
+    tag: Annotated[list[str], typer.Option("--tag", help="A tag for router rules and the run log.")] = [],  # noqa: B006
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream the answer (default: when stdout is a terminal).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object (answer, models, cost, trace); nothing partial.")] = False,
+    explain: ExplainOption = False,
+    no_cache: NoCacheOption = False,
+    refresh: RefreshOption = False,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Keep prompt and answer text out of the run log.")] = False,
+    fail_fast: FailFastOption = False,
+    simulate_outage: SimulateOutageOption = [],  # noqa: B006
+    debug: DebugOption = False,
+) -> None:
+    """Answer one prompt through a profile's strategy and show which model answered, why, and the cost."""
+    from mmo.cli.ask_run import AskView, run_ask
+    from mmo.cli.errors import guarded
 
-    task = demo_task(task_id)
-    if not json_out:
-        from rich.console import Console
+    def action() -> None:
+        settings = run_settings(profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage)
+        view = AskView(stream=stream, json_out=json_out, explain=explain)
+        run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view)
 
-        console = Console(stderr=True)
-        console.print(f"[bold]Demo:[/] task {task.id} from the bundled MMLU-Pro sample, answered by the offline {profile!r} profile\n")
-        console.print(task.prompt, style="dim", highlight=False, markup=False)
-        console.print()
-    item = AskInput(prompt=task.prompt, choice=ProfileChoice(profile), metadata={"id": task.id})
-    _run_and_render(item, stream=False, json_out=json_out, explain=explain)
-
-
-def _read_prompt(prompt: Optional[str]) -> str:
-    if prompt is not None and prompt != "-":
-        text = prompt
-    elif sys.stdin is None or sys.stdin.isatty():
-        raise ConfigError("no prompt: pass it as an argument or pipe it on standard input")
-    else:
-        text = sys.stdin.read()
-    if not text.strip():
-        raise ConfigError("the prompt is empty")
-    return text
-
-
-def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool) -> None:
-    import typer
-    from rich.console import Console
-
-    from mmo.cli.render import StreamPrinter, result_json, result_table, trace_tree
-
-    err = Console(stderr=True)
-    printer = StreamPrinter(sys.stdout, sys.stdout) if stream else None
-    result: AskResult = asyncio.run(ask(item, AppEnv.from_process(), sink=printer))
-    if json_out:
-        sys.stdout.write(json.dumps(result_json(result), ensure_ascii=False, indent=2) + "\n")
-    elif result.completion is not None:
-        if printer is not None and printer.shown_any:
-            printer.finish()
-        else:
-            sys.stdout.write(result.completion.text.rstrip("\n") + "\n")
-            sys.stdout.flush()
-    if not json_out:
-        for warning in result.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
-        if explain:
-            err.print(trace_tree(result.trace))
-        err.print(result_table(result))
-    if result.error is not None:
-        if not json_out:
-            err.print(message(result.error), highlight=False, markup=False)
-        raise typer.Exit(exit_code(result.error))
+    guarded(debug, action)

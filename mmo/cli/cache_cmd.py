@@ -13,11 +13,10 @@ def stats() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mmo.runtime.cache import ResponseCache
-    from mmo.runtime.paths import MmoPaths
+    from mmo.app.cache import cache_stats
+    from mmo.app.settings import AppEnv
 
-    with ResponseCache(MmoPaths.from_env().response_cache_dir) as cache:
-        info = cache.stats()
+    info = cache_stats(AppEnv.from_process())
     table = Table(show_header=False, box=None)
     table.add_row("directory", str(info.directory))
     table.add_row("entries", str(info.entries))
@@ -29,9 +28,12 @@ def stats() -> None:
 @app.command()
 def clear() -> None:
     """Delete every cached response."""
-    from mmo.runtime.cache import ResponseCache
-    from mmo.runtime.paths import MmoPaths
+    from mmo.app.cache import clear_cache
+    from mmo.app.settings import AppEnv
 
-    with ResponseCache(MmoPaths.from_env().response_cache_dir) as cache:
-        removed = cache.clear()
+    removed = clear_cache(AppEnv.from_process())
     typer.echo(f"removed {removed} cached responses")
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="cache")

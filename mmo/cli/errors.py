@@ -1,4 +1,5 @@
-"""The one place errors become exit codes and one-line messages.
+"""The one place errors become exit codes and one-line messages (``guarded`` runs a command
+under this policy).
 
 Exit codes (documented in the README):
 
@@ -14,6 +15,8 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+from typing import Any, Callable, Iterator
+
 from mmo.core.errors import AllAttemptsFailed, AuthFailed, BudgetExceeded, ConfigError, MissingKey, MmoError, ProviderError
 
 EXIT_OK = 0
@@ -21,7 +24,27 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_KEY = 3
 EXIT_BUDGET = 4
+EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+
+
+def guarded(debug: bool, action: Callable[[], Any]) -> None:
+    """Run a command; turn mmo's errors into a one-line message and a documented exit code, and
+    anything else into exit 70 (an internal error: always a bug)."""
+    import typer
+
+    try:
+        action()
+    except typer.Exit:
+        raise
+    except (Exception, KeyboardInterrupt) as error:
+        if debug:
+            raise
+        if not isinstance(error, (MmoError, AllAttemptsFailed, KeyboardInterrupt)):
+            typer.echo(f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)", err=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
+        typer.echo(message(error), err=True)
+        raise typer.Exit(exit_code(error)) from None
 
 
 def exit_code(error: BaseException) -> int:
@@ -62,7 +85,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _leaves(group: AllAttemptsFailed):  # type: ignore[no-untyped-def]
+def _leaves(group: AllAttemptsFailed) -> Iterator[BaseException]:
     for error in group.exceptions:
         if isinstance(error, AllAttemptsFailed):
             yield from _leaves(error)

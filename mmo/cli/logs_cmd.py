@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from mmo.app.logs import RunDetails
-    from mmo.runtime.runlog import RunRecord
+    from mmo.app.logs import RunRecord
 
 app = typer.Typer(
     help="Recent runs from the run log (filter by model, status, profile); `mmo logs show RUN` for one.",
@@ -24,8 +24,7 @@ PROMPT_PREVIEW_CHARS = 1000
 
 
 def _guarded(action: Callable[[], Any]) -> None:
-    # The one error policy of the command line (message + exit code) lives in mmo.cli.main.
-    from mmo.cli.main import _guarded as guarded
+    from mmo.cli.errors import guarded
 
     guarded(False, action)
 
@@ -65,7 +64,7 @@ def show(
 
 def _list(query: Any, json_out: bool) -> None:
     from mmo.app.logs import recent_runs, run_to_dict
-    from mmo.app.session import AppEnv
+    from mmo.app.settings import AppEnv
 
     runs = recent_runs(AppEnv.from_process(), query)
     if json_out:
@@ -86,7 +85,7 @@ def _filtered(query: Any) -> bool:
 
 def _show(run_id: str, json_out: bool) -> None:
     from mmo.app.logs import run_details
-    from mmo.app.session import AppEnv
+    from mmo.app.settings import AppEnv
 
     details = run_details(AppEnv.from_process(), run_id)
     if json_out:
@@ -209,3 +208,7 @@ def attempts_table(details: RunDetails) -> Table:
     if not details.attempts:
         table.add_row("-", "", "no model was called", "", "", "", "", "", "")
     return table
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="logs")

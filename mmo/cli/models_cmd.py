@@ -1,40 +1,91 @@
-"""``mmo models``: what the price library knows, with our capability table's context windows."""
+"""``mmo models``: what the model catalogue knows: prices (USD per 1M tokens) with their source,
+context windows and maximum output; with ``--profile``, that profile's models and overrides."""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
-from typing import Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from mmo.cli.options import DebugOption, JsonOption, ProfileOption
+
+if TYPE_CHECKING:
+    from mmo.app.models import ModelListing
 
 
-def run_models(provider: Optional[str], search: Optional[str], json_out: bool) -> None:
+def register(app: typer.Typer) -> None:
+    app.command("models")(models)
+
+
+def models(
+    provider: Annotated[Optional[str], typer.Option("--provider", help="Only this provider (openai, anthropic, gemini, groq, ...).")] = None,
+    search: Annotated[Optional[str], typer.Option("--search", help="Only models whose id contains this text.")] = None,
+    profile: ProfileOption = None,
+    json_out: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Known models with prices (USD per 1M tokens), context windows and maximum output."""
+    from mmo.cli.errors import guarded
+
+    guarded(debug, lambda: run_models(provider, search, profile, json_out))
+
+
+def run_models(provider: Optional[str], search: Optional[str], profile: Optional[str], json_out: bool) -> None:
+    from mmo.app.models import list_models
+    from mmo.app.settings import AppEnv
+
+    listing = list_models(AppEnv.from_process(), provider=provider, search=search, profile=profile)
+    if json_out:
+        sys.stdout.write(json.dumps([_as_dict(facts) for facts in listing.models], indent=2) + "\n")
+        return
+    _print_table(listing)
+
+
+def _print_table(listing: ModelListing) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mmo.core.errors import UnknownName
-    from mmo.providers.catalogue import BUILTIN_PROVIDERS
-    from mmo.runtime.prices import PriceBook, library_source
-
-    if provider is not None and provider not in BUILTIN_PROVIDERS:
-        raise UnknownName("provider", provider, list(BUILTIN_PROVIDERS))
-    models = PriceBook().known_models(provider)
-    if search:
-        models = [m for m in models if search.lower() in m.id.lower()]
-    if json_out:
-        sys.stdout.write(json.dumps([{"id": m.id, **asdict(m)} for m in models], indent=2) + "\n")
-        return
-    table = Table("model", "input $/M", "output $/M", "cached $/M", "context", box=None, header_style="bold")
-    for m in models:
-        table.add_row(m.id, _price(m.input_per_mtok), _price(m.output_per_mtok), _price(m.cached_input_per_mtok), _window(m.context_window))
+    table = Table("model", "input $/M", "output $/M", "cached $/M", "context", "max output", box=None, header_style="bold")
+    for facts in listing.models:
+        price = facts.price
+        table.add_row(
+            facts.ref.id,
+            _price(price.input_per_mtok if price else None),
+            _price(price.output_per_mtok if price else None),
+            _price(price.cached_input_per_mtok if price else None),
+            _count(facts.context_window.value),
+            _count(facts.max_output.value),
+        )
     console = Console()
     console.print(table)
-    console.print(f"{len(models)} models; prices from {library_source()} (offline snapshot)", style="dim")
+    scope = f"; profile {listing.profile!r} overrides applied" if listing.profile else ""
+    console.print(f"{len(listing.models)} models; prices from {listing.library} (offline snapshot){scope}", style="dim")
+
+
+def _as_dict(facts: Any) -> dict[str, Any]:
+    price = facts.price
+    return {
+        "id": facts.ref.id,
+        "provider": facts.ref.provider,
+        "model": facts.ref.name,
+        "input_per_mtok": price.input_per_mtok if price else None,
+        "output_per_mtok": price.output_per_mtok if price else None,
+        "cached_input_per_mtok": price.cached_input_per_mtok if price else None,
+        "price_source": price.source if price else None,
+        "context_window": facts.context_window.value,
+        "context_window_source": facts.context_window.source,
+        "max_output": facts.max_output.value,
+        "max_output_source": facts.max_output.source,
+        "local": facts.local,
+        "key_env": facts.key_env,
+    }
 
 
 def _price(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def _window(value: Optional[int]) -> str:
+def _count(value: Optional[int]) -> str:
     return "-" if value is None else f"{value:,}"

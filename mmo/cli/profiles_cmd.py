@@ -14,8 +14,7 @@ app = typer.Typer(help="List, show, validate and export profiles.", no_args_is_h
 
 
 def _guarded(action: Callable[[], Any]) -> None:
-    # The one error policy of the command line (message + exit code) lives in mmo.cli.main.
-    from mmo.cli.main import _guarded as guarded
+    from mmo.cli.errors import guarded
 
     guarded(False, action)
 
@@ -145,3 +144,7 @@ def _schema(output: Optional[Path]) -> None:
     except OSError as error:
         raise ConfigError(f"cannot write {output}: {error.strerror or error}") from None
     typer.echo(f"wrote {output}", err=True)
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="profiles")

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from mmo.app.ask import AskResult
+from mmo.app.outcome import RunOutcome
 from mmo.core.codec import completion_to_dict
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Delta, StreamRestart
@@ -60,7 +60,7 @@ def route(trace: Span, completion: Completion | None = None) -> str:
     return " → ".join(steps) or "-"
 
 
-def result_table(result: AskResult) -> Table:
+def result_table(result: RunOutcome) -> Table:
     """One row per model attempt (why each failed, what each cost), a total row, and a title
     naming the model that answered and the route that led to it."""
     completion = result.completion
@@ -161,7 +161,7 @@ def _add_span(parent: Tree, span: Span) -> None:
         _add_span(node, child)
 
 
-def result_json(result: AskResult) -> dict[str, Any]:
+def result_json(result: RunOutcome) -> dict[str, Any]:
     out: dict[str, Any] = {
         "run_id": result.run_id,
         "profile": result.profile,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Iterator, Mapping, Sequence, get_args, get_origin
 
-from mmo.config.models import ModelNodeSpec, NodeSpec, Profile, Spec
+from mmo.catalog.endpoints import BUILTIN_PROVIDERS
 from mmo.config.problems import KeyPath, format_key_path
+from mmo.config.schema import NodeSpec, Profile
 from mmo.config.type_hints import is_union, unwrap
 from mmo.core.errors import UnknownName
 from mmo.core.types import ModelRef
-from mmo.providers.catalogue import BUILTIN_PROVIDERS
+from mmo.spec.base import Spec
+from mmo.strategies.model import ModelNodeSpec
 
 
 def check_references(profile: Profile) -> list[str]:

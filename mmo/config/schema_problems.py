@@ -14,7 +14,7 @@ from typing import Annotated, Any, Mapping, Sequence, get_args, get_origin
 
 from pydantic import BaseModel, Tag, ValidationError
 
-from mmo.config.models import NODE_SPECS, Profile
+from mmo.config.schema import NODE_SPECS, Profile
 from mmo.config.problems import KeyPath, Problem, format_key_path
 from mmo.config.type_hints import is_union, unwrap
 from mmo.config.yaml_lines import line_of, yaml_type

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from mmo.core.errors import ConfigError, UnknownName
-from mmo.runtime.paths import MmoPaths
+from mmo.core.paths import MmoPaths
 
 Origin = Literal["path", "project", "user", "builtin"]
 

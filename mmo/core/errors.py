@@ -7,6 +7,7 @@
     │   ├── UnknownName              unknown profile / model / provider (with close matches)
     │   └── MissingKey               no API key: names `mmo keys set PROVIDER` and the env variable
     ├── BudgetExceeded               a cost cap would be passed; nothing more is spent
+    │   └── CostCapReached           a batch's --max-cost leaves no room for another call
     ├── StrategyFailed               models answered, but no answer met the strategy's bar
     │   ├── NoConsensus              an ensemble's vote reached no majority / min_votes
     │   └── CheckFailed              a pipeline step's answer failed its check
@@ -95,11 +96,30 @@ class MissingKey(ConfigError):
 
 
 class BudgetExceeded(MmoError):
-    """Starting another call could take spending past a cap; nothing more was spent."""
+    """Starting another call could take spending past a cap; nothing more was spent. ``scope``
+    names the cap: ``request`` (one request's budget), ``day`` (the profile's daily budget) or
+    ``run`` (a batch's ``--max-cost``). ``failover`` is set when a cheaper target may still fit."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit_usd: float | None = None,
+        spent_usd: float | None = None,
+        scope: str | None = None,
+        failover: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.limit_usd, self.spent_usd, self.scope = limit_usd, spent_usd, scope
+        self.failover = failover
+
+
+class CostCapReached(BudgetExceeded):
+    """A batch's ``--max-cost`` leaves no room for another call. Never a failover: a cheaper model
+    must not silently answer the rest of a batch."""
 
     def __init__(self, message: str, *, limit_usd: float | None = None, spent_usd: float | None = None) -> None:
-        super().__init__(message)
-        self.limit_usd, self.spent_usd = limit_usd, spent_usd
+        super().__init__(message, limit_usd=limit_usd, spent_usd=spent_usd, scope="run", failover=False)
 
 
 class StrategyFailed(MmoError):

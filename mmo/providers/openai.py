@@ -38,7 +38,7 @@ from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, as_text, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
 from mmo.providers.wire_json import count, json_text, merge_extra, plain_json
-from mmo.runtime.capabilities import capabilities_for
+from mmo.catalog.rules import capabilities_for
 
 FINISH_REASONS: Mapping[str, FinishReason] = {
     "stop": "stop",

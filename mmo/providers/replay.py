@@ -40,9 +40,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping
 
+from pydantic import Field
+
 from mmo.core.errors import BadRequest, ConfigError, ModelNotFound
 from mmo.core.types import UNKNOWN_COST, Completion, Cost, Delta, Request, Usage, frozen_mapping
-from mmo.providers.catalogue import ProviderSettings
+from mmo.catalog.endpoints import ProviderSettings
+from mmo.spec.base import Spec
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_FILES: Mapping[str, str] = frozen_mapping({"mmlu_pro_sample": "mmlu_pro_sample.jsonl.gz"})
@@ -186,6 +189,15 @@ def word_chunks(text: str) -> list[str]:
     return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
 
 
+class ReplayOptions(Spec):
+    """The fields a ``kind: replay`` provider takes in a profile (they reach the provider as
+    ``settings.options``)."""
+
+    path: str = Field(description="a JSONL(.gz) replay file, or builtin:NAME for one shipped with mmo")
+    sleep: bool = Field(default=False, description="wait the simulated latency")
+    speed: float = Field(default=1.0, gt=0, description="how much faster than recorded to wait (2 = twice as fast)")
+
+
 class ReplayProvider:
     """Answers from a replay file. The constructor has the HTTP adapters' shape so the registry can
     build every provider alike; the key and client are ignored, and replay has nothing to warn
@@ -236,6 +248,17 @@ class ReplayProvider:
 
     def models(self) -> list[str]:
         return list(self.replay_file().models)
+
+    def recorded_usage(self, request: Request, model: str) -> tuple[Usage, float | None] | None:
+        """The recorded tokens and cost of ``model`` answering ``request`` (for estimates)."""
+        try:
+            task = self.replay_file().find(request)
+        except BadRequest:
+            return None
+        recording = task.models.get(model)
+        if recording is None:
+            return None
+        return Usage(recording.input_tokens, recording.output_tokens), recording.cost_usd
 
     async def complete(self, request: Request, model: str) -> Completion:
         completion = self._answer(request, model)

@@ -15,11 +15,11 @@ from httpx_sse import ServerSentEvent
 from mmo.core.errors import ConfigError, ProviderError
 from mmo.core.types import Completion, Delta, FinishReason, Request, ToolCall, Usage
 from mmo.providers.call_progress import Stopwatch, StreamProgress
-from mmo.providers.catalogue import ProviderSettings
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.http import open_event_stream, post_json
 from mmo.providers.rate_limits import parse_rate_limits
 from mmo.providers.http_errors import CallTarget
-from mmo.runtime.capabilities import apply_parameter_rules
+from mmo.catalog.rules import apply_parameter_rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from mmo.config.models import BreakerSpec
+from mmo.spec.portfolio import BreakerSpec
 
 Clock = Callable[[], float]
 Outcome = Literal["success", "failure", "neutral"]

@@ -11,100 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import replace
+from typing import Any, Callable
 
 from mmo.core.errors import StreamCut, one_line
-from mmo.core.protocols import Node, StreamSink
-from mmo.core.trace import SpanBuilder
-from mmo.core.types import Completion, Cost, Delta, ModelRef, Params, Request, StreamRestart, Usage
-
-if TYPE_CHECKING:
-    from mmo.providers.registry import ProviderPool
-    from mmo.runtime.cache import ResponseCache
-    from mmo.runtime.prices import PriceBook
-    from mmo.runtime.tokens import TokenEstimator
+from mmo.core.protocols import Node, Provider, StreamSink
+from mmo.core.target import ModelTarget, RunOptions
+from mmo.core.trace import Span, SpanBuilder
+from mmo.core.types import Completion, Cost, Delta, Request, StreamRestart, Usage
+from mmo.runtime.guard import Guard
+from mmo.runtime.services import Services
+from mmo.runtime.tokens import TokenEstimator
 
 
-@dataclass(frozen=True, slots=True)
-class ModelTarget:
-    """One model as a leaf node sees it. ``params`` are the profile's defaults with the model's
-    and the node's own parameters already laid over them; a request's explicit parameters win
-    over all of these at call time."""
-
-    ref: ModelRef
-    alias: str | None = None
-    local: bool = False
-    params: Params = field(default_factory=Params)
-    context_window: int | None = None
-
-    @property
-    def id(self) -> str:
-        return self.ref.id
-
-    @property
-    def label(self) -> str:
-        return self.alias or self.ref.id
-
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    read_cache: bool = True
-    write_cache: bool = True
-    fail_fast: bool = False
-
-
-class Guard:
-    """A rule around every model call (privacy, outage drills, budgets, rate limits), so no
-    strategy can forget one. Subclasses override what they need; the defaults do nothing.
-
-    * ``check``: before the cache is consulted; raise to refuse the target (a ``failover`` error
-      lets a fallback move on).
-    * ``acquire``: before a real provider call (not a cache hit); may wait (rate limits) or
-      raise (budget). Its return value is passed to ``release``.
-    * ``release``: after that call, with the completion or the error, always.
-    """
-
-    def check(self, target: ModelTarget, request: Request, ctx: RunContext) -> None:
-        return None
-
-    async def acquire(self, target: ModelTarget, request: Request, ctx: RunContext) -> Any:
-        return None
-
-    def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
-        return None
-
-
-class Warnings:
-    """Things the user should know about a run that are not errors (a dropped parameter, an
-    unknown price). Each distinct message is kept once, in order."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, message: str) -> None:
-        if message not in self.items:
-            self.items.append(message)
-
-
-@dataclass(slots=True)
-class Services:
-    """What a run uses and does not own the lifetime of: providers, prices, cache, estimator."""
-
-    providers: ProviderPool
-    prices: PriceBook
-    tokens: TokenEstimator
-    warnings: Warnings
-    cache: ResponseCache | None = None
-    guards: tuple[Guard, ...] = ()
-
-    def warn(self, message: str) -> None:
-        self.warnings.add(message)
-
-
-class RunContext:
-    """One node's view of a run: its span, the shared services, and the stream sink (``None``
-    when this node must not show partial output, e.g. below a judge or a vote)."""
+class SpanContext:
+    """One node's view of a run (the ``RunContext`` protocol): its span, the shared services,
+    and the stream sink (``None`` when this node must not show partial output, e.g. below a
+    judge or a vote)."""
 
     __slots__ = ("services", "options", "span", "sink")
 
@@ -115,15 +38,29 @@ class RunContext:
     def path(self) -> str:
         return self.span.path
 
+    @property
+    def tokens(self) -> TokenEstimator:
+        return self.services.tokens
+
+    @property
+    def run_origin(self) -> float:
+        return self.span.origin
+
     def note(self, message: str, **attrs: Any) -> None:
         """Record a decision and its reason in this node's span."""
         self.span.event(message, **attrs)
+
+    def warn(self, message: str) -> None:
+        self.services.warn(message)
+
+    def context_window(self, target: ModelTarget) -> int | None:
+        return self.services.catalog.context_window(target.ref).value
 
     async def call(self, child: Node, request: Request, *, stream: bool = True) -> Completion:
         """Run ``child`` under its own span. ``stream=False`` keeps its output off the screen
         (strategies that judge an answer before accepting it)."""
         builder = SpanBuilder(child.kind, child.label, f"{self.path}/{child.label}", self.span.origin)
-        child_ctx = RunContext(self.services, self.options, builder, self.sink if stream else None)
+        child_ctx = SpanContext(self.services, self.options, builder, self.sink if stream else None)
         try:
             result = await child.run(request, child_ctx)
         except asyncio.CancelledError:
@@ -152,7 +89,7 @@ class RunContext:
                 self.sink(Delta(text=cached.text, model_id=cached.model_id))
             return cached
         completion = await self._guarded_call(provider, target, request)
-        cost = completion.cost if completion.cost.known else self.services.prices.cost(target.ref, completion.usage)
+        cost = completion.cost if completion.cost.known else self.services.catalog.cost(target.ref, completion.usage)
         if not cost.known:
             self.services.warn(f"no price known for {target.id}: its cost is shown as unknown")
         completion = replace(completion, cost=cost)
@@ -161,7 +98,7 @@ class RunContext:
             self.services.cache.set(key, completion)  # type: ignore[union-attr]
         return completion
 
-    async def _guarded_call(self, provider: Any, target: ModelTarget, request: Request) -> Completion:
+    async def _guarded_call(self, provider: Provider, target: ModelTarget, request: Request) -> Completion:
         tokens: list[tuple[Guard, Any]] = []
         completion: Completion | None = None
         error: BaseException | None = None
@@ -189,7 +126,7 @@ class RunContext:
             for guard, token in reversed(tokens):
                 guard.release(token, target, completion, error)
 
-    async def _stream(self, provider: Any, target: ModelTarget, request: Request) -> Completion:
+    async def _stream(self, provider: Provider, target: ModelTarget, request: Request) -> Completion:
         shown = False
         try:
             async for delta in provider.stream(request, target.ref.name):
@@ -227,7 +164,7 @@ class RunContext:
             return
         estimate = self.services.tokens.estimate
         usage = Usage(estimate(request.prompt_text(), target.id), estimate(cut.partial_text, target.id))
-        cost = self.services.prices.cost(target.ref, usage)
+        cost = self.services.catalog.cost(target.ref, usage)
         self._record_usage_estimate(usage, Cost(cost.usd, f"{cost.source}, estimated from partial output"))
 
     def _record_cancel_cost(self, target: ModelTarget, request: Request) -> None:
@@ -235,7 +172,7 @@ class RunContext:
         the prompt the vendor had read: count the estimated input, and say so. A model with no
         known price adds a note instead of turning the whole run's total unknown."""
         usage = Usage(self.services.tokens.estimate(request.prompt_text(), target.id), 0)
-        cost = self.services.prices.cost(target.ref, usage)
+        cost = self.services.catalog.cost(target.ref, usage)
         if not cost.known:
             self.note("cancelled in flight; its cost (unknown price) is not counted")
             return
@@ -251,14 +188,14 @@ async def execute(
     services: Services,
     options: RunOptions,
     sink: StreamSink | None = None,
-    on_span: Callable[[Any], None] | None = None,
+    on_span: Callable[[Span], None] | None = None,
 ) -> Completion:
     """Run a strategy tree. The returned completion's ``trace`` is the root span; when the run
     fails, the error propagates and ``on_span`` (if given) still receives the trace, so a failed
     run can be explained and logged."""
     origin = time.perf_counter()
     builder = SpanBuilder("run", "run", "", origin)
-    ctx = RunContext(services, options, builder, sink)
+    ctx = SpanContext(services, options, builder, sink)
     try:
         completion = await ctx.call(root, request)
     except BaseException as error:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from mmo.core.errors import ConfigError, MissingKey
-from mmo.providers.catalogue import BUILTIN_PROVIDERS, env_name
+from mmo.catalog.endpoints import BUILTIN_PROVIDERS, env_name
 
 SERVICE = "mmo"
 KEYRING_SOURCE = "keyring"

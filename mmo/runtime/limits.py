@@ -37,7 +37,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
-from mmo.config.models import LimitSpec, Profile
 from mmo.core.errors import (
     ConfigError,
     MmoError,
@@ -52,7 +51,9 @@ from mmo.core.errors import (
 from mmo.core.types import Completion, ModelRef, RateLimitInfo, Request
 from mmo.runtime.breaker import CircuitBreaker, Clock, Outcome
 from mmo.runtime.call_estimate import estimate_call
-from mmo.runtime.context import Guard, ModelTarget, RunContext
+from mmo.core.target import ModelTarget
+from mmo.runtime.guard import Guard, GuardContext
+from mmo.spec.portfolio import LimitSpec, ModelsSpec, model_entry
 
 Sleep = Callable[[float], Awaitable[Any]]
 Note = Callable[..., None]
@@ -285,10 +286,6 @@ class LimitsGuard(Guard):
         self._clock, self._sleep = clock, sleep
         self._limiters: dict[str, ModelLimiter] = {}
 
-    @classmethod
-    def from_profile(cls, profile: Profile, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> LimitsGuard:
-        return cls(limits_by_model(profile), max_wait_s=profile.retry.max_retry_after_s, clock=clock, sleep=sleep)
-
     def limiter(self, model_id: str) -> ModelLimiter:
         limiter = self._limiters.get(model_id)
         if limiter is None:
@@ -296,7 +293,7 @@ class LimitsGuard(Guard):
             self._limiters[model_id] = limiter
         return limiter
 
-    async def acquire(self, target: ModelTarget, request: Request, ctx: RunContext) -> Permit:
+    async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Permit:
         limiter = self.limiter(target.id)
         patience = 0.0 if ctx.options.fail_fast else self.max_wait_s
         tokens = estimate_call(request, target.id, ctx.services.tokens).total_tokens if limiter.counts_tokens else 0
@@ -312,17 +309,17 @@ class LimitsGuard(Guard):
             self.limiter(model_id).observe_rate_limits(info)
 
 
-def limits_by_model(profile: Profile) -> dict[str, LimitSpec]:
-    """The profile's ``limits:`` keyed by model id (its keys are aliases or provider:model)."""
+def limits_by_model(limits: Mapping[str, LimitSpec], models: ModelsSpec) -> dict[str, LimitSpec]:
+    """A profile's ``limits:`` keyed by model id (its keys are aliases or provider:model)."""
     out: dict[str, LimitSpec] = {}
     named_by: dict[str, str] = {}
-    for key, spec in profile.limits.items():
-        entry = profile.model_entry(key)
+    for key, spec in limits.items():
+        entry = model_entry(models, key)
         model_id = entry.model if entry is not None else key
         try:
             ModelRef.parse(model_id)
         except ValueError:
-            raise UnknownName("model in limits:", key, list(profile.models)) from None
+            raise UnknownName("model in limits:", key, list(models)) from None
         if model_id in out:
             raise ConfigError(f"limits: {named_by[model_id]!r} and {key!r} both name {model_id}; give it one entry")
         out[model_id], named_by[model_id] = spec, key

@@ -17,7 +17,8 @@ from typing import Iterable, Mapping
 
 from mmo.core.errors import ConfigError, Overloaded, UnknownName
 from mmo.core.types import ModelRef, Request
-from mmo.runtime.context import Guard, ModelTarget, RunContext
+from mmo.core.target import ModelTarget
+from mmo.runtime.guard import Guard, GuardContext
 
 FLAG = "--simulate-outage"
 
@@ -71,7 +72,7 @@ class OutageGuard(Guard):
         known = tuple(providers)
         return cls(parse_outage(v, aliases=aliases, providers=known) for v in values)
 
-    def check(self, target: ModelTarget, request: Request, ctx: RunContext) -> None:
+    def check(self, target: ModelTarget, request: Request, ctx: GuardContext) -> None:
         for outage in self.targets:
             if outage.matches(target):
                 # The attempt's error (shown by --explain and the result table) says it all.

@@ -1,7 +1,7 @@
 """Data governance around every model call: with ``privacy: {pii: local_only}``, a request that
 holds personal data or secrets goes only to models marked ``local``.
 
-The guard runs in ``RunContext.complete`` before the cache and the provider, for every call any
+The guard runs in ``ctx.complete`` before the cache and the provider, for every call any
 strategy makes (router branches, classifiers, cascade tiers, judges, fallbacks), so no strategy
 can forget it. A refusal is ``PolicyBlocked``, a ``failover`` error: a fallback moves on to the
 next target, and when no local model is left the run fails with that error, having sent nothing.
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from mmo.core.errors import PolicyBlocked
 from mmo.core.types import Request
-from mmo.runtime.context import Guard, ModelTarget, RunContext
+from mmo.core.target import ModelTarget
+from mmo.runtime.guard import Guard, GuardContext
 
 if TYPE_CHECKING:
-    from mmo.config.models import Profile
     from mmo.runtime.pii import PiiFinding
 
 
@@ -37,12 +37,7 @@ class PrivacyGuard(Guard):
         # A fallback checks the same request against several targets: scan its text once.
         self._last: tuple[str, tuple[PiiFinding, ...]] | None = None
 
-    @classmethod
-    def from_profile(cls, profile: Profile) -> PrivacyGuard | None:
-        """The guard the profile asks for, or ``None`` when it lets personal data go anywhere."""
-        return cls() if profile.privacy.pii == "local_only" else None
-
-    def check(self, target: ModelTarget, request: Request, ctx: RunContext) -> None:
+    def check(self, target: ModelTarget, request: Request, ctx: GuardContext) -> None:
         if target.local:
             return
         findings = self.findings(request)

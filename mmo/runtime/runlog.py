@@ -88,6 +88,7 @@ class AttemptRecord:
     ttft_ms: float | None = None
     cache_hit: bool = False
     prompt_chars: int = 0
+    calls: int = 1  # a batch records a model's calls summed in one row
 
 
 # ---------------------------------------------------------------- migrations (append only)
@@ -125,8 +126,13 @@ def _m003_attempt_prompt_chars(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE attempts ADD COLUMN prompt_chars INTEGER NOT NULL DEFAULT 0")
 
 
+def _m004_attempt_calls(db: sqlite3.Connection) -> None:
+    # How many calls a row sums (batch rows sum a model's calls), for typical answer lengths.
+    db.execute("ALTER TABLE attempts ADD COLUMN calls INTEGER NOT NULL DEFAULT 1")
+
+
 Migration = Callable[["sqlite3.Connection"], None]
-MIGRATIONS: tuple[Migration, ...] = (_m001_runs_and_attempts, _m002_indexes, _m003_attempt_prompt_chars)
+MIGRATIONS: tuple[Migration, ...] = (_m001_runs_and_attempts, _m002_indexes, _m003_attempt_prompt_chars, _m004_attempt_calls)
 
 
 def migration_name(migration: Migration) -> str:
@@ -271,6 +277,22 @@ class RunLog:
         if samples < RATIO_MIN_SAMPLES:
             return None
         return TokenRatio(tokens / (chars / 4), samples)
+
+    def typical_output_tokens(self, model_id: str) -> int | None:
+        """Mean output tokens per call over the model's last successful uncached calls (rows
+        summing several calls weigh by their count); ``None`` with fewer than three calls."""
+        with self._lock:
+            row = self._db.execute(
+                """SELECT SUM(calls), SUM(output_tokens) FROM (
+                       SELECT calls, output_tokens FROM attempts
+                       WHERE model_id = ? AND status = 'ok' AND cache_hit = 0 AND output_tokens > 0
+                       ORDER BY rowid DESC LIMIT ?)""",
+                (model_id, RATIO_WINDOW),
+            ).fetchone()
+        calls, tokens = row
+        if not calls or calls < RATIO_MIN_SAMPLES:
+            return None
+        return max(1, round(tokens / calls))
 
     def token_ratio(self, model_id: str) -> float | None:
         sample = self.token_ratio_sample(model_id)

@@ -32,32 +32,50 @@ class TokenRatio:
     samples: int
 
 
-class RatioSource(Protocol):
+class History(Protocol):
     """What ``TokenEstimator.from_runlog`` needs from a run log."""
 
     def token_ratio_sample(self, model_id: str) -> TokenRatio | None: ...
 
+    def typical_output_tokens(self, model_id: str) -> int | None: ...
+
 
 class TokenEstimator:
-    """Estimates tokens for a model, using its learnt ratio when there is one."""
+    """Estimates tokens for a model, using its learnt ratio when there is one, and knows each
+    model's typical answer length when the run log has seen enough of its answers."""
 
-    __slots__ = ("_ratios", "_samples")
+    __slots__ = ("_ratios", "_samples", "_outputs")
 
-    def __init__(self, ratios: Mapping[str, float] | None = None, samples: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        ratios: Mapping[str, float] | None = None,
+        samples: Mapping[str, int] | None = None,
+        outputs: Mapping[str, int] | None = None,
+    ) -> None:
         self._ratios: Mapping[str, float] = MappingProxyType(dict(ratios or {}))
         self._samples: Mapping[str, int] = MappingProxyType(dict(samples or {}))
+        self._outputs: Mapping[str, int] = MappingProxyType(dict(outputs or {}))
 
     @classmethod
-    def from_runlog(cls, runlog: RatioSource, model_ids: Iterable[str]) -> TokenEstimator:
-        """Ratios for ``model_ids`` as observed in the run log (models with too few calls keep chars/4)."""
+    def from_runlog(cls, runlog: History, model_ids: Iterable[str]) -> TokenEstimator:
+        """Ratios and typical answer lengths for ``model_ids`` as observed in the run log (models
+        with too few calls keep chars/4 and have no typical length)."""
         ratios: dict[str, float] = {}
         samples: dict[str, int] = {}
+        outputs: dict[str, int] = {}
         for model_id in dict.fromkeys(model_ids):
             observed = runlog.token_ratio_sample(model_id)
             if observed is not None:
                 ratios[model_id] = observed.ratio
                 samples[model_id] = observed.samples
-        return cls(ratios, samples)
+            typical = runlog.typical_output_tokens(model_id)
+            if typical is not None:
+                outputs[model_id] = typical
+        return cls(ratios, samples, outputs)
+
+    def typical_output(self, model_id: str) -> int | None:
+        """The model's mean answer length over its recent calls, or ``None`` without history."""
+        return self._outputs.get(model_id)
 
     def ratio(self, model_id: str | None = None) -> float | None:
         return self._ratios.get(model_id) if model_id is not None else None

@@ -32,17 +32,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
+from pydantic import Field
+
 from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, MmoError, QualityGateFailed, one_line
-from mmo.core.protocols import Node
+from mmo.core.estimate import NOTHING, CostRange, Path
+from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
-from mmo.strategies.gates import GateResult, Gates, build_gates, first_failure
+from mmo.spec.base import Spec
+from mmo.strategies.gates.gate_set import Gates, build_gates, first_failure
+from mmo.strategies.gates.spec import GatesSpec
+from mmo.strategies.gates.verdict import GateResult
+from mmo.strategies.kinds import StrategyKind
 
 if TYPE_CHECKING:
-    from mmo.config.models import CascadeSpec
-    from mmo.runtime.context import RunContext
+    from mmo.spec.nodes import NodeSpec
     from mmo.strategies.build import TreeBuilder
 
 OnExhausted = Literal["last", "best", "error"]
+
+
+class CascadeSpec(Spec):
+    """Tiers from cheap to expensive; after each tier but the last, the gates decide accept or
+    escalate. ``on_exhausted``: what the last tier's answer gets when it fails the gates too."""
+
+    cascade: list[NodeSpec] = Field(min_length=1)
+    accept: GatesSpec = Field(default_factory=GatesSpec)  # type: ignore[valid-type]
+    on_exhausted: OnExhausted = "last"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +97,23 @@ class CascadeNode:
     def children(self) -> Sequence[Node]:
         return (*self.tiers, *self.gates.nodes())
 
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        """Best and expected: the first tier passes its gates. Worst: every tier answers and is
+        rejected, every gate that calls a model (agree, judge) judging each answer (but the
+        last tier's, under ``on_exhausted: last``, whose verdict changes nothing)."""
+        prepared = self.gates.prepare(request)
+        last = len(self.tiers) - 1
+        judged = [self._judged(request, est.range(tier, prepared), est, final=n == last) for n, tier in enumerate(self.tiers)]
+        worst = Path()
+        for tier in judged:
+            worst = worst.then(tier.worst)
+        return CostRange(judged[0].best, judged[0].expected, worst)
+
+    def _judged(self, request: Request, answer: CostRange, est: Estimator, *, final: bool) -> CostRange:
+        model_gates = not (final and self.on_exhausted == "last")
+        gates = self.gates.estimate(request, answer, est, model_gates=model_gates) if len(self.gates) else NOTHING
+        return answer.beside(gates)
+
     async def run(self, request: Request, ctx: RunContext) -> Completion:
         tier_request = self._prepare(request, ctx)
         answered: list[TierVerdict] = []
@@ -107,10 +139,8 @@ class CascadeNode:
     def _prepare(self, request: Request, ctx: RunContext) -> Request:
         if not len(self.gates):
             ctx.note("no gates set: the first tier that answers is accepted")
-        if self.gates.asks_confidence:
-            ctx.note("asking every tier to end with 'Confidence: 0.NN' (min_confidence gate)")
-        if self.gates.wants_logprobs:
-            ctx.note("asking every tier for logprobs (min_logprob gate)")
+        for preparation in self.gates.preparations:
+            ctx.note(preparation)
         return self.gates.prepare(request)
 
     async def _ask(self, tier: Node, request: Request, ctx: RunContext, final: bool, failures: list[BaseException]) -> Completion | None:
@@ -180,7 +210,6 @@ def build(builder: TreeBuilder, spec: CascadeSpec) -> Node:
     return CascadeNode(tiers, build_gates(builder, spec.accept), spec.on_exhausted)
 
 
-
 def _best(answered: list[TierVerdict]) -> TierVerdict:
     """The answer that got furthest through the gates; a tie goes to the later (stronger) tier."""
     return max(answered, key=lambda verdict: (verdict.gates_passed, verdict.position))
@@ -191,3 +220,6 @@ def _budget_refused(error: BaseException) -> bool:
     if isinstance(error, AllAttemptsFailed):
         return bool(error.exceptions) and all(_budget_refused(e) for e in error.exceptions)
     return isinstance(error, BudgetExceeded)
+
+
+KIND = StrategyKind("cascade", CascadeSpec, build, specs=(CascadeSpec,))

@@ -18,16 +18,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+from pydantic import Field
 
 from mmo.core.errors import AllAttemptsFailed, MmoError, one_line
-from mmo.core.protocols import Node
+from mmo.core.protocols import Node, RunContext, leaf_targets
 from mmo.core.types import Message, Params, Request
-from mmo.runtime.context import ModelTarget, RunContext
 from mmo.runtime.privacy import outgoing_text
+from mmo.spec.base import Spec
+
+if TYPE_CHECKING:
+    from mmo.spec.nodes import NodeSpec
 
 CLASSIFIER_INSTRUCTION = "Classify the user's request into exactly one of these labels: {labels}. Answer with the label only."
 REPLY_PREVIEW_CHARS = 40
+
+
+class ClassifySpec(Spec):
+    """A small model labels the prompt (after every rule failed to match); each label maps to a
+    branch. A label outside the list (or a failed call) falls through to the default."""
+
+    model: NodeSpec
+    labels: dict[str, NodeSpec] = Field(min_length=1)
+    instructions: str | None = Field(default=None, description="extra guidance for the classifier")
+    max_tokens: int = Field(default=16, gt=0, description="answer budget; raise it for reasoning models, which think before answering")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +56,15 @@ class IntentClassifier:
     def children(self) -> Sequence[Node]:
         return (self.model, *self.labels.values())
 
+    def holds_pii(self, question: Request) -> str | None:
+        """What personal data ``question`` holds when privacy keeps it from this classifier."""
+        if not self.skip_when_pii:
+            return None
+        from mmo.runtime.pii import describe_pii, detect_pii
+
+        findings = detect_pii(outgoing_text(question))
+        return describe_pii(findings) if findings else None
+
     def request_for(self, request: Request) -> Request:
         """The constrained request the classifier model answers."""
         system = CLASSIFIER_INSTRUCTION.format(labels=", ".join(self.labels))
@@ -52,16 +76,13 @@ class IntentClassifier:
     async def choose(self, request: Request, ctx: RunContext) -> Node | None:
         """The branch for the request's label, or ``None`` to fall through to the default."""
         question = self.request_for(request)
-        if self.skip_when_pii:
-            from mmo.runtime.pii import describe_pii, detect_pii
-
-            findings = detect_pii(outgoing_text(question))
-            if findings:
-                ctx.note(
-                    f"classifier skipped: the request holds personal data ({describe_pii(findings)}) and privacy "
-                    f"allows it only on local models, but the classifier {self.model.label} is not local"
-                )
-                return None
+        found = self.holds_pii(question)
+        if found is not None:
+            ctx.note(
+                f"classifier skipped: the request holds personal data ({found}) and privacy "
+                f"allows it only on local models, but the classifier {self.model.label} is not local"
+            )
+            return None
         try:
             reply = await ctx.call(self.model, question, stream=False)
         except (MmoError, AllAttemptsFailed) as error:
@@ -88,15 +109,7 @@ def parse_label(reply: str, labels: Sequence[str]) -> str | None:
 
 
 def has_local_model(node: Node) -> bool:
-    return any(target.local for target in _leaf_targets(node))
-
-
-def _leaf_targets(node: Node) -> Iterator[ModelTarget]:
-    target = getattr(node, "target", None)
-    if isinstance(target, ModelTarget):
-        yield target
-    for child in node.children():
-        yield from _leaf_targets(child)
+    return any(target.local for target in leaf_targets(node))
 
 
 def _preview(reply: str) -> str:

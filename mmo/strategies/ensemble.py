@@ -23,16 +23,34 @@ import asyncio
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
-from mmo.config.models import EnsembleSpec
+from pydantic import Field
+
 from mmo.core.errors import AllAttemptsFailed, ConfigError, MmoError, NoConsensus, one_line
-from mmo.core.protocols import Node
+from mmo.core.estimate import CostRange, sequence
+from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Params, Request
-from mmo.runtime.context import RunContext
-from mmo.strategies.build import TreeBuilder
+from mmo.spec.base import Spec
+from mmo.strategies.extract import ExtractSpec
+from mmo.strategies.kinds import StrategyKind
+
+if TYPE_CHECKING:
+    from mmo.spec.nodes import NodeSpec
+    from mmo.strategies.build import TreeBuilder
 
 Combine = Literal["vote", "judge", "aggregate"]
+
+
+class EnsembleSpec(Spec):
+    """Members run concurrently; their answers are combined by vote, a judge, or an aggregator."""
+
+    ensemble: list[NodeSpec] = Field(min_length=2)
+    combine: Combine = "vote"
+    extract: ExtractSpec = "choice"
+    judge: NodeSpec | None = Field(default=None, description="the model that judges or aggregates")
+    min_votes: int | None = Field(default=None, ge=1, description="vote: fewer agreeing answers is a failure")
+    tie_break: list[str] | None = Field(default=None, description="vote: member labels in order of trust")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +126,29 @@ class EnsembleNode:
 
     def children(self) -> Sequence[Node]:
         return self.members + ((self.judge,) if self.judge is not None else ())
+
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        """Every member, then (judge, aggregate) the judge reading every member's answer."""
+        members = [est.range(member, request) for member in self.members]
+        spent = sequence(members)
+        if self.judge is None or self.combine == "vote":
+            return spent
+        judge = self.judge
+
+        def judged(scenario: str) -> CostRange:
+            lengths = [getattr(member, scenario).answer_tokens for member in members]
+            return est.range(judge, self._judge_request(request, lengths, est))
+
+        tail = CostRange(judged("best").best, judged("expected").expected, judged("worst").worst)
+        return spent.then(tail)
+
+    def _judge_request(self, request: Request, lengths: Sequence[float], est: Estimator) -> Request:
+        """What the judge (or aggregator) is asked, with stand-ins for answers not yet written."""
+        stand_ins = [Answer(f"m{n}", Completion(est.stand_in(tokens), "")) for n, tokens in enumerate(lengths)]
+        question = request.last_user_text()
+        if self.combine == "aggregate":
+            return _derived_request(request, aggregate_prompt(question, stand_ins), keep_params=True, keep_system=True)
+        return _derived_request(request, judge_prompt(question, stand_ins), keep_params=False, keep_system=False)
 
     async def run(self, request: Request, ctx: RunContext) -> Completion:
         answers, errors = await self._ask_members(request, ctx)
@@ -299,3 +340,6 @@ def _check_spec(spec: EnsembleSpec, labels: Sequence[str]) -> None:
             raise ConfigError(f"ensemble: tie_break names {label!r}, which is not a member; members: {', '.join(labels)}")
         if label in duplicates:
             raise ConfigError(f"ensemble: tie_break names {label!r}, which is more than one member")
+
+
+KIND = StrategyKind("ensemble", EnsembleSpec, build, specs=(EnsembleSpec,))

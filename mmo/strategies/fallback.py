@@ -13,30 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+from pydantic import Field
 
 from mmo.core.errors import AllAttemptsFailed, MmoError, one_line
-from mmo.core.protocols import Node
+from mmo.core.estimate import CostRange, first_or_every
+from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
-from mmo.runtime.context import RunContext
+from mmo.spec.base import Spec
+from mmo.spec.portfolio import RetrySpec
+from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from mmo.spec.nodes import NodeSpec
+    from mmo.strategies.build import TreeBuilder
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 2
-    backoff_s: float = 0.5
-    max_backoff_s: float = 8.0
-    max_retry_after_s: float = 30.0
-    fail_fast: bool = False
+class FallbackSpec(Spec):
+    """Ordered alternatives: retry a target on retryable errors, then move to the next."""
 
-    def delay(self, retry_index: int, retry_after: float | None, rng: random.Random) -> float | None:
-        """Seconds to wait before retry number ``retry_index`` (0-based), or ``None`` to move on."""
-        if retry_after is not None and retry_after > self.max_retry_after_s:
-            return None
-        ceiling = min(self.max_backoff_s, self.backoff_s * (2**retry_index))
-        jittered = rng.uniform(0, ceiling)
-        return max(jittered, retry_after or 0.0)
+    fallback: list[NodeSpec] = Field(min_length=1)
+    retry: RetrySpec | None = None
 
 
 class FallbackNode:
@@ -50,6 +49,10 @@ class FallbackNode:
 
     def children(self) -> Sequence[Node]:
         return self.nodes
+
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        """The first child answers (best, expected), or every child is asked (worst)."""
+        return first_or_every([est.range(child, request) for child in self.nodes])
 
     async def run(self, request: Request, ctx: RunContext) -> Completion:
         fail_fast = self.policy.fail_fast or ctx.options.fail_fast
@@ -76,3 +79,10 @@ class FallbackNode:
         if fail_fast or not getattr(error, "retryable", False) or retry_index + 1 >= self.policy.attempts:
             return None
         return self.policy.delay(retry_index, getattr(error, "retry_after", None), self._rng)
+
+
+def build(builder: TreeBuilder, spec: FallbackSpec) -> Node:
+    return FallbackNode([builder.build(child) for child in spec.fallback], builder.retry_policy(spec.retry))
+
+
+KIND = StrategyKind("fallback", FallbackSpec, build, specs=(FallbackSpec,))

@@ -18,14 +18,29 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from mmo.config.models import HedgeSpec
+
+from pydantic import Field
+
 from mmo.core.errors import AllAttemptsFailed, MmoError, one_line
-from mmo.core.protocols import Node
+from mmo.core.estimate import CostRange, first_or_every
+from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
-from mmo.runtime.context import RunContext
-from mmo.strategies.build import TreeBuilder
+from mmo.spec.base import Spec
+from mmo.strategies.kinds import StrategyKind
+
+if TYPE_CHECKING:
+    from mmo.spec.nodes import NodeSpec
+    from mmo.strategies.build import TreeBuilder
+
+
+class HedgeSpec(Spec):
+    """Start the first child; if it has not answered after ``after_ms``, start the next too.
+    The first good answer wins, the others are cancelled, and every billed attempt counts."""
+
+    hedge: list[NodeSpec] = Field(min_length=2)
+    after_ms: float = Field(default=2000, gt=0)
 
 
 class HedgeNode:
@@ -40,6 +55,10 @@ class HedgeNode:
 
     def children(self) -> Sequence[Node]:
         return self.nodes
+
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        """The first child answers in time (best, expected), or every child is started (worst)."""
+        return first_or_every([est.range(child, request) for child in self.nodes])
 
     async def run(self, request: Request, ctx: RunContext) -> Completion:
         race = _Race(self, request, ctx)
@@ -133,6 +152,8 @@ class _Race:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-
 def build(builder: TreeBuilder, spec: HedgeSpec) -> Node:
     return HedgeNode([builder.build(child) for child in spec.hedge], spec.after_ms)
+
+
+KIND = StrategyKind("hedge", HedgeSpec, build, specs=(HedgeSpec,))

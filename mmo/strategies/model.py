@@ -1,12 +1,26 @@
-"""The leaf strategy: one model."""
+"""The leaf strategy: one model, by alias or ``provider:model``, with optional parameters."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from mmo.core.protocols import Node
+from mmo.core.estimate import CostRange
+from mmo.core.protocols import Estimator, Node, RunContext
+from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, Request
-from mmo.runtime.context import ModelTarget, RunContext
+from mmo.spec.base import Spec
+from mmo.spec.params import ParamsSpec
+from mmo.strategies.kinds import StrategyKind
+
+if TYPE_CHECKING:
+    from mmo.strategies.build import TreeBuilder
+
+
+class ModelNodeSpec(Spec):
+    """A leaf: one model, by alias or provider:model, with optional parameter overrides."""
+
+    model: str
+    params: ParamsSpec | None = None
 
 
 class ModelNode:
@@ -22,5 +36,15 @@ class ModelNode:
     def children(self) -> Sequence[Node]:
         return ()
 
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        return est.call(self.target, request)
+
     def __repr__(self) -> str:
         return f"ModelNode({self.target.id})"
+
+
+def build(builder: TreeBuilder, spec: ModelNodeSpec) -> Node:
+    return ModelNode(builder.target(spec.model, spec.params))
+
+
+KIND = StrategyKind("model", ModelNodeSpec, build)

@@ -16,21 +16,44 @@ only when it is the last step and has no check: every other answer is an interme
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
-from mmo.config.models import PipelineSpec, StepSpec
+from pydantic import Field
+
 from mmo.core.errors import CheckFailed, ConfigError
-from mmo.core.protocols import Node
+from mmo.core.estimate import NOTHING, CostRange
+from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Message, Request
-from mmo.runtime.context import RunContext
-from mmo.strategies.build import TreeBuilder
+from mmo.spec.base import Spec
+from mmo.strategies.gates.gate_set import Gates, build_gates
+from mmo.strategies.gates.spec import GatesSpec
+from mmo.strategies.gates.verdict import GateResult
+from mmo.strategies.kinds import StrategyKind
 from mmo.strategies.templates import Template
 
 if TYPE_CHECKING:
-    from mmo.strategies.gates import GateResult, Gates
+    from mmo.spec.nodes import NodeSpec
+    from mmo.strategies.build import TreeBuilder
 
 OnFail = Literal["stop", "repair", "continue"]
 INPUT = "input"
+
+
+class StepSpec(Spec):
+    """One pipeline step: a strategy, a prompt template over ``{input}`` and earlier steps'
+    outputs (``{draft}``), and an optional check that stops or repairs the step on failure."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    run: NodeSpec
+    prompt: str = "{input}"
+    system: str | None = None
+    check: GatesSpec | None = None  # type: ignore[valid-type]
+    on_fail: OnFail = "stop"
+
+
+class PipelineSpec(Spec):
+    pipeline: list[StepSpec] = Field(min_length=1)
+    output: str | None = Field(default=None, description="the step whose output is the answer (default: the last)")
 
 
 class StepNode:
@@ -56,6 +79,21 @@ class StepNode:
 
     def children(self) -> Sequence[Node]:
         return (self.node, *(self.gates.nodes() if self.gates is not None else ()))
+
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        """The step's answer and its check's calls; with ``repair``, the worst case asks again
+        (and checks again)."""
+        if self.gates is None:
+            return est.range(self.node, request)
+        prepared = self.gates.prepare(request)
+        answer = est.range(self.node, prepared)
+        checked = answer.beside(self.gates.estimate(request, answer, est))
+        if self.on_fail != "repair":
+            return checked
+        failure = GateResult(False, "check", "the answer did not pass")
+        again = est.range(self.node, repair_request(prepared, est.stand_in(answer.worst.answer_tokens), failure))
+        rechecked = again.beside(self.gates.estimate(request, again, est))
+        return CostRange(checked.best, checked.expected, checked.worst.then(rechecked.worst))
 
     def request_for(self, values: Mapping[str, str], original: Request) -> Request:
         system = self.system.render(values) if self.system is not None else original.system
@@ -124,6 +162,16 @@ class PipelineNode:
     def children(self) -> Sequence[Node]:
         return self.steps
 
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        """Every step in order; a later step reads an earlier one's answer at its worst length."""
+        values: dict[str, str] = {INPUT: request.last_user_text()}
+        out = NOTHING
+        for step in self.steps:
+            step_range = est.range(step, step.request_for(values, request))
+            values[step.name] = est.stand_in(step_range.worst.answer_tokens)
+            out = out.then(step_range)
+        return out
+
     async def run(self, request: Request, ctx: RunContext) -> Completion:
         values: dict[str, str] = {INPUT: request.last_user_text()}
         answer: Completion | None = None
@@ -169,7 +217,7 @@ def _build_step(builder: TreeBuilder, spec: StepSpec, known: Sequence[str]) -> S
     if spec.system is not None:
         system = Template.parse(spec.system, f"pipeline step {spec.name!r} system")
         system.require_known(known, f"pipeline step {spec.name!r} system")
-    gates = _build_gates(builder, spec.check) if spec.check is not None else None
+    gates = build_gates(builder, spec.check) if spec.check is not None else None
     if gates is not None and not len(gates):
         gates = None  # `check: {}` sets no gate: nothing to judge, so the step may stream
     if gates is None and "on_fail" in spec.model_fields_set:
@@ -177,7 +225,4 @@ def _build_step(builder: TreeBuilder, spec: StepSpec, known: Sequence[str]) -> S
     return StepNode(spec.name, builder.build(spec.run), prompt, system, gates, spec.on_fail)
 
 
-def _build_gates(builder: TreeBuilder, spec: Any) -> Gates:
-    from mmo.strategies.gates import build_gates
-
-    return build_gates(builder, spec)
+KIND = StrategyKind("pipeline", PipelineSpec, build, specs=(StepSpec, PipelineSpec))

@@ -21,17 +21,35 @@ PII kinds and complexity score when a rule needed them, and the classifier's lab
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
-from mmo.config.models import RouterSpec
-from mmo.core.protocols import Node
+from pydantic import Field
+
+from mmo.core.estimate import CostRange, one_of
+from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
-from mmo.runtime.context import RunContext
-from mmo.strategies.classifier import IntentClassifier, has_local_model
-from mmo.strategies.router_rules import RequestFacts, Rule, compile_rule
+from mmo.spec.base import Spec
+from mmo.strategies.classifier import ClassifySpec, IntentClassifier, has_local_model
+from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.router_rules import RequestFacts, Rule, WhenSpec, compile_rule
 
 if TYPE_CHECKING:
+    from mmo.spec.nodes import NodeSpec
     from mmo.strategies.build import TreeBuilder
+
+
+class RuleSpec(Spec):
+    when: WhenSpec
+    use: NodeSpec
+
+
+class RouterSpec(Spec):
+    """First matching rule wins; then the classifier; then the default branch."""
+
+    router: Literal[True] | None = Field(default=None, description="marks the node kind; may be left out")
+    rules: list[RuleSpec] = Field(default_factory=list)
+    classify: ClassifySpec | None = None
+    default: NodeSpec
 
 
 class RouterNode:
@@ -47,8 +65,26 @@ class RouterNode:
         classifier = self.classifier.children() if self.classifier is not None else ()
         return (*(rule.node for rule in self.rules), *classifier, self.default)
 
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        """The branch the rules pick (they are evaluated offline, as at run time); with no rule
+        matching, the classifier's call and then any of its branches or the default (expected:
+        each label equally likely)."""
+        facts = RequestFacts(request, est.tokens, est.context_window)
+        rule = next((rule for rule in self.rules if rule.reasons(facts) is not None), None)
+        if rule is not None:
+            return est.range(rule.node, request)
+        if self.classifier is None:
+            return est.range(self.default, request)
+        question = self.classifier.request_for(request)
+        if self.classifier.skip_when_pii and facts.pii() and self.classifier.holds_pii(question) is not None:
+            return est.range(self.default, request)  # the router skips the classifier then
+        labelled = [est.range(branch, request) for branch in self.classifier.labels.values()]
+        chosen = one_of(labelled)  # expected: each label equally likely
+        either = one_of([*labelled, est.range(self.default, request)])  # the default when no label fits
+        return est.range(self.classifier.model, question).then(CostRange(either.best, chosen.expected, either.worst))
+
     async def run(self, request: Request, ctx: RunContext) -> Completion:
-        facts = RequestFacts(request, ctx.services.tokens)
+        facts = RequestFacts(request, ctx.tokens, ctx.context_window)
         branch = self._match_rules(facts, ctx)
         if branch is None and self.classifier is not None:
             branch = await self.classifier.choose(request, ctx)
@@ -76,7 +112,7 @@ class RouterNode:
 
 
 def build(builder: TreeBuilder, spec: RouterSpec) -> Node:
-    rules = [compile_rule(number, rule.when, builder.build(rule.use)) for number, rule in enumerate(spec.rules, 1)]
+    rules = [compile_rule(number, rule.when, builder.build(rule.use), builder.target) for number, rule in enumerate(spec.rules, 1)]
     return RouterNode(rules, _classifier(builder, spec), builder.build(spec.default))
 
 
@@ -85,5 +121,14 @@ def _classifier(builder: TreeBuilder, spec: RouterSpec) -> IntentClassifier | No
         return None
     model = builder.build(spec.classify.model)
     labels = MappingProxyType({label: builder.build(branch) for label, branch in spec.classify.labels.items()})
-    local_only = builder.profile.privacy.pii == "local_only"
+    local_only = builder.portfolio.privacy.pii == "local_only"
     return IntentClassifier(model, labels, spec.classify.instructions, spec.classify.max_tokens, local_only and not has_local_model(model))
+
+
+KIND = StrategyKind(
+    "router",
+    RouterSpec,
+    build,
+    implied_by=("rules", "default", "classify"),
+    specs=(ClassifySpec, RuleSpec, RouterSpec),
+)

@@ -10,6 +10,8 @@ What each condition reads:
 
 * keywords, regex, complexity: the last user message (what is being asked now);
 * tokens: the whole prompt (``Request.prompt_text``), through the one token estimator;
+* too_long_for: the same estimate plus the model's ``max_tokens``, against the model's context
+  window as the catalogue knows it (a profile's ``context_window:`` first);
 * pii: everything a provider would receive, exactly as the privacy guard sees it.
 """
 
@@ -17,28 +19,50 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
-from mmo.config.models import WhenSpec
+from pydantic import Field
+
 from mmo.core.errors import ConfigError
-from mmo.core.protocols import Node
+from mmo.core.protocols import Node, TokenCounter
+from mmo.core.target import ModelTarget
 from mmo.core.types import Request
 from mmo.runtime.privacy import outgoing_text
+from mmo.spec.base import Spec
 
 if TYPE_CHECKING:
     from mmo.runtime.pii import PiiFinding
-    from mmo.runtime.tokens import TokenEstimator
     from mmo.strategies.complexity import ComplexityScore
+
+ContextWindow = Callable[[ModelTarget], "int | None"]
+
+
+class WhenSpec(Spec):
+    """Conditions of a router rule; every condition given must hold."""
+
+    keywords: list[str] | None = Field(default=None, description="any of these words (case-insensitive, whole words)")
+    regex: str | None = None
+    tags: list[str] | None = Field(default=None, description="the request carries any of these tags")
+    metadata: dict[str, str] | None = Field(default=None, description="metadata keys with these values")
+    tokens_over: int | None = Field(default=None, ge=0, description="estimated prompt tokens above this")
+    tokens_under: int | None = Field(default=None, ge=0)
+    too_long_for: str | None = Field(
+        default=None, description="a model (alias or provider:model) whose context window the prompt and its max_tokens would not fit"
+    )
+    pii: bool | None = Field(default=None, description="personal data detected (true) or not (false)")
+    complexity_over: float | None = Field(default=None, ge=0, le=1)
+    complexity_under: float | None = Field(default=None, ge=0, le=1)
 
 
 class RequestFacts:
     """What rules look at for one request, each computed on first use and then kept."""
 
-    __slots__ = ("request", "_estimator", "_words", "_prompt_tokens", "_pii", "_complexity")
+    __slots__ = ("request", "_estimator", "context_window", "_words", "_prompt_tokens", "_pii", "_complexity")
 
-    def __init__(self, request: Request, estimator: TokenEstimator) -> None:
+    def __init__(self, request: Request, estimator: TokenCounter, context_window: ContextWindow) -> None:
         self.request = request
         self._estimator = estimator
+        self.context_window = context_window
         self._words: frozenset[str] | None = None
         self._prompt_tokens: int | None = None
         self._pii: tuple[PiiFinding, ...] | None = None
@@ -89,7 +113,8 @@ class RequestFacts:
 
 
 class Condition(Protocol):
-    cost: int
+    @property
+    def cost(self) -> int: ...
 
     def check(self, facts: RequestFacts) -> str | None: ...
 
@@ -130,6 +155,24 @@ class TokensCondition:
             return None
         bounds = [f"> {self.over}" if self.over is not None else "", f"< {self.under}" if self.under is not None else ""]
         return f"prompt tokens {tokens} " + " and ".join(b for b in bounds if b)
+
+
+@dataclass(frozen=True, slots=True)
+class TooLongCondition:
+    """Holds when the prompt and the model's ``max_tokens`` would not fit the model's context
+    window; a model whose window nobody knows never makes it hold."""
+
+    target: ModelTarget
+    cost: int = 1
+
+    def check(self, facts: RequestFacts) -> str | None:
+        window = facts.context_window(self.target)
+        if window is None:
+            return None
+        needed = facts.prompt_tokens() + (self.target.params.max_tokens or 0)
+        if needed <= window:
+            return None
+        return f"{needed} tokens (prompt + max_tokens) would not fit the {window:,}-token context window of {self.target.label}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,14 +254,15 @@ class Rule:
         return reasons
 
 
-def compile_rule(number: int, when: WhenSpec, node: Node) -> Rule:
-    conditions = _conditions(number, when)
+def compile_rule(number: int, when: WhenSpec, node: Node, target: Callable[[str], ModelTarget]) -> Rule:
+    """``target`` resolves a model name the conditions refer to (``too_long_for``)."""
+    conditions = _conditions(number, when, target)
     if not conditions:
         raise ConfigError(f"router rule {number} has no conditions, so it would always match: make its branch the router's `default`")
     return Rule(number, tuple(sorted(conditions, key=lambda c: c.cost)), node)
 
 
-def _conditions(number: int, when: WhenSpec) -> list[Condition]:
+def _conditions(number: int, when: WhenSpec, target: Callable[[str], ModelTarget]) -> list[Condition]:
     conditions: list[Condition] = []
     if when.tags is not None:
         conditions.append(TagsCondition(tuple(when.tags)))
@@ -226,6 +270,8 @@ def _conditions(number: int, when: WhenSpec) -> list[Condition]:
         conditions.append(MetadataCondition(tuple(when.metadata.items())))
     if when.tokens_over is not None or when.tokens_under is not None:
         conditions.append(TokensCondition(when.tokens_over, when.tokens_under))
+    if when.too_long_for is not None:
+        conditions.append(TooLongCondition(target(when.too_long_for)))
     if when.keywords is not None:
         conditions.append(_keywords(number, when.keywords))
     if when.regex is not None:

@@ -12,14 +12,31 @@ deadline is a ``Timeout``), so a fallback above can move on.
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from mmo.config.models import SloSpec
+
+from pydantic import Field
+
 from mmo.core.errors import AllAttemptsFailed, MmoError, Timeout, one_line
-from mmo.core.protocols import Node
+from mmo.core.estimate import CostRange
+from mmo.core.protocols import Estimator, Node, RunContext
+from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, Request
-from mmo.runtime.context import ModelTarget, RunContext
-from mmo.strategies.build import TreeBuilder
+from mmo.spec.base import Spec
+from mmo.strategies.kinds import StrategyKind
+
+if TYPE_CHECKING:
+    from mmo.spec.nodes import NodeSpec
+    from mmo.strategies.build import TreeBuilder
+
+
+class SloSpec(Spec):
+    """A latency deadline: when ``slo`` has not answered within ``within_ms`` it is cancelled and
+    ``otherwise`` (a faster branch) answers."""
+
+    slo: NodeSpec
+    within_ms: float = Field(gt=0)
+    otherwise: NodeSpec
 
 
 class SloNode:
@@ -32,6 +49,10 @@ class SloNode:
 
     def children(self) -> Sequence[Node]:
         return (self.primary, self.otherwise)
+
+    def estimate(self, request: Request, est: Estimator) -> CostRange:
+        """The primary answers in time (best, expected), or it runs and ``otherwise`` answers too."""
+        return est.range(self.primary, request).or_else(est.range(self.otherwise, request))
 
     async def run(self, request: Request, ctx: RunContext) -> Completion:
         deadline = asyncio.timeout(self.within_ms / 1000.0)
@@ -73,6 +94,8 @@ class SloNode:
         return Timeout(message, provider=self.primary.label)
 
 
-
 def build(builder: TreeBuilder, spec: SloSpec) -> Node:
     return SloNode(builder.build(spec.slo), builder.build(spec.otherwise), spec.within_ms)
+
+
+KIND = StrategyKind("slo", SloSpec, build, specs=(SloSpec,))

@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Mapping, Sequence
 
-from mmo.app.session import price_book
-from mmo.config.models import Profile
-from mmo.core.protocols import Node, Provider
+from mmo.app.portfolio import catalog_for, provider_settings
+from mmo.config.schema import Profile
+from mmo.core.protocols import Node, Provider, RunContext
+from mmo.core.target import RunOptions
 from mmo.core.types import Completion, Params, Request
-from mmo.runtime.context import Guard, RunContext, RunOptions, Services, execute
+from mmo.runtime.context import execute
+from mmo.runtime.guard import Guard
+from mmo.runtime.services import Services
 from mmo.strategies.build import TreeBuilder
 from tests.support.strategy_harness import services_for
 
@@ -41,7 +44,7 @@ def profile_of(mapping: Mapping[str, Any]) -> Profile:
 
 def session_services(profile: Profile, providers: Mapping[str, Provider], guards: Sequence[Guard]) -> Services:
     services = services_for(providers)
-    services.prices = price_book(profile)
+    services.catalog = catalog_for(profile, provider_settings(profile))
     services.guards = tuple(guards)
     return services
 
@@ -51,7 +54,7 @@ def build(profile: Profile, spec: Any = None) -> Node:
     if spec is not None:
         from pydantic import TypeAdapter
 
-        from mmo.config.models import NodeSpec
+        from mmo.config.schema import NodeSpec
 
         spec = TypeAdapter(NodeSpec).validate_python(spec)
     return TreeBuilder(profile).build(spec)

@@ -23,7 +23,7 @@ import yaml
 
 from mmo.core.types import Completion, Delta
 from mmo.providers.anthropic import AnthropicProvider
-from mmo.providers.catalogue import ProviderSettings
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.gemini import GeminiProvider
 from mmo.providers.openai import OpenAIProvider
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Mapping, Sequence
 
-from mmo.config.models import Profile
+from mmo.catalog.catalog import Catalog
+from mmo.catalog.endpoints import BUILTIN_PROVIDERS
+from mmo.config.schema import Profile
 from mmo.core.protocols import Provider
+from mmo.core.target import RunOptions
 from mmo.core.types import Completion, Delta, Request, StreamRestart
-from mmo.providers.catalogue import BUILTIN_PROVIDERS
-from mmo.providers.registry import ProviderPool
-from mmo.runtime.context import Guard, RunOptions, Services, Warnings, execute
+from mmo.runtime.context import execute
+from mmo.runtime.guard import Guard
 from mmo.runtime.keys import KeyStore
-from mmo.runtime.prices import PriceBook
+from mmo.runtime.pool import ProviderPool
+from mmo.runtime.services import Services, Warnings
 from mmo.runtime.tokens import TokenEstimator
 from mmo.strategies.build import build_tree
 
@@ -35,7 +38,7 @@ def services_for(providers: Mapping[str, Provider], environ: Mapping[str, str] |
     warnings = Warnings()
     env = dict(environ or {})
     pool = ProviderPool(dict(BUILTIN_PROVIDERS), KeyStore(env), env, extra=providers, on_warning=warnings.add)
-    return Services(providers=pool, prices=PriceBook(), tokens=TokenEstimator(), warnings=warnings)
+    return Services(providers=pool, catalog=Catalog(), tokens=TokenEstimator(), warnings=warnings)
 
 
 def run_profile(

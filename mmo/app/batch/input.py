@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
-from mmo.app.params import params_from_mapping
+from mmo.spec.params import params_from_mapping
 from mmo.core.errors import ConfigError
 from mmo.core.types import Message, Params, Request, frozen_mapping
 
@@ -105,7 +105,7 @@ class RowParser:
         if not isinstance(value, dict):
             raise _RowError("'params' must be an object")
         try:
-            return params_from_mapping({**self.base_params, **value})
+            return params_from_mapping({**self.base_params, **value}, where="params:")
         except ConfigError as error:
             raise _RowError(error.message) from None
 

@@ -19,11 +19,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from mmo.core.errors import AllAttemptsFailed, TransientError
-from mmo.core.trace import Span
-from mmo.core.types import Completion, Usage
-
 from mmo.app.batch.input import InputRow
+from mmo.app.outcome import RunOutcome
+from mmo.core.errors import AllAttemptsFailed, TransientError, one_line
+from mmo.core.trace import Span
+from mmo.core.types import Completion
 
 DONE, FAILED, INFRA_ERROR = "done", "failed", "infra_error"
 
@@ -68,10 +68,11 @@ class RowOutcome:
     line: str  # the output line (JSON, no newline)
 
 
-def outcome_of(row: InputRow, completion: Completion | None, error: BaseException | None, trace: Span | None) -> RowOutcome:
-    """The outcome of a row that ran: exactly one of ``completion`` and ``error`` is set."""
-    usage = trace.total_usage() if trace is not None else Usage()
-    cost = trace.total_cost().usd if trace is not None else 0.0
+def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
+    """The outcome of a row that ran."""
+    completion, error, trace = run.completion, run.error, run.trace
+    usage = trace.total_usage()
+    cost = trace.total_cost().usd
     status = DONE if completion is not None else classify(error)
     error_class, message = _error_fields(error)
     latency = _latency(completion, trace)
@@ -111,11 +112,11 @@ def outcome_of(row: InputRow, completion: Completion | None, error: BaseExceptio
     )
 
 
-def _latency(completion: Completion | None, trace: Span | None) -> float:
+def _latency(completion: Completion | None, trace: Span) -> float:
     # Replay answers at once and simulates a latency: report that one, as `mmo ask` does.
     if completion is not None and completion.latency_simulated:
         return completion.latency_ms
-    return trace.duration_ms if trace is not None else 0.0
+    return trace.duration_ms
 
 
 def classify(error: BaseException | None) -> str:
@@ -138,14 +139,10 @@ def _error_fields(error: BaseException | None) -> tuple[str | None, str | None]:
         return None, None
     classes = {type(e).__name__ for e in error_leaves(error)}
     error_class = classes.pop() if len(classes) == 1 else type(error).__name__
-    one_line = getattr(error, "one_line", None)
-    message = one_line() if callable(one_line) else f"{type(error).__name__}: {error}"
-    return error_class, message
+    return error_class, one_line(error)
 
 
-def _attempts(trace: Span | None, completion: Completion | None) -> Iterator[AttemptNumbers]:
-    if trace is None:
-        return
+def _attempts(trace: Span, completion: Completion | None) -> Iterator[AttemptNumbers]:
     simulated = completion.model_id if completion is not None and completion.latency_simulated else None
     for span in trace.attempts():
         usage, cost = span.usage, span.cost

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from mmo.app.batch.outcome import RowOutcome
 from mmo.core.trace import Event, Span
 from mmo.core.types import Cost, Usage, frozen_mapping
-
-from mmo.app.batch.outcome import RowOutcome
 
 if TYPE_CHECKING:
     from mmo.runtime.runlog import AttemptRecord, RunRecord
@@ -93,7 +92,7 @@ class InvocationInfo:
 
 
 def run_records(info: InvocationInfo, tally: InvocationTally) -> tuple[RunRecord, list[AttemptRecord]]:
-    from mmo.runtime.runlog import AttemptRecord, RunRecord, new_run_id
+    from mmo.runtime.runlog import AttemptRecord, RunRecord, new_run_id, utc_iso
 
     run_id = new_run_id()
     attempts = [
@@ -110,6 +109,7 @@ def run_records(info: InvocationInfo, tally: InvocationTally) -> tuple[RunRecord
             latency_ms=totals.latency_ms / totals.calls if totals.calls else None,
             cache_hit=kind == "cache",
             prompt_chars=totals.prompt_chars,
+            calls=totals.calls,
         )
         for seq, ((model_id, kind), totals) in enumerate(sorted(tally.calls.items(), key=lambda item: (item[0][0], _KINDS.index(item[0][1]))))
     ]
@@ -117,7 +117,7 @@ def run_records(info: InvocationInfo, tally: InvocationTally) -> tuple[RunRecord
     error_class = info.stop_class or ("RowErrors" if failed_rows else None)
     run = RunRecord(
         run_id=run_id,
-        started_at=info.started_at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        started_at=utc_iso(info.started_at),
         command="batch",
         profile=info.profile,
         strategy=info.strategy,

@@ -1,17 +1,19 @@
-"""Turns provider names into live ``Provider`` objects, lazily, one per name per run.
+"""``ProviderPool``: provider names to live ``Provider`` objects, built lazily, one per name per run.
 
 A provider is built the first time a node calls it: its key is resolved then (environment first,
 then the OS keyring), so a profile that lists five vendors needs keys only for the ones a request
-actually reaches, and a missing key is an error a fallback can move past.
+actually reaches, and a missing key is an error a fallback can move past. Its adapter comes from
+the provider-kind registry (``mmo.providers.kinds``). The pool implements ``ProviderLookup``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.core.errors import UnknownName
 from mmo.core.protocols import Provider
-from mmo.providers.catalogue import BUILTIN_PROVIDERS, ProviderSettings
+from mmo.providers.kinds import provider_kind
 
 if TYPE_CHECKING:
     import httpx
@@ -19,32 +21,11 @@ if TYPE_CHECKING:
     from mmo.runtime.keys import KeyStore
 
 
-def _adapter_class(kind: str) -> Any:
-    # Imported on demand: each adapter pulls in httpx, which `mmo --help` must not pay for.
-    if kind == "openai":
-        from mmo.providers.openai import OpenAIProvider
-
-        return OpenAIProvider
-    if kind == "anthropic":
-        from mmo.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider
-    if kind == "gemini":
-        from mmo.providers.gemini import GeminiProvider
-
-        return GeminiProvider
-    if kind == "replay":
-        from mmo.providers.replay import ReplayProvider
-
-        return ReplayProvider
-    raise UnknownName("provider kind", kind, ("openai", "anthropic", "gemini", "replay"))
-
-
 class ProviderPool:
     """Provider settings by name, and the providers built from them so far.
 
-    ``extra`` lets a caller add ready-made providers (a scripted fake in strategy tests, or an
-    in-process provider embedded by a library user); they win over settings of the same name.
+    ``extra`` lets a caller add ready-made providers (a scripted fake in tests, or an in-process
+    provider embedded by a library user); they win over settings of the same name.
     """
 
     def __init__(
@@ -83,14 +64,15 @@ class ProviderPool:
         if settings is None:
             raise UnknownName("provider", name, self.names())
         settings = settings.resolved(self._environ)
+        kind = provider_kind(settings.kind)
         api_key = None
-        if settings.needs_key and settings.kind != "replay":
+        if settings.needs_key and kind.needs_key:
             api_key = self._keys.resolve(name, settings.key_env).value
         elif settings.key_env and self._environ.get(settings.key_env):
             api_key = self._environ[settings.key_env]  # optional key (ollama behind a proxy)
-        cls = _adapter_class(settings.kind)
-        client = self._http_client() if settings.kind != "replay" else None
-        return cls(settings, api_key, client, on_warning=self._on_warning)
+        client = self._http_client() if kind.http else None
+        adapter: Provider = kind.adapter_class()(settings, api_key, client, on_warning=self._on_warning)
+        return adapter
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -106,9 +88,3 @@ class ProviderPool:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-
-
-def merged_settings(declared: Mapping[str, ProviderSettings]) -> dict[str, ProviderSettings]:
-    """Built-in providers with a profile's declarations laid over them (a profile may redefine
-    a built-in, e.g. point ``openai`` at a gateway)."""
-    return {**BUILTIN_PROVIDERS, **declared}

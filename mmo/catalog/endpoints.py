@@ -1,4 +1,4 @@
-"""Built-in provider endpoints: wire kind, base URL, and the environment variable for the key.
+"""Provider endpoints: wire kind, base URL, and the environment variable for the key.
 
 Base URLs follow each vendor's own SDK: an OpenAI-compatible base includes ``/v1`` and the
 adapter appends ``/chat/completions``; Anthropic's and Gemini's are the host root and the adapter
@@ -10,12 +10,9 @@ for every provider, built-in or declared in a profile.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
 from mmo.core.types import frozen_mapping
-
-ProviderKind = Literal["openai", "anthropic", "gemini", "replay"]
-PROVIDER_KINDS: tuple[str, ...] = ("openai", "anthropic", "gemini", "replay")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +20,7 @@ class ProviderSettings:
     """Everything needed to build one provider, except its key (resolved at call time)."""
 
     name: str
-    kind: ProviderKind
+    kind: str  # the wire format it speaks: a provider kind of ``mmo.providers.kinds``
     base_url: str | None = None
     key_env: str | None = None
     needs_key: bool = True
@@ -50,7 +47,7 @@ def env_name(provider: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in provider).upper()
 
 
-def _builtin(name: str, kind: ProviderKind, base_url: str, key_env: str | None, *, base_url_env: tuple[str, ...] = (), needs_key: bool = True) -> ProviderSettings:
+def _builtin(name: str, kind: str, base_url: str, key_env: str | None, *, base_url_env: tuple[str, ...] = (), needs_key: bool = True) -> ProviderSettings:
     return ProviderSettings(name, kind, base_url, key_env, needs_key, base_url_env, frozen_mapping({}), frozen_mapping({}))
 
 

@@ -1,0 +1,193 @@
+"""The ``batch`` use case end to end: find the run, resume it, run the rows, write what it leaves.
+
+``run_batch`` reads the input once to hash it (the run's identity and the row count for
+progress), picks the run (``identity``), opens its state and ONE engine for every row (shared
+HTTP client, cache, run log, limits, breakers; ``--max-cost`` as the engine's run cap), and runs
+the rows not yet finished. However it ends (finished, stopped by the cap, Ctrl-C), it then
+writes the output and the errors report from the state, the summary, and one record in the run
+log. No typer, no rich.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from functools import partial
+from typing import IO, Iterable, Mapping, Sequence
+
+from mmo.app.batch.client import batch_client
+from mmo.app.batch.control import BatchControl, BatchObserver
+from mmo.app.batch.identity import STDIN_LABEL, RunChoice, choose_run, fingerprint_parts, record_run
+from mmo.app.batch.input import RowParser
+from mmo.app.batch.job import BatchJob, BatchReport
+from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome
+from mmo.app.batch.output import OutputTargets, output_targets, write_errors_report, write_lines, write_lines_atomically
+from mmo.app.batch.progress import BatchStop
+from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
+from mmo.app.batch.runner import RowRunner
+from mmo.app.batch.source import BatchInput, check_strict, read_input, unfinished
+from mmo.app.batch.state import BatchState
+from mmo.app.batch.summary import summarize
+from mmo.app.engine import Engine, open_engine
+from mmo.app.profile_choice import ResolvedProfile, resolve_profile
+from mmo.app.settings import AppEnv
+from mmo.core.errors import ConfigError
+from mmo.core.protocols import Provider
+from mmo.runtime.spend import RunCap
+
+
+async def run_batch(
+    job: BatchJob,
+    env: AppEnv,
+    *,
+    stdin: IO[bytes] | None = None,
+    stdout: IO[str] | None = None,
+    observer: BatchObserver | None = None,
+    control: BatchControl | None = None,
+    providers: Mapping[str, Provider] | None = None,
+) -> BatchReport:
+    """Run (or resume) the batch. ``providers`` adds ready-made providers by name, as for ``ask``."""
+    job.check()
+    source = read_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin)
+    try:
+        parser = RowParser(job.settings.params)
+        if job.strict:
+            check_strict(source, parser)
+        resolved = resolve_profile(job.settings.choice, env)
+        chosen = _choose(job, env, source, resolved)
+        record_run(chosen.identity)
+        with BatchState(chosen.identity.directory) as state:
+            return await _run_in_state(job, env, resolved, source, parser, chosen, state, stdout, observer or BatchObserver(), control, providers)
+    finally:
+        source.discard()
+
+
+async def _run_in_state(
+    job: BatchJob,
+    env: AppEnv,
+    resolved: ResolvedProfile,
+    source: BatchInput,
+    parser: RowParser,
+    chosen: RunChoice,
+    state: BatchState,
+    stdout: IO[str] | None,
+    observer: BatchObserver,
+    control: BatchControl | None,
+    providers: Mapping[str, Provider] | None,
+) -> BatchReport:
+    targets = output_targets(source.user_path, job.output, cwd=env.cwd, run_dir=chosen.identity.directory)
+    if targets.output is None and stdout is None:
+        raise ConfigError("the output would go to standard output, but there is none: pass -o FILE")
+    skip = (DONE, FAILED) if job.retry_errors else (DONE, FAILED, INFRA_ERROR)
+    counts = state.counts()
+    notices = _notices(chosen, counts, source.rows - len(state.malformed()), job.retry_errors)
+    for notice in notices:
+        observer.notice(notice)
+    started_at, clock = started_now(), time.perf_counter()
+    run_cap = RunCap(job.max_cost_usd, state.spent_usd(), job.allow_unknown_prices) if job.max_cost_usd is not None else None
+    client = batch_client(job.concurrency, env.environ)
+    async with open_engine(job.settings, env, resolved=resolved, providers=providers, client_factory=client, run_cap=run_cap) as engine:
+        _refuse_unpriced(job, engine)
+        stream_to = stdout if job.unordered and targets.output is None else None
+        if stream_to is not None:
+            # --unordered to standard output: rows finished earlier first, then each row as it is
+            # committed; every line is written whole.
+            write_lines(stream_to, state.output_lines(ordered=False, statuses=skip))
+        finished_before = sum(counts.get(status, 0) for status in skip)
+        runner = _runner(job, engine, state, total=source.rows, finished_before=finished_before, observer=observer, stream_to=stream_to)
+        if control is not None:
+            control.attach(runner)
+        stop = await runner.run(unfinished(source.path, parser, state.finished_indices(skip)))
+        if stream_to is None:
+            _write_outputs(state, targets, job.unordered, stdout)
+        errors_report = write_errors_report(targets.errors, state.malformed())
+        info = _invocation(engine, runner.tally, stop, chosen.identity.run_id, source.label, started_at, clock)
+        engine.record(*run_records(info, runner.tally))
+    return BatchReport(
+        run_id=chosen.identity.run_id,
+        run_dir=chosen.identity.directory,
+        profile=engine.profile_name,
+        output=targets.output,
+        errors_report=errors_report,
+        summary=summarize(state, total_rows=source.rows),
+        progress=runner.progress(),
+        stop=stop,
+        notices=tuple(notices),
+        warnings=engine.warnings,
+        max_cost_usd=job.max_cost_usd,
+        spent_usd=state.spent_usd(),
+    )
+
+
+def _runner(job: BatchJob, engine: Engine, state: BatchState, *, total: int, finished_before: int, observer: BatchObserver, stream_to: IO[str] | None) -> RowRunner:
+    return RowRunner(
+        engine,
+        state,
+        concurrency=job.concurrency,
+        total=total,
+        finished_before=finished_before,
+        grace_s=job.grace_s,
+        on_progress=observer.progress,
+        progress_interval_s=observer.progress_interval_s,
+        on_rows=None if stream_to is None else partial(_stream_rows, stream_to),
+    )
+
+
+def _stream_rows(stream: IO[str], rows: Sequence[RowOutcome]) -> None:
+    write_lines(stream, (outcome.line for outcome in rows))
+
+
+def _choose(job: BatchJob, env: AppEnv, source: BatchInput, resolved: ResolvedProfile) -> RunChoice:
+    profile = resolved.profile.model_dump(mode="json", by_alias=True)
+    label = str(source.user_path) if source.user_path is not None else STDIN_LABEL
+    parts = fingerprint_parts(label, source.sha256, profile, job.settings.params)
+    stem = source.user_path.stem if source.user_path is not None else "stdin"
+    return choose_run(env.paths.data_dir / "batches", parts, explicit=job.run_id, stem=stem)
+
+
+def _notices(chosen: RunChoice, counts: Mapping[str, int], total: int, retry_errors: bool) -> list[str]:
+    notices = [chosen.notice] if chosen.notice else []
+    finished = sum(counts.values())
+    if chosen.resumed and finished:
+        infra = counts.get(INFRA_ERROR, 0)
+        retry = f"; retrying {infra} rows that failed for infrastructure reasons" if retry_errors and infra else ""
+        notices.append(f"resuming run {chosen.identity.run_id}: {finished} of {total} rows already finished{retry}")
+    return notices
+
+
+def _refuse_unpriced(job: BatchJob, engine: Engine) -> None:
+    """With ``--max-cost``, every model the profile can call needs a price, before anything runs."""
+    if job.max_cost_usd is None or job.allow_unknown_prices:
+        return
+    missing = engine.unpriced_models()
+    if missing:
+        raise ConfigError(
+            f"--max-cost needs a price for every model the profile can call; none is known for {', '.join(missing)}. "
+            "Give them a price under `models:` in the profile, or pass --allow-unknown-prices (their calls then count $0 "
+            "before they run, and their recorded cost, if any, after)"
+        )
+
+
+def _write_outputs(state: BatchState, targets: OutputTargets, unordered: bool, stdout: IO[str] | None) -> None:
+    lines: Iterable[str] = state.output_lines(ordered=not unordered)
+    if targets.output is None:
+        assert stdout is not None  # checked before the run
+        write_lines(stdout, lines)
+    else:
+        write_lines_atomically(targets.output, lines)
+
+
+def _invocation(engine: Engine, tally: InvocationTally, stop: BatchStop | None, run_id: str, label: str, started_at: datetime, clock: float) -> InvocationInfo:
+    stop_class = None
+    if stop is not None:
+        stop_class = "Interrupted" if stop.error is None else type(stop.error).__name__
+    return InvocationInfo(
+        batch_run_id=run_id,
+        started_at=started_at,
+        wall_ms=(time.perf_counter() - clock) * 1000.0,
+        profile=engine.profile_name,
+        strategy=engine.strategy,
+        input_label=label,
+        stop_class=stop_class,
+        stop_message=stop.message if stop is not None else None,
+    )

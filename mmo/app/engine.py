@@ -1,0 +1,186 @@
+"""``Engine``: the one run API. Every command opens one (``open_engine``) and runs requests
+through it (``Engine.run``), getting one ``RunOutcome`` each.
+
+An engine is a profile made ready to run: its strategy tree, and the services behind it that it
+owns and cleans up, whatever happens: the provider pool (and its one HTTP client), the response
+cache, the run log (one connection for the whole command: the token estimator's history, the
+daily budget's spend, and the command's records), the model catalogue and the guards. Use it as
+an async context manager.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+
+from mmo.app.guards import run_guards
+from mmo.app.outcome import RunOutcome
+from mmo.app.portfolio import catalog_for, check_providers, provider_settings, warn_unknown_models
+from mmo.app.profile_choice import ResolvedProfile, resolve_profile
+from mmo.app.settings import AppEnv, RunSettings
+from mmo.catalog.endpoints import ProviderSettings
+from mmo.core.errors import AllAttemptsFailed, MmoError
+from mmo.core.protocols import Node, Provider, StreamSink, leaf_targets
+from mmo.core.trace import Span
+from mmo.core.types import Completion, Request
+from mmo.runtime.context import execute
+from mmo.runtime.guard import Guard
+from mmo.runtime.services import Services, Warnings
+from mmo.runtime.tokens import TokenEstimator
+from mmo.strategies.build import build_tree, describe
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
+    from mmo.runtime.spend import RunCap
+
+Capture = tuple[type[BaseException], ...]
+RUN_ERRORS: Capture = (MmoError, AllAttemptsFailed)
+
+
+class Engine:
+    """A profile opened for running: ``root`` (the tree), ``services``, and the run log."""
+
+    def __init__(self, resolved: ResolvedProfile, root: Node, services: Services, settings: RunSettings, runlog: RunLog | None) -> None:
+        self.resolved, self.root, self.services, self.settings = resolved, root, services, settings
+        self.runlog = runlog
+        self.strategy = describe(root)
+        self._closed = False
+
+    @property
+    def profile_name(self) -> str:
+        return self.resolved.name
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(self.services.warnings.items)
+
+    def add_guard(self, guard: Guard) -> None:
+        """A guard for the rest of the run, after the profile's (so it runs after any that waits)."""
+        self.services.guards = (*self.services.guards, guard)
+
+    async def run(self, request: Request, *, sink: StreamSink | None = None, capture: Capture = RUN_ERRORS) -> RunOutcome:
+        """Run one request. Errors of the kinds in ``capture`` are returned in the outcome, with
+        the trace; anything else propagates."""
+        from mmo.runtime.runlog import new_run_id
+
+        spans: list[Span] = []
+        completion: Completion | None = None
+        error: BaseException | None = None
+        try:
+            completion = await execute(self.root, request, self.services, self.settings.options, sink, on_span=spans.append)
+        except capture as failure:
+            error = failure
+        trace = completion.trace if completion is not None and completion.trace is not None else spans[-1]
+        return RunOutcome(new_run_id(), self.profile_name, self.strategy, trace, completion, error, self.warnings)
+
+    def log(self, outcome: RunOutcome, request: Request, *, command: str, log_text: bool = True) -> None:
+        """Record one request's run in the run log."""
+        from mmo.app.run_log_rows import outcome_records
+
+        self.record(*outcome_records(outcome, request, command=command, log_text=log_text))
+
+    def record(self, run: RunRecord, attempts: list[AttemptRecord]) -> None:
+        if self.runlog is None:
+            raise RuntimeError("this engine was opened without a run log")
+        self.runlog.record(run, attempts)
+
+    def unpriced_models(self) -> list[str]:
+        """Models the tree can call whose worst case cannot be priced, in tree order."""
+        missing: list[str] = []
+        for target in leaf_targets(self.root):
+            price = self.services.catalog.price(target.ref)
+            if (price is None or not price.complete) and target.id not in missing:
+                missing.append(target.id)
+        return missing
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.services.providers.aclose()
+        finally:
+            if self.services.cache is not None:
+                self.services.cache.close()
+            if self.runlog is not None:
+                self.runlog.close()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def open_engine(
+    settings: RunSettings,
+    env: AppEnv,
+    *,
+    resolved: ResolvedProfile | None = None,
+    providers: Mapping[str, Provider] | None = None,
+    client_factory: Callable[[], httpx.AsyncClient] | None = None,
+    run_cap: RunCap | None = None,
+    log_runs: bool = True,
+) -> Engine:
+    """Everything one profile needs to run requests. ``providers`` adds ready-made providers (a
+    scripted fake, an in-process one) by name; ``client_factory`` builds the one shared HTTP client
+    on first use (batch passes one sized for its concurrency); ``log_runs=False`` (a dry run) reads
+    the run log only when it exists and never writes it. ``resolved`` is the profile when the
+    caller has already resolved it from ``settings.choice``."""
+    resolved = resolved or resolve_profile(settings.choice, env)
+    root = build_tree(resolved.profile)
+    endpoints = provider_settings(resolved.profile)
+    extra = dict(providers or {})
+    check_providers(root, endpoints, extra)
+    runlog = _open_runlog(env, create=log_runs)
+    try:
+        services = _services(resolved, root, settings, env, endpoints, extra, client_factory, runlog, run_cap)
+    except BaseException:
+        if runlog is not None:
+            runlog.close()
+        raise
+    return Engine(resolved, root, services, settings, runlog)
+
+
+def _services(
+    resolved: ResolvedProfile,
+    root: Node,
+    settings: RunSettings,
+    env: AppEnv,
+    endpoints: Mapping[str, ProviderSettings],
+    extra: Mapping[str, Provider],
+    client_factory: Callable[[], httpx.AsyncClient] | None,
+    runlog: RunLog | None,
+    run_cap: RunCap | None,
+) -> Services:
+    from mmo.runtime.keys import KeyStore
+    from mmo.runtime.pool import ProviderPool
+
+    profile = resolved.profile
+    warnings = Warnings()
+    catalog = catalog_for(profile, endpoints)
+    pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory)
+    tokens = _token_estimator(runlog, [t.id for t in leaf_targets(root)])
+    services = Services(providers=pool, catalog=catalog, tokens=tokens, warnings=warnings)
+    services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap)
+    warn_unknown_models(root, catalog, warnings.add)
+    if settings.uses_cache:
+        from mmo.runtime.cache import ResponseCache
+
+        services.cache = ResponseCache(env.paths.response_cache_dir)
+    return services
+
+
+def _open_runlog(env: AppEnv, *, create: bool) -> RunLog | None:
+    if not create and not env.paths.runlog_path.exists():
+        return None
+    from mmo.runtime.runlog import RunLog
+
+    return RunLog(env.paths.runlog_path)
+
+
+def _token_estimator(runlog: RunLog | None, model_ids: Iterable[str]) -> TokenEstimator:
+    """The one token estimator, with each model's tokens-per-character ratio and typical answer
+    length learnt from the run log when it holds enough calls of that model."""
+    return TokenEstimator() if runlog is None else TokenEstimator.from_runlog(runlog, model_ids)

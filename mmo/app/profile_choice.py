@@ -1,0 +1,51 @@
+"""From what the user asked for (``--profile``, ``--model``, ``MMO_PROFILE``) to one validated
+profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmo.app.settings import AppEnv, ProfileChoice
+from mmo.config.schema import Profile
+from mmo.core.errors import ConfigError
+from mmo.core.types import ModelRef
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedProfile:
+    profile: Profile
+    source: str  # "path/to/file.yaml", "builtin demo", or "--model" for a synthetic profile
+    name: str
+
+
+def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
+    """The profile to run: the named one, ``MMO_PROFILE``, or a one-model profile for ``--model``."""
+    from mmo.config.loader import load_profile
+
+    name = choice.profile or env.environ.get("MMO_PROFILE")
+    if name is None and choice.model is None:
+        name = "default"
+        try:
+            loaded = load_profile(name, cwd=env.cwd, paths=env.paths)
+        except ConfigError:
+            raise ConfigError(
+                "no profile chosen: pass --profile NAME (see `mmo profiles list`; `--profile demo` runs offline), "
+                "--model provider:model, or set MMO_PROFILE"
+            ) from None
+    elif name is None:
+        return _single_model_profile(choice.model or "")
+    else:
+        loaded = load_profile(name, cwd=env.cwd, paths=env.paths)
+    profile = loaded.profile
+    if choice.model is not None:
+        profile = profile.model_copy(update={"strategy": choice.model})
+    return ResolvedProfile(profile, str(loaded.source.path or loaded.source.name), profile.name)
+
+
+def _single_model_profile(model: str) -> ResolvedProfile:
+    try:
+        ModelRef.parse(model)
+    except ValueError:
+        raise ConfigError(f"--model {model!r} needs the form provider:model (e.g. openai:gpt-5-mini) when no profile is given") from None
+    profile = Profile(name=f"model {model}", strategy=model)
+    return ResolvedProfile(profile, "--model", profile.name)

@@ -1,0 +1,66 @@
+"""The run log's rows for one request's run: the run, then one row per model attempt. The one
+mapper from an outcome to the log (a batch invocation's summary rows are in
+``mmo.app.batch.run_record``); timestamps in the log's one format (``utc_iso``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from mmo.app.outcome import RunOutcome
+from mmo.core.errors import one_line
+from mmo.core.trace import Span
+from mmo.core.types import Request
+from mmo.runtime.runlog import AttemptRecord, RunRecord, utc_iso
+
+
+def outcome_records(outcome: RunOutcome, request: Request, *, command: str, log_text: bool) -> tuple[RunRecord, list[AttemptRecord]]:
+    prompt_chars = len(request.prompt_text())
+    attempts = [_attempt(outcome.run_id, seq, span, prompt_chars) for seq, span in enumerate(outcome.trace.attempts())]
+    completion, error = outcome.completion, outcome.error
+    cost, usage = outcome.total_cost, outcome.total_usage
+    run = RunRecord(
+        run_id=outcome.run_id,
+        started_at=utc_iso(datetime.now(timezone.utc) - timedelta(milliseconds=outcome.trace.duration_ms)),
+        command=command,
+        profile=outcome.profile,
+        strategy=outcome.strategy,
+        prompt=request.prompt_text() if log_text else None,
+        answer=(completion.text if completion else None) if log_text else None,
+        model_id=completion.model_id if completion else None,
+        status="ok" if completion else "error",
+        error_class=type(error).__name__ if error else None,
+        error_message=one_line(error) if error else None,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=cost.usd,
+        cost_source=cost.source,
+        latency_ms=outcome.trace.duration_ms,
+        ttft_ms=completion.ttft_ms if completion else None,
+        cached=bool(completion and completion.cached),
+        trace_json=json.dumps(outcome.trace.to_dict()),  # decisions and numbers only: no prompt text
+    )
+    return run, attempts
+
+
+def _attempt(run_id: str, seq: int, span: Span, prompt_chars: int) -> AttemptRecord:
+    usage, cost = span.usage, span.cost
+    return AttemptRecord(
+        run_id=run_id,
+        seq=seq,
+        node_path=span.path,
+        model_id=span.model_id or "",
+        status=span.status,
+        error_class=span.error,
+        error_message=span.error_message,
+        input_tokens=usage.input_tokens if usage else 0,
+        output_tokens=usage.output_tokens if usage else 0,
+        cached_tokens=usage.cached_tokens if usage else 0,
+        reasoning_tokens=usage.reasoning_tokens if usage else 0,
+        cost_usd=cost.usd if cost else None,
+        cost_source=cost.source if cost else None,
+        latency_ms=span.duration_ms,
+        ttft_ms=span.ttft_ms,
+        cache_hit=span.cached,
+        prompt_chars=prompt_chars,
+    )

@@ -1,0 +1,57 @@
+"""What a command's run is made of, declared once for every command: the outside world it may
+read (``AppEnv``), the profile or model asked for (``ProfileChoice``), and the settings every
+request of the run shares (``RunSettings``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from mmo.core.paths import MmoPaths
+from mmo.core.target import RunOptions
+
+
+@dataclass(frozen=True, slots=True)
+class AppEnv:
+    """The outside world a use case may read: environment variables, working directory, paths."""
+
+    environ: Mapping[str, str]
+    cwd: Path
+    paths: MmoPaths
+
+    @classmethod
+    def from_process(cls) -> AppEnv:
+        import os
+
+        return cls(dict(os.environ), Path.cwd(), MmoPaths.from_env())
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """Which profile and model the user asked for. ``model`` skips the profile's strategy."""
+
+    profile: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """The settings every request of one command's run shares: the profile (or model), parameters
+    laid over the profile's (``-p``), the response cache, whether anything may wait, and failover
+    drills (``--simulate-outage PROVIDER[:MODEL]|ALIAS``: calls to it fail)."""
+
+    choice: ProfileChoice = field(default_factory=ProfileChoice)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    read_cache: bool = True
+    write_cache: bool = True
+    fail_fast: bool = False
+    simulate_outage: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> RunOptions:
+        return RunOptions(read_cache=self.read_cache, write_cache=self.write_cache, fail_fast=self.fail_fast)
+
+    @property
+    def uses_cache(self) -> bool:
+        return self.read_cache or self.write_cache

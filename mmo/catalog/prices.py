@@ -1,0 +1,197 @@
+"""Prices: the maintained price library (genai-prices), a profile's own prices, and the one
+worst-case price function.
+
+``LibraryPrices`` asks genai-prices about one model at a time and remembers the answer (hits and
+misses). genai-prices takes ~240 ms to import and holds every provider's prices, so it is imported
+on the first look-up only, and a profile that prices its models itself never imports it.
+``ModelPrice.worst_case_usd`` is the one formula for the most a call can cost, used by budgets,
+``--max-cost`` and dry runs alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from mmo.catalog.endpoints import PRICE_PROVIDER_IDS
+from mmo.core.types import UNKNOWN_COST, Cost, ModelRef, Usage
+
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo as LibraryModel
+    from genai_prices.types import Provider as LibraryProvider
+
+PER_MTOK = 1_000_000
+LOCAL_SOURCE = "local"
+PROFILE_SOURCE = "profile"
+UNKNOWN_SOURCE = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceOverride:
+    """USD per million tokens, from a profile. ``cached_input_per_mtok=None`` bills cached input
+    at the input price; a missing input or output price is taken from the library."""
+
+    input_per_mtok: float | None = None
+    output_per_mtok: float | None = None
+    cached_input_per_mtok: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.input_per_mtok is not None and self.output_per_mtok is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """The base price of one model (tiers for very long prompts are applied by the library's
+    ``cost`` only), and where it comes from."""
+
+    input_per_mtok: float | None
+    output_per_mtok: float | None
+    cached_input_per_mtok: float | None
+    source: str
+
+    @property
+    def complete(self) -> bool:
+        """Whether both prices a worst case needs are known."""
+        return self.input_per_mtok is not None and self.output_per_mtok is not None
+
+    def worst_case_usd(self, input_tokens: float, output_tokens: float) -> float | None:
+        """The most a call of ``input_tokens`` prompt and up to ``output_tokens`` output tokens
+        can cost (every prompt token at the uncached price), or ``None`` when a price is unknown."""
+        if self.input_per_mtok is None or self.output_per_mtok is None:
+            return None
+        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / PER_MTOK
+
+    def cost(self, usage: Usage) -> Cost:
+        """What ``usage`` costs at this price; cached input at the cached price."""
+        cached = min(usage.cached_tokens, usage.input_tokens)
+        parts = ((usage.input_tokens - cached, self.input_per_mtok), (cached, self.cached_input_per_mtok), (usage.output_tokens, self.output_per_mtok))
+        if any(tokens and per_mtok is None for tokens, per_mtok in parts):
+            return UNKNOWN_COST
+        return Cost(sum(tokens * (per_mtok or 0.0) for tokens, per_mtok in parts) / PER_MTOK, self.source)
+
+
+FREE = ModelPrice(0.0, 0.0, 0.0, LOCAL_SOURCE)
+
+
+def overlay(override: PriceOverride, library: ModelPrice | None) -> ModelPrice:
+    """A profile's prices, with any it leaves out taken from the library."""
+    fallback = library or ModelPrice(None, None, None, UNKNOWN_SOURCE)
+    input_price = override.input_per_mtok if override.input_per_mtok is not None else fallback.input_per_mtok
+    output_price = override.output_per_mtok if override.output_per_mtok is not None else fallback.output_per_mtok
+    cached_price = override.cached_input_per_mtok
+    if cached_price is None:
+        # A profile that sets its own input price without a cached one means "bill cached like input".
+        cached_price = input_price if override.input_per_mtok is not None else fallback.cached_input_per_mtok
+    borrowed = not override.complete
+    source = f"{PROFILE_SOURCE} + {fallback.source}" if borrowed and library is not None else PROFILE_SOURCE
+    return ModelPrice(input_price, output_price, cached_price, source)
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryModelInfo:
+    """One model the price library lists, for ``mmo models``."""
+
+    provider: str
+    model: str
+    name: str | None
+    price: ModelPrice
+    context_window: int | None
+    deprecated: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+def price_provider_id(provider: str) -> str:
+    """Our provider name as genai-prices spells it."""
+    return PRICE_PROVIDER_IDS.get(provider, provider)
+
+
+def library_source() -> str:
+    import genai_prices
+
+    return f"genai-prices {genai_prices.__version__}"
+
+
+def _to_float(price: Any) -> float | None:
+    """A genai-prices price (Decimal, tiered, or None) as a float; tiered gives the base price."""
+    if price is None:
+        return None
+    return float(getattr(price, "base", price))
+
+
+def _base_price(model: LibraryModel) -> ModelPrice:
+    prices = model.get_prices(datetime.now(timezone.utc))
+    return ModelPrice(_to_float(prices.input_mtok), _to_float(prices.output_mtok), _to_float(prices.cache_read_mtok), library_source())
+
+
+# genai-prices' "google" list includes Anthropic models resold on Vertex AI; the Gemini API that
+# our "gemini" provider speaks does not serve them.
+_NOT_SERVED: Mapping[str, tuple[str, ...]] = MappingProxyType({"gemini": ("claude-",)})
+
+_Found = tuple["LibraryProvider", "LibraryModel"]
+
+
+class LibraryPrices:
+    """genai-prices, one model at a time; each model's look-up (hit or miss) is remembered."""
+
+    __slots__ = ("_found",)
+
+    def __init__(self) -> None:
+        self._found: dict[str, _Found | None] = {}
+
+    def _model(self, ref: ModelRef) -> _Found | None:
+        if ref.id not in self._found:
+            from genai_prices import Usage as LibraryUsage
+            from genai_prices import calc_price
+
+            # Pricing nothing is the public way to ask the library which model a name means.
+            try:
+                match = calc_price(LibraryUsage(), ref.name, provider_id=price_provider_id(ref.provider))
+            except LookupError:
+                self._found[ref.id] = None
+            else:
+                self._found[ref.id] = (match.provider, match.model)
+        return self._found[ref.id]
+
+    def price(self, ref: ModelRef) -> ModelPrice | None:
+        found = self._model(ref)
+        return _base_price(found[1]) if found is not None else None
+
+    def context_window(self, ref: ModelRef) -> int | None:
+        found = self._model(ref)
+        return found[1].context_window if found is not None else None
+
+    def cost(self, ref: ModelRef, usage: Usage) -> Cost:
+        """What ``usage`` of ``ref`` cost, tiers for long prompts included."""
+        found = self._model(ref)
+        if found is None:
+            return UNKNOWN_COST
+        from genai_prices import Usage as LibraryUsage
+
+        provider, model = found
+        cached = min(usage.cached_tokens, usage.input_tokens)
+        billed = LibraryUsage(input_tokens=usage.input_tokens, cache_read_tokens=cached, output_tokens=usage.output_tokens)
+        try:
+            total = model.calc_price(billed, provider).total_price
+        except ValueError:  # a price for a unit we do not report (e.g. audio-only models)
+            return UNKNOWN_COST
+        return Cost(float(total), library_source())
+
+    def known_models(self, providers: Iterable[str]) -> list[LibraryModelInfo]:
+        """Every model the library prices for these providers (this one loads them all)."""
+        from genai_prices import data_snapshot
+
+        by_id = {p.id: p for p in data_snapshot.get_snapshot().providers}
+        out: list[LibraryModelInfo] = []
+        for name in providers:
+            library_provider = by_id.get(price_provider_id(name))
+            for model in library_provider.models if library_provider else ():
+                if model.id.startswith(_NOT_SERVED.get(name, ())):
+                    continue
+                out.append(LibraryModelInfo(name, model.id, model.name, _base_price(model), model.context_window, bool(model.deprecated)))
+        return sorted(out, key=lambda m: (m.provider, m.model))

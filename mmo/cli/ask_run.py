@@ -1,0 +1,109 @@
+"""``mmo ask`` and ``mmo demo`` at work: read the prompt, run the use case, render the result.
+
+The answer goes to standard output; the table, warnings and the trace go to standard error, so
+``mmo ask ... > answer.txt`` captures only the answer. With ``--json`` one JSON object goes to
+standard output and nothing is streamed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from mmo.app.ask import AskInput, ask
+from mmo.app.outcome import RunOutcome
+from mmo.app.params import parse_param_pairs
+from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
+from mmo.cli.errors import exit_code, message
+from mmo.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AskView:
+    """How the result is shown: streamed (``None``: when stdout is a terminal), as JSON, with the
+    decision trace."""
+
+    stream: Optional[bool] = None
+    json_out: bool = False
+    explain: bool = False
+
+
+def run_ask(
+    prompt: Optional[str],
+    settings: RunSettings,
+    *,
+    system: Optional[str] = None,
+    meta: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    log_text: bool = True,
+    view: AskView = AskView(),
+) -> None:
+    item = AskInput(
+        prompt=_read_prompt(prompt),
+        settings=settings,
+        system=system,
+        metadata={k: str(v) for k, v in parse_param_pairs(meta).items()},
+        tags=tuple(tags),
+        log_text=log_text,
+    )
+    stream = view.stream if view.stream is not None else sys.stdout.isatty()
+    _run_and_render(item, stream=stream and not view.json_out, json_out=view.json_out, explain=view.explain)
+
+
+def run_demo(task_id: Optional[str], *, profile: str = "demo", view: AskView = AskView()) -> None:
+    from mmo.app.demo import demo_task
+
+    task = demo_task(task_id)
+    if not view.json_out:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        console.print(f"[bold]Demo:[/] task {task.id} from the bundled MMLU-Pro sample, answered by the offline {profile!r} profile\n")
+        console.print(task.prompt, style="dim", highlight=False, markup=False)
+        console.print()
+    item = AskInput(prompt=task.prompt, settings=RunSettings(choice=ProfileChoice(profile)), metadata={"id": task.id})
+    _run_and_render(item, stream=False, json_out=view.json_out, explain=view.explain)
+
+
+def _read_prompt(prompt: Optional[str]) -> str:
+    if prompt is not None and prompt != "-":
+        text = prompt
+    elif sys.stdin is None or sys.stdin.isatty():
+        raise ConfigError("no prompt: pass it as an argument or pipe it on standard input")
+    else:
+        text = sys.stdin.read()
+    if not text.strip():
+        raise ConfigError("the prompt is empty")
+    return text
+
+
+def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool) -> None:
+    import typer
+    from rich.console import Console
+
+    from mmo.cli.render import StreamPrinter, result_json, result_table, trace_tree
+
+    err = Console(stderr=True)
+    printer = StreamPrinter(sys.stdout, sys.stdout) if stream else None
+    result: RunOutcome = asyncio.run(ask(item, AppEnv.from_process(), sink=printer))
+    if json_out:
+        sys.stdout.write(json.dumps(result_json(result), ensure_ascii=False, indent=2) + "\n")
+    elif result.completion is not None:
+        if printer is not None and printer.shown_any:
+            printer.finish()
+        else:
+            sys.stdout.write(result.completion.text.rstrip("\n") + "\n")
+            sys.stdout.flush()
+    if not json_out:
+        for warning in result.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        if explain:
+            err.print(trace_tree(result.trace))
+        err.print(result_table(result))
+    if result.error is not None:
+        if not json_out:
+            err.print(message(result.error), highlight=False, markup=False)
+        raise typer.Exit(exit_code(result.error))

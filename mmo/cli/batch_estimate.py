@@ -1,0 +1,69 @@
+"""The ``mmo batch --dry-run`` estimate as a table: per model, tokens and cost under the best,
+expected and worst case, and what the caps cover."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mmo.cli.formats import dollars, plural
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from mmo.app.batch.estimate import BatchEstimate, Spread
+
+
+def estimate_table(estimate: BatchEstimate) -> Table:
+    from rich.table import Table
+
+    table = Table(title=f"dry run: {plural(estimate.rows, 'row')}, nothing called", title_justify="left", title_style="bold",
+                  box=None, header_style="bold", pad_edge=False)
+    for column in ("model", "rows", "input tokens", "output tokens", "cost best / expected / worst", "price"):
+        table.add_column(column, justify="left" if column in ("model", "price") else "right")
+    for model in estimate.models:
+        table.add_row(
+            model.model_id,
+            str(model.rows),
+            token_span(model.input_tokens),
+            token_span(model.output_tokens),
+            money_spread(model.cost_usd),
+            model.price_source,
+        )
+    unknown = f" (+ {estimate.unknown_price_rows} rows at unknown prices)" if estimate.unknown_price_rows else ""
+    table.add_row("total", str(estimate.rows), "", "", money_spread(estimate.cost_usd) + unknown, "", style="bold")
+    table.caption = "\n".join(caption_lines(estimate))
+    table.caption_justify = "left"
+    return table
+
+
+def caption_lines(estimate: BatchEstimate) -> list[str]:
+    lines = [f"input tokens: {estimate.method}", f"output tokens: {estimate.output_method}", *estimate.notes]
+    cap = estimate.max_cost
+    if cap is not None:
+        if cap.rows_at_worst >= estimate.rows:
+            lines.append(f"--max-cost {dollars(cap.cap_usd)}: covers every row, even at worst")
+        else:
+            expected = "every row" if cap.rows_expected >= estimate.rows else f"about {cap.rows_expected} rows"
+            lines.append(
+                f"--max-cost {dollars(cap.cap_usd)}: at worst it stops the run after {cap.rows_at_worst} of {estimate.rows} rows "
+                f"(as expected: {expected}); a stopped run resumes where it stopped"
+            )
+    if estimate.request_budget_usd is not None and estimate.rows_over_request_budget:
+        lines.append(
+            f"budget.per_request_usd {dollars(estimate.request_budget_usd)}: the worst case of {plural(estimate.rows_over_request_budget, 'row')} "
+            "passes it (their dearest calls would be refused, or fail over to a cheaper model)"
+        )
+    return lines
+
+
+def token_span(spread: Spread) -> str:
+    low, high = round(spread.best), round(spread.worst)
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
+
+
+def money_spread(spread: Spread | None) -> str:
+    if spread is None:
+        return "unknown"
+    if spread.best == spread.expected == spread.worst:
+        return dollars(spread.best)
+    return f"{dollars(spread.best)} / {dollars(spread.expected)} / {dollars(spread.worst)}"

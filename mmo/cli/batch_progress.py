@@ -1,0 +1,84 @@
+"""``mmo batch`` progress: a rich bar on a terminal, plain lines in a log."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mmo.cli.formats import dollars, duration, plural
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from mmo.app.batch.progress import BatchProgress
+
+PLAIN_PROGRESS_EVERY_S = 10.0
+
+
+class ProgressObserver:
+    """A rich progress bar on a terminal; a plain line every ``PLAIN_PROGRESS_EVERY_S`` otherwise
+    (and at the end), so logs of unattended runs stay readable."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self.progress_interval_s = 0.2 if self.live else 0.5
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._last_plain = 0.0
+        self._last: BatchProgress | None = None
+
+    def notice(self, message: str) -> None:
+        self.console.print(f"[bold]note:[/] {message}", highlight=False)
+
+    def progress(self, snapshot: BatchProgress) -> None:
+        self._last = snapshot
+        if self.live:
+            self._update_bar(snapshot)
+        elif snapshot.elapsed_s - self._last_plain >= PLAIN_PROGRESS_EVERY_S:
+            self._last_plain = snapshot.elapsed_s
+            self.console.print(progress_line(snapshot), highlight=False, markup=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        elif self._last is not None:
+            self.console.print(progress_line(self._last), highlight=False, markup=False)
+
+    def _update_bar(self, snapshot: BatchProgress) -> None:
+        if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]batch"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}  ETA {task.fields[eta]}  {task.fields[cost]}  errors {task.fields[errors]}  cache hits {task.fields[cache]}"),
+                console=self.console,
+                auto_refresh=False,
+                transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("batch", total=snapshot.total, **_fields(snapshot))
+        assert self._task is not None
+        self._bar.update(self._task, completed=snapshot.completed, **_fields(snapshot))
+        self._bar.refresh()
+
+
+def _fields(snapshot: BatchProgress) -> dict[str, str]:
+    return {
+        "rate": f"{snapshot.rate:.1f} rows/s",
+        "eta": duration(snapshot.eta_s),
+        "cost": dollars(snapshot.cost_usd),
+        "errors": str(snapshot.errors),
+        "cache": str(snapshot.cache_hits),
+    }
+
+
+def progress_line(snapshot: BatchProgress) -> str:
+    share = snapshot.completed / snapshot.total * 100 if snapshot.total else 100.0
+    return (
+        f"batch: {snapshot.completed}/{snapshot.total} rows ({share:.0f}%) · {snapshot.rate:.1f} rows/s · "
+        f"ETA {duration(snapshot.eta_s)} · {dollars(snapshot.cost_usd)} · {plural(snapshot.errors, 'error')} · "
+        f"{plural(snapshot.cache_hits, 'cache hit')}"
+    )

@@ -1,0 +1,101 @@
+"""The end of a ``mmo batch`` run: the summary table, what happened to the rows, and the exit code."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mmo.cli.formats import dollars, duration, millis, plural
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from mmo.app.batch.job import BatchReport
+
+EXIT_ROW_ERRORS = 1
+
+
+def exit_code_of(report: BatchReport) -> int:
+    from mmo.app.batch.progress import ACCOUNT, BUDGET, COST_CAP, INTERRUPTED
+    from mmo.cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_OK, exit_code
+
+    stop = report.stop
+    if stop is not None:
+        if stop.reason == INTERRUPTED:
+            return EXIT_INTERRUPTED
+        if stop.reason in (COST_CAP, BUDGET):
+            return EXIT_BUDGET
+        if stop.reason == ACCOUNT and stop.error is not None:
+            return exit_code(stop.error)
+    summary = report.summary
+    return EXIT_ROW_ERRORS if summary.failed or summary.infra_errors or summary.malformed else EXIT_OK
+
+
+def render_report(report: BatchReport, console: Console) -> None:
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(summary_table(report))
+    for line in outcome_lines(report):
+        console.print(line, highlight=False, markup=False)
+
+
+def summary_table(report: BatchReport) -> Table:
+    from rich.table import Table
+
+    summary = report.summary
+    table = Table(title=f"batch run {report.run_id}  ·  profile {report.profile}", title_justify="left", title_style="bold",
+                  box=None, header_style="bold", pad_edge=False)
+    for column in ("model", "rows", "calls", "errors", "tokens in/out", "cost", "p50", "p95", "cache"):
+        table.add_column(column, justify="left" if column in ("model", "errors") else "right", no_wrap=column != "errors")
+    for stats in summary.models:
+        cost = dollars(stats.cost_usd) + (f" + {stats.unknown_cost_calls} unknown" if stats.unknown_cost_calls else "")
+        table.add_row(stats.model_id, str(stats.rows), str(stats.calls), _errors(stats.errors), f"{stats.input_tokens}/{stats.output_tokens}",
+                      cost, millis(stats.p50_ms), millis(stats.p95_ms), str(stats.cache_hits))
+    total_cost = dollars(summary.cost_usd) + (f" + {summary.unknown_cost_rows} rows unknown" if summary.unknown_cost_rows else "")
+    table.add_row("total", f"{summary.done}/{summary.total_rows}", "", _errors(summary.errors), f"{summary.input_tokens}/{summary.output_tokens}",
+                  total_cost, millis(summary.p50_ms), millis(summary.p95_ms), str(summary.cache_hits), style="bold")
+    table.caption = "rows: answers delivered (total: done / input rows) · errors: per call (models), per row (total)"
+    table.caption_justify = "left"
+    return table
+
+
+def _errors(errors: Any) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(errors.items(), key=lambda item: (-item[1], item[0]))) or "-"
+
+
+def outcome_lines(report: BatchReport) -> list[str]:
+    summary = report.summary
+    parts = [f"{summary.done} done"]
+    if summary.failed:
+        parts.append(f"{summary.failed} failed")
+    if summary.infra_errors:
+        parts.append(f"{plural(summary.infra_errors, 'infra error')} (re-run them with --retry-errors)")
+    if summary.malformed:
+        parts.append(f"{plural(summary.malformed, 'malformed line')} (see {report.errors_report})")
+    if summary.pending:
+        parts.append(f"{summary.pending} pending")
+    lines = [f"{plural(summary.total_rows, 'row')}: " + ", ".join(parts)]
+    lines.append(f"output: {report.output if report.output is not None else 'standard output'}  ·  state: {report.run_dir}")
+    this_run = report.progress
+    lines.append(
+        f"this invocation: {plural(this_run.finished_now, 'row')} in {duration(this_run.elapsed_s)}, {dollars(this_run.cost_usd)}"
+        f"  ·  the run so far: {dollars(report.spent_usd)}" + (f" of the {dollars(report.max_cost_usd)} cap" if report.max_cost_usd else "")
+    )
+    if report.stop is not None:
+        lines.append(_stop_line(report))
+    return lines
+
+
+def _stop_line(report: BatchReport) -> str:
+    from mmo.app.batch.progress import BUDGET, COST_CAP, INTERRUPTED
+
+    stop, summary = report.stop, report.summary
+    assert stop is not None
+    got = f"{summary.finished} of {summary.total_rows - summary.malformed} rows finished, {summary.pending} not run"
+    if stop.reason == COST_CAP:
+        return f"stopped: {stop.message}. {got}; raise --max-cost and run the same command to continue."
+    if stop.reason == BUDGET:
+        return f"stopped: {stop.message}. {got}; run the same command when the budget allows."
+    if stop.reason == INTERRUPTED:
+        return f"interrupted: {got}; run the same command to resume."
+    return f"stopped: {stop.message}. {got}; fix it and run the same command to resume."

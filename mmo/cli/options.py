@@ -1,0 +1,56 @@
+"""The options several commands share, declared once (``Annotated`` types), and the one
+``RunSettings`` they make. Importing this module costs only typer's import."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from mmo.app.settings import RunSettings
+
+ProfileOption = Annotated[
+    Optional[str], typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').")
+]
+ModelOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Skip the strategy: one model, as provider:model or a profile alias.")]
+ParamOption = Annotated[
+    list[str],
+    typer.Option("--param", "-p", help="Parameter key=value for every request (temperature=0.2, max_tokens=200, any provider field)."),
+]
+NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the response cache.")]
+RefreshOption = Annotated[bool, typer.Option("--refresh", help="Ignore cached answers, but store the new ones.")]
+FailFastOption = Annotated[bool, typer.Option("--fail-fast", help="Never wait to retry: move to the next model at once.")]
+SimulateOutageOption = Annotated[
+    list[str],
+    typer.Option(
+        "--simulate-outage", metavar="PROVIDER[:MODEL]", help="Failover drill: every call to this provider, model or alias fails (repeatable)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+ExplainOption = Annotated[bool, typer.Option("--explain", help="Show the decision trace as a tree.")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+
+def run_settings(
+    profile: Optional[str],
+    model: Optional[str],
+    param: list[str],
+    *,
+    no_cache: bool,
+    refresh: bool,
+    fail_fast: bool,
+    simulate_outage: list[str],
+) -> RunSettings:
+    """The settings every request of the command's run shares, from the shared options."""
+    from mmo.app.params import parse_param_pairs
+    from mmo.app.settings import ProfileChoice, RunSettings
+
+    return RunSettings(
+        choice=ProfileChoice(profile, model),
+        params=parse_param_pairs(param),
+        read_cache=not (no_cache or refresh),
+        write_cache=not no_cache,
+        fail_fast=fail_fast,
+        simulate_outage=tuple(simulate_outage),
+    )

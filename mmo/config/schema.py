@@ -1,0 +1,111 @@
+"""The profile schema, assembled from the registries: what a user writes in YAML.
+
+A strategy node (``NodeSpec``) is a model reference (``fast``, ``openai:gpt-5-mini``) or a
+mapping whose *kind key* says what it is (``{fallback: [...]}``): one member per registered
+strategy kind (``mmo.strategies.kinds``). A provider entry is one model per registered provider
+kind (``mmo.providers.kinds``), with that kind's own fields. Each kind's spec classes name
+``NodeSpec`` without defining it; they are resolved here, once the union exists. Every model
+forbids unknown keys, so a typo is an error naming the key, not a silent default.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Discriminator, Field, Tag, create_model
+
+from mmo.providers.kinds import PROVIDER_KINDS
+from mmo.spec.base import Spec
+from mmo.spec.params import ParamsSpec
+from mmo.spec.portfolio import (
+    BudgetSpec,
+    LimitSpec,
+    ModelEntry,
+    ModelsSpec,
+    PrivacySpec,
+    ProviderEntryBase,
+    RetrySpec,
+    model_entry,
+)
+from mmo.strategies.gates.spec import GatesSpec, gate_specs
+from mmo.strategies.kinds import strategy_kinds
+
+_KINDS = strategy_kinds()
+NODE_SPECS: dict[str, type[Spec]] = {key: kind.spec for key, kind in _KINDS.items()}
+_IMPLIED: dict[str, str] = {key: kind.key for kind in _KINDS.values() for key in kind.implied_by}
+
+
+def node_kind(value: Any) -> str | None:
+    """The tag of a node value: ``ref`` for a string, else the kind key it holds (or implies)."""
+    if isinstance(value, str):
+        return "ref"
+    if isinstance(value, Spec):
+        return next((key for key, spec in NODE_SPECS.items() if type(value) is spec), None)
+    if isinstance(value, dict):
+        found = next((key for key in NODE_SPECS if key in value), None)
+        return found or next((kind for key, kind in _IMPLIED.items() if key in value), None)
+    return None
+
+
+_NODE_MEMBERS: list[Any] = [Annotated[str, Tag("ref")], *(Annotated[spec, Tag(key)] for key, spec in NODE_SPECS.items())]
+NodeSpec = Annotated[
+    Union[tuple(_NODE_MEMBERS)],  # type: ignore[valid-type]
+    Discriminator(
+        node_kind,
+        custom_error_type="unknown_strategy",
+        custom_error_message="expected a model name or a mapping with a strategy key (" + ", ".join(NODE_SPECS) + ")",
+    ),
+]
+
+
+def _resolve_node_specs() -> None:
+    """Give every spec that names ``NodeSpec`` (gates' first, then the strategies') the union."""
+    namespace = {"NodeSpec": NodeSpec, "GatesSpec": GatesSpec}
+    for spec in (*gate_specs(), *(s for kind in _KINDS.values() for s in kind.specs)):
+        spec.model_rebuild(force=True, _types_namespace=namespace)
+
+
+_resolve_node_specs()
+
+
+def _provider_entry(kind: Any) -> Any:
+    """One provider kind's entry: the common fields, ``kind`` fixed to its name, its own fields."""
+    options = kind.options_spec()
+    bases = (ProviderEntryBase,) if options is None else (ProviderEntryBase, options)
+    name = "".join(part.capitalize() for part in kind.name.split("_")) + "ProviderEntry"
+    return create_model(name, __base__=bases, __module__=__name__, kind=(Literal[kind.name], kind.name))
+
+
+def _provider_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "openai"))
+    return str(getattr(value, "kind", "openai"))
+
+
+_PROVIDER_ENTRIES = {kind.name: _provider_entry(kind) for kind in PROVIDER_KINDS}
+ProviderEntry = Annotated[
+    Union[tuple(Annotated[entry, Tag(name)] for name, entry in _PROVIDER_ENTRIES.items())],  # type: ignore[valid-type]
+    Discriminator(
+        _provider_tag,
+        custom_error_type="unknown_provider_kind",
+        custom_error_message="expected kind to be one of " + ", ".join(_PROVIDER_ENTRIES),
+    ),
+]
+
+
+class Profile(Spec):
+    """A named portfolio of models and the strategy that routes between them."""
+
+    name: str
+    description: str = ""
+    models: ModelsSpec = Field(default_factory=dict, description="alias -> provider:model or an entry")
+    providers: dict[str, ProviderEntry] = Field(default_factory=dict)  # type: ignore[valid-type]
+    defaults: ParamsSpec = Field(default_factory=ParamsSpec)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)
+    limits: dict[str, LimitSpec] = Field(default_factory=dict)
+    strategy: NodeSpec  # type: ignore[valid-type]
+
+    def model_entry(self, alias: str) -> ModelEntry | None:
+        return model_entry(self.models, alias)

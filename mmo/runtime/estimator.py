@@ -1,0 +1,120 @@
+"""``TreeEstimator``: the ``Estimator`` nodes ask when they estimate (``Node.estimate``), so a
+dry run walks the same tree that runs, with nothing called.
+
+One model call is priced by the catalogue's one worst-case function: prompt tokens from the one
+token estimator (chars/4, corrected per model by what the run log observed) at the input price,
+plus output tokens at the output price. The worst case writes ``max_tokens`` (the request's, else
+the model's, else the profile's defaults; ``DEFAULT_OUTPUT_TOKENS`` when none is set anywhere:
+the worst case ``--max-cost`` reserves too); the best and expected cases write the model's typical
+answer length, learnt from the run log, or the worst case's when there is no history.
+
+A provider that knows its answers in advance (``RecordedAnswers``: the replay provider of the
+offline demo) gives its recorded tokens and cost instead, exactly what the run will report. A
+model priced nowhere has an unknown cost, never $0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from mmo.core.errors import MmoError
+from mmo.core.estimate import CallCost, CostRange, Path, first_or_every
+from mmo.core.protocols import Node, RecordedAnswers
+from mmo.core.target import ModelTarget
+from mmo.core.types import Request
+from mmo.providers.kinds import provider_kinds
+from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
+from mmo.runtime.services import Services
+from mmo.runtime.tokens import CHARS_PER_TOKEN, TokenEstimator
+
+if TYPE_CHECKING:
+    from mmo.catalog.prices import ModelPrice
+
+RECORDED_SOURCE = "recorded"
+UNKNOWN_SOURCE = "unknown"
+
+
+class TreeEstimator:
+    """Prices calls and walks nodes for one session; says how it counted (``notes`` and flags)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.defaulted_output = False  # some call had no max_tokens anywhere
+        self.typical_output_used = False  # some call's best/expected length came from history
+        self.recorded_calls = 0
+        self.notes: list[str] = []
+        self._recorders: dict[str, RecordedAnswers | None] = {}
+
+    @property
+    def tokens(self) -> TokenEstimator:
+        return self.services.tokens
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+    def range(self, node: Node, request: Request) -> CostRange:
+        estimate = getattr(node, "estimate", None)
+        if estimate is None:  # a node from outside mmo that does not say
+            self.note(f"no estimate from strategy kind {node.kind!r}: counted as its first child (best) or every child (worst)")
+            return first_or_every([self.range(child, request) for child in node.children()])
+        result: CostRange = estimate(request, self)
+        return result
+
+    def context_window(self, target: ModelTarget) -> int | None:
+        return self.services.catalog.context_window(target.ref).value
+
+    def stand_in(self, tokens: float) -> str:
+        return "x" * (math.ceil(tokens) * CHARS_PER_TOKEN)
+
+    def call(self, target: ModelTarget, request: Request) -> CostRange:
+        request = request.with_params(target.params.overlaid_by(request.params))
+        recorded = self._recorded(target, request)
+        if recorded is not None:
+            return recorded
+        max_tokens = request.params.max_tokens
+        if max_tokens is None:
+            self.defaulted_output = True
+            max_tokens = DEFAULT_OUTPUT_TOKENS
+        input_tokens = self.tokens.estimate(request.prompt_text(), target.id)
+        typical = self.tokens.typical_output(target.id)
+        usual = max_tokens if typical is None else min(typical, max_tokens)
+        self.typical_output_used = self.typical_output_used or typical is not None
+        price = self.services.catalog.price(target.ref)
+        likely = Path((_priced(target, price, input_tokens, usual),), usual)
+        return CostRange(likely, likely, Path((_priced(target, price, input_tokens, max_tokens),), max_tokens))
+
+    def _recorded(self, target: ModelTarget, request: Request) -> CostRange | None:
+        """A provider's recorded tokens and cost for this request, when it has them."""
+        recorder = self._recorder(target.ref.provider)
+        found = recorder.recorded_usage(request, target.ref.name) if recorder is not None else None
+        if found is None or found[1] is None:
+            return None
+        usage, cost = found
+        self.recorded_calls += 1
+        call = CallCost(target.id, usage.input_tokens, usage.output_tokens, cost, RECORDED_SOURCE)
+        return CostRange.of(Path((call,), usage.output_tokens))
+
+    def _recorder(self, name: str) -> RecordedAnswers | None:
+        if name not in self._recorders:
+            self._recorders[name] = self._find_recorder(name)
+        return self._recorders[name]
+
+    def _find_recorder(self, name: str) -> RecordedAnswers | None:
+        # Only providers that need no network are asked: building an HTTP one would open a client.
+        endpoint = self.services.catalog.endpoint(name)
+        kind = provider_kinds().get(endpoint.kind) if endpoint is not None else None
+        if kind is not None and kind.http:
+            return None
+        try:
+            provider = self.services.providers.get(name)
+        except MmoError:
+            return None
+        return provider if isinstance(provider, RecordedAnswers) else None
+
+
+def _priced(target: ModelTarget, price: ModelPrice | None, input_tokens: int, output_tokens: int) -> CallCost:
+    usd = price.worst_case_usd(input_tokens, output_tokens) if price is not None else None
+    source = price.source if price is not None and usd is not None else UNKNOWN_SOURCE
+    return CallCost(target.id, input_tokens, output_tokens, usd, source)

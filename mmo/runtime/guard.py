@@ -1,0 +1,48 @@
+"""``Guard``: a rule around every model call (privacy, outage drills, limits, spend caps), so no
+strategy can forget one. The run context calls every guard of the session, in order, for every
+model call (``mmo.runtime.context``)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from mmo.core.target import ModelTarget, RunOptions
+from mmo.core.types import Completion, Request
+from mmo.runtime.services import Services
+
+
+class GuardContext(Protocol):
+    """What a guard sees of the call's context: the services, the run it belongs to, its notes."""
+
+    @property
+    def services(self) -> Services: ...
+
+    @property
+    def options(self) -> RunOptions: ...
+
+    @property
+    def run_origin(self) -> float:
+        """The run's start time: the same for every call of one run, so a run's identity."""
+        ...
+
+    def note(self, message: str, **attrs: Any) -> None: ...
+
+
+class Guard:
+    """Subclasses override what they need; the defaults do nothing.
+
+    * ``check``: before the cache is consulted; raise to refuse the target (a ``failover`` error
+      lets a fallback move on).
+    * ``acquire``: before a real provider call (not a cache hit); may wait (rate limits) or
+      raise (budget). Its return value is passed to ``release``.
+    * ``release``: after that call, with the completion or the error, always.
+    """
+
+    def check(self, target: ModelTarget, request: Request, ctx: GuardContext) -> None:
+        return None
+
+    async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Any:
+        return None
+
+    def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
+        return None

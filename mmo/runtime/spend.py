@@ -1,0 +1,279 @@
+"""The one spend-cap guard: a profile's budgets and a batch's ``--max-cost``, checked before every
+real model call (cache hits are free and always pass).
+
+Before a call, its worst case is priced by the catalogue's one worst-case function: estimated
+prompt tokens at the input price + ``max_tokens`` (or ``DEFAULT_OUTPUT_TOKENS`` when none is set)
+at the output price. Then, for each cap that is set:
+
+* ``per_request_usd`` (``Budgets``): what one request (one ``mmo ask``, one batch row) may spend
+  over all its attempts. Refused when the request's spent money, plus the worst cases of its calls
+  still in flight (an ensemble's members run at once), plus this one, would pass the cap.
+* ``daily_usd`` (``Budgets``): what the profile may spend per UTC day. The run log's spend for the
+  profile since midnight UTC is read once when the session opens (``spent_today_usd``); the
+  session's own spend and in-flight worst cases are added as it runs.
+* ``RunCap`` (``mmo batch --max-cost``): what a run spends across all its invocations. When only
+  calls in flight stand in the way, the call waits for them to end (their real cost is usually far
+  below their worst case); when the money already spent leaves no room, ``CostCapReached`` stops
+  the run. So no call starts that could take the run past the cap, and concurrency does not stop
+  a run early.
+
+A model with no known price is refused under a cap unless unknown prices are allowed (then its
+worst case counts as $0 and its real cost, when known afterwards, as spent).
+
+What "spent" means: the actual cost of each finished call (the provider's or recording's, else
+the catalogue's); a cut stream counts its estimated partial cost, as the trace does; a call
+cancelled in flight (a losing hedge) counts its prompt at the input price, since providers bill a
+prompt once it is processed; a failed call counts nothing.
+
+A budget refusal is a *failover* error exactly when a call costing $0 would still fit, i.e. only
+this target's worst case is too big: a fallback then moves on to a cheaper target and a cascade
+keeps the answer it has. The guard must come after any guard that waits (the limits guard), so a
+call cancelled while it reaches ``release`` was really in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from mmo.catalog.catalog import Catalog
+from mmo.core.errors import BudgetExceeded, CostCapReached, StreamCut
+from mmo.core.target import ModelTarget
+from mmo.core.types import Completion, Request, Usage
+from mmo.runtime.call_estimate import CallEstimate, estimate_call
+from mmo.runtime.guard import Guard, GuardContext
+from mmo.runtime.tokens import TokenEstimator
+
+RUNS_TRACKED = 4096  # per-request ledgers kept at once (a batch runs far fewer rows concurrently)
+
+
+def usd(value: float) -> str:
+    if value == 0:
+        return "$0"
+    return f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Money of one request, one session or one run: spent by finished calls, reserved by
+    running ones."""
+
+    spent: float = 0.0
+    reserved: float = 0.0
+
+    @property
+    def committed(self) -> float:
+        return self.spent + self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    """A profile's ``budget:``; ``spent_today_usd`` is what the run log holds for today."""
+
+    per_request_usd: float | None = None
+    daily_usd: float | None = None
+    spent_today_usd: float = 0.0
+    allow_unknown_prices: bool = False
+    profile_name: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.per_request_usd is not None or self.daily_usd is not None
+
+    def request_fits(self, worst_usd: float) -> bool:
+        """Whether one request whose calls may cost ``worst_usd`` in all passes no request cap."""
+        return self.per_request_usd is None or worst_usd <= self.per_request_usd
+
+
+@dataclass(frozen=True, slots=True)
+class RunCap:
+    """``--max-cost``: ``usd`` over the whole run, ``spent_before_usd`` by its earlier invocations."""
+
+    usd: float
+    spent_before_usd: float = 0.0
+    allow_unknown_prices: bool = False
+
+    def __post_init__(self) -> None:
+        if self.usd <= 0:
+            raise ValueError("the cost cap must be above 0")
+
+    def fits(self, committed_usd: float, worst_usd: float) -> bool:
+        """Whether a call that may cost ``worst_usd`` fits beside ``committed_usd``."""
+        return committed_usd + worst_usd <= self.usd
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What one admitted call holds until it ends."""
+
+    ledgers: tuple[Ledger, ...]
+    usd: float
+    target: ModelTarget
+    estimate: CallEstimate
+    catalog: Catalog
+    tokens: TokenEstimator
+
+
+class SpendGuard(Guard):
+    """Budgets and a run cap of one session (either may be absent)."""
+
+    def __init__(self, budgets: Budgets | None = None, run_cap: RunCap | None = None) -> None:
+        self.budgets = budgets or Budgets()
+        self.run_cap = run_cap
+        self.session = Ledger()
+        self.run = Ledger(spent=run_cap.spent_before_usd if run_cap else 0.0)
+        self.in_flight = 0
+        self._requests: OrderedDict[float, Ledger] = OrderedDict()
+        self._released: asyncio.Event | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.budgets.active or self.run_cap is not None
+
+    async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Reservation | None:
+        if not self.active:
+            return None
+        services = ctx.services
+        estimate = estimate_call(request, target.id, services.tokens)
+        worst = services.catalog.worst_case_usd(target.ref, estimate.input_tokens, estimate.output_tokens)
+        if worst is None:
+            worst = self._unknown_price(target, ctx)
+        request_ledger = self._request_ledger(ctx.run_origin)
+        self._check_request(target, request_ledger, worst, estimate, ctx)
+        self._check_day(target, worst, ctx)
+        await self._wait_for_run_room(target, worst, estimate, ctx)
+        if self.budgets.active:
+            ctx.note(self._fits_note(target, request_ledger, worst, estimate), estimate_usd=worst)
+        ledgers = (request_ledger, self.session, self.run)
+        for ledger in ledgers:
+            ledger.reserved += worst
+        self.in_flight += 1
+        return Reservation(ledgers, worst, target, estimate, services.catalog, services.tokens)
+
+    def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
+        if not isinstance(token, Reservation):
+            return
+        cost = actual_cost(token, completion, error)
+        for ledger in token.ledgers:
+            ledger.reserved -= token.usd
+            ledger.spent += cost
+        self.in_flight -= 1
+        if self._released is not None:
+            self._released.set()
+            self._released = None
+
+    @property
+    def run_spent_usd(self) -> float:
+        return self.run.spent
+
+    # --- the checks ------------------------------------------------------------------------
+
+    def _request_ledger(self, run_origin: float) -> Ledger:
+        # Every call of one request shares its run's origin (its start time): the request's identity.
+        ledger = self._requests.get(run_origin)
+        if ledger is None:
+            ledger = self._requests[run_origin] = Ledger()
+            while len(self._requests) > RUNS_TRACKED:
+                self._requests.popitem(last=False)
+        return ledger
+
+    def _unknown_price(self, target: ModelTarget, ctx: GuardContext) -> float:
+        cap = self.run_cap
+        if cap is not None and not cap.allow_unknown_prices:
+            raise self._cap_refusal(ctx, f"no price known for {target.id}, so the cost cap {usd(cap.usd)} cannot be kept")
+        if self.budgets.active and not self.budgets.allow_unknown_prices:
+            limit = self.budgets.per_request_usd if self.budgets.per_request_usd is not None else self.budgets.daily_usd
+            raise _budget_refusal(
+                ctx,
+                f"no price known for {target.id}, so its cost cannot be kept under the budget cap "
+                "(give it a price under `models:`, or set budget.allow_unknown_prices: true)",
+                limit=limit,
+                spent=None,
+                scope="request" if self.budgets.per_request_usd is not None else "day",
+                failover=True,
+            )
+        if self.budgets.active:
+            ctx.note(f"budget: no price known for {target.id}; allowed (allow_unknown_prices), counted as $0")
+        return 0.0
+
+    def _check_request(self, target: ModelTarget, ledger: Ledger, worst: float, estimate: CallEstimate, ctx: GuardContext) -> None:
+        cap = self.budgets.per_request_usd
+        if cap is None or ledger.committed + worst <= cap:
+            return
+        in_flight = f" + {usd(ledger.reserved)} in flight" if ledger.reserved > 0 else ""
+        raise _budget_refusal(
+            ctx,
+            f"per-request cap {usd(cap)}: {target.id} could cost up to {usd(worst)} for {estimate.describe()} "
+            f"and this request has {usd(ledger.spent)} spent{in_flight}",
+            limit=cap,
+            spent=ledger.spent,
+            scope="request",
+            failover=ledger.committed <= cap,
+        )
+
+    def _check_day(self, target: ModelTarget, worst: float, ctx: GuardContext) -> None:
+        cap = self.budgets.daily_usd
+        if cap is None:
+            return
+        today = self.budgets.spent_today_usd + self.session.committed
+        if today + worst <= cap:
+            return
+        raise _budget_refusal(
+            ctx,
+            f"daily cap {usd(cap)} of profile {self.budgets.profile_name!r}: {usd(today)} spent today (UTC, in flight included) "
+            f"and {target.id} could cost up to {usd(worst)}",
+            limit=cap,
+            spent=today,
+            scope="day",
+            failover=today <= cap,
+        )
+
+    async def _wait_for_run_room(self, target: ModelTarget, worst: float, estimate: CallEstimate, ctx: GuardContext) -> None:
+        cap = self.run_cap
+        if cap is None:
+            return
+        while not cap.fits(self.run.committed, worst):
+            if self.in_flight == 0 or not cap.fits(self.run.spent, worst):
+                spent = usd(self.run.spent)
+                raise self._cap_refusal(ctx, f"{target.id} could cost up to {usd(worst)} for {estimate.describe()}, and {spent} is spent")
+            if self._released is None:
+                self._released = asyncio.Event()
+            await self._released.wait()
+
+    def _cap_refusal(self, ctx: GuardContext, reason: str) -> CostCapReached:
+        assert self.run_cap is not None
+        ctx.note(f"cost cap {usd(self.run_cap.usd)}: refused", spent_usd=self.run.spent)
+        return CostCapReached(f"cost cap {usd(self.run_cap.usd)} reached: {reason}", limit_usd=self.run_cap.usd, spent_usd=self.run.spent)
+
+    def _fits_note(self, target: ModelTarget, ledger: Ledger, worst: float, estimate: CallEstimate) -> str:
+        parts = [f"budget: {target.id} may cost up to {usd(worst)} for {estimate.describe()}"]
+        if self.budgets.per_request_usd is not None:
+            parts.append(f"request {usd(ledger.committed + worst)} of {usd(self.budgets.per_request_usd)}")
+        if self.budgets.daily_usd is not None:
+            parts.append(f"today {usd(self.budgets.spent_today_usd + self.session.committed + worst)} of {usd(self.budgets.daily_usd)}")
+        return "; ".join(parts)
+
+
+def _budget_refusal(ctx: GuardContext, message: str, *, limit: float | None, spent: float | None, scope: str, failover: bool) -> BudgetExceeded:
+    # The numbers are in the error, which --explain shows on the attempt; the note says what follows.
+    outcome = "a cheaper target may fit" if failover else "nothing more can be spent"
+    ctx.note(f"budget: refused ({outcome})", limit_usd=limit, spent_usd=spent)
+    return BudgetExceeded(message, limit_usd=limit, spent_usd=spent, scope=scope, failover=failover)
+
+
+def actual_cost(token: Reservation, completion: Completion | None, error: BaseException | None) -> float:
+    """What an admitted call really cost, by the rules in the module docstring."""
+    ref = token.target.ref
+    if completion is not None:
+        known = completion.cost.usd if completion.cost.known else token.catalog.cost(ref, completion.usage).usd
+        return token.usd if known is None else known
+    if isinstance(error, StreamCut) and error.partial_text:
+        usage = Usage(token.estimate.input_tokens, token.tokens.estimate(error.partial_text, ref.id))
+    elif error is not None and not isinstance(error, Exception):  # cancelled in flight (a losing hedge)
+        usage = Usage(token.estimate.input_tokens, 0)
+    else:
+        return 0.0
+    billed = token.catalog.cost(ref, usage).usd
+    return billed if billed is not None else 0.0

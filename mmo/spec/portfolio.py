@@ -1,0 +1,124 @@
+"""A profile's portfolio and policies: model entries, providers' common fields, and the retry,
+budget, limit and privacy settings that the strategies and guards read.
+
+``Portfolio`` is what the strategy builder needs of a profile (its models, defaults, retry
+policy and privacy rule), so strategies depend on this module and not on the assembled schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping, Protocol, Union
+
+from pydantic import Field, field_validator
+
+from mmo.spec.base import Spec
+from mmo.spec.params import ParamsSpec
+
+
+class PriceSpec(Spec):
+    """USD per 1M tokens. A model priced 0/0 costs a known $0."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
+class ModelEntry(Spec):
+    """A model in the portfolio, with what mmo should know about it (over the catalogue's facts)."""
+
+    model: str = Field(description="provider:model, e.g. openai:gpt-5-mini or ollama:llama3.1:8b")
+    local: bool = Field(default=False, description="runs on this machine: costs $0, may receive PII")
+    price: PriceSpec | None = None
+    context_window: int | None = Field(default=None, gt=0, description="tokens; wins over the catalogue's figure")
+    max_output: int | None = Field(default=None, gt=0, description="most output tokens the model writes; wins over the catalogue's")
+    params: ParamsSpec | None = None
+
+
+ModelsSpec = dict[str, Union[str, ModelEntry]]
+
+
+class ProviderEntryBase(Spec):
+    """The fields every provider declaration has; a provider kind may add its own
+    (``mmo.providers.kinds``). ``kind`` is the wire format it speaks."""
+
+    kind: str = "openai"
+    base_url: str | None = None
+    key_env: str | None = Field(default=None, description="environment variable holding the key")
+    key: Literal["required", "none"] = Field(default="required", description="'none' for servers that need no key")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secrets_in_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in {"authorization", "x-api-key", "x-goog-api-key", "api-key"}:
+                raise ValueError(f"header {name!r} would put a key in a plain file: use `mmo keys set` or key_env instead")
+        return value
+
+
+class RetrySpec(Spec):
+    """How a fallback treats a failing target before moving on."""
+
+    attempts: int = Field(default=2, ge=1, le=10, description="tries per target for retryable errors")
+    backoff_s: float = Field(default=0.5, gt=0, description="first back-off; doubles each retry, with jitter")
+    max_backoff_s: float = Field(default=8.0, gt=0)
+    max_retry_after_s: float = Field(default=30.0, ge=0, description="longer Retry-After hints move on instead of waiting")
+    fail_fast: bool = Field(default=False, description="never wait: move to the next target at once")
+
+
+class BudgetSpec(Spec):
+    """Cost caps, checked before every real model call against its worst-case cost."""
+
+    per_request_usd: float | None = Field(default=None, gt=0, description="cap on one request (all its attempts)")
+    daily_usd: float | None = Field(default=None, gt=0, description="cap on this profile's spend per UTC day (run log)")
+    allow_unknown_prices: bool = Field(default=False, description="under a cap, call models with no known price (counted as $0)")
+
+
+class BreakerSpec(Spec):
+    """Circuit breaker: after ``failures`` transient errors in a row within ``window_s``, calls to
+    the model fail at once for ``cooldown_s``; then one trial call decides."""
+
+    failures: int = Field(default=5, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    cooldown_s: float = Field(default=30.0, gt=0)
+
+
+class LimitSpec(Spec):
+    rpm: int | None = Field(default=None, gt=0, description="requests per minute")
+    tpm: int | None = Field(default=None, gt=0, description="tokens (prompt + max_tokens) per minute")
+    concurrency: int | None = Field(default=None, gt=0, description="calls in flight at once")
+    breaker: BreakerSpec = Field(default_factory=BreakerSpec)
+
+
+class PrivacySpec(Spec):
+    """Data governance. ``pii: local_only`` sends a request with personal data only to models
+    marked ``local``; every strategy (fallbacks included) obeys it."""
+
+    pii: Literal["allow", "local_only"] = "allow"
+
+
+class Portfolio(Protocol):
+    """What the strategy builder reads of a profile."""
+
+    @property
+    def models(self) -> Mapping[str, str | ModelEntry]: ...
+
+    @property
+    def defaults(self) -> ParamsSpec: ...
+
+    @property
+    def retry(self) -> RetrySpec: ...
+
+    @property
+    def privacy(self) -> PrivacySpec: ...
+
+    @property
+    def strategy(self) -> Any: ...
+
+    def model_entry(self, alias: str) -> ModelEntry | None: ...
+
+
+def model_entry(models: Mapping[str, str | ModelEntry], alias: str) -> ModelEntry | None:
+    """The entry of ``alias`` (a bare ``provider:model`` string is an entry with defaults)."""
+    entry = models.get(alias)
+    return ModelEntry(model=entry) if isinstance(entry, str) else entry

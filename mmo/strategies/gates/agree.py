@@ -1,0 +1,76 @@
+"""``agree``: another node, asked the same request, gives the same extracted answer (its cost
+counts); an answer with nothing to extract fails without asking it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from mmo.core.estimate import CostRange
+from mmo.core.protocols import Estimator, Node, RunContext
+from mmo.core.types import Completion, Request
+from mmo.spec.base import Spec
+from mmo.strategies.extract import ExtractSpec, describe, extractor
+from mmo.strategies.gates.consult import GateCall, consult
+from mmo.strategies.gates.kinds import GateKind
+from mmo.strategies.gates.verdict import GateResult, shown
+
+if TYPE_CHECKING:
+    from mmo.spec.nodes import NodeSpec
+    from mmo.strategies.build import TreeBuilder
+
+
+class AgreeSpec(Spec):
+    """Accept when another model's extracted answer equals this tier's."""
+
+    model: NodeSpec
+    extract: ExtractSpec = "choice"
+
+
+class AgreeGate:
+    name = "agree"
+    calls_models = True
+    reads_raw_answer = False
+    preparation = None
+
+    def __init__(self, node: Node, how: Any) -> None:
+        self.call = GateCall("agree", node)
+        self.how = describe(how)
+        self.extract = extractor(how)
+
+    @classmethod
+    def from_spec(cls, builder: TreeBuilder, spec: AgreeSpec) -> AgreeGate:
+        return cls(builder.build(spec.model), spec.extract)
+
+    def nodes(self) -> Sequence[Node]:
+        return (self.call,)
+
+    def prepare(self, request: Request) -> Request:
+        return request
+
+    def clean(self, completion: Completion) -> Completion:
+        return completion
+
+    def estimate(self, request: Request, answer_tokens: float, est: Estimator) -> CostRange:
+        return est.range(self.call, request)
+
+    async def check(self, completion: Completion, request: Request, ctx: RunContext) -> GateResult:
+        mine = self.extract(completion.text)
+        if mine is None:
+            return GateResult(False, self.name, f"no {self.how} answer to compare in this answer")
+        other = await consult(self.call, request, ctx)
+        who = self.call.node.label
+        if isinstance(other, str):
+            return GateResult(False, self.name, f"{who} could not answer: {other}")
+        theirs = self.extract(other.text)
+        if theirs is None:
+            return GateResult(False, self.name, f"{who} gave no {self.how} answer to compare")
+        if theirs != mine:
+            return GateResult(False, self.name, f"{who} answered {shown(theirs)}, this answer {shown(mine)} ({self.how})")
+        return GateResult(True, self.name, f"{who} agrees: {shown(mine)} ({self.how})")
+
+
+def _build(builder: TreeBuilder, value: AgreeSpec | None) -> AgreeGate | None:
+    return None if value is None else AgreeGate.from_spec(builder, value)
+
+
+GATES = (GateKind("agree", AgreeSpec | None, _build, specs=(AgreeSpec,)),)
