@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Mapping
 
-from mmo.core.types import Cost, Usage, frozen_mapping
+from mmo.core.usage import Cost, Usage, frozen_mapping
 
 SpanStatus = Literal["ok", "error", "cancelled"]
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
+from mmo.core.usage import UNKNOWN_COST, Cost, Usage, frozen_mapping
+
 if TYPE_CHECKING:
     from mmo.core.trace import Span
 
@@ -29,10 +31,7 @@ FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filt
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-
-def frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """A read-only copy, so a frozen dataclass cannot be changed through a dict it holds."""
-    return MappingProxyType(dict(value or {}))
+__all__ = ["UNKNOWN_COST", "Completion", "Cost", "Delta", "Message", "ModelRef", "Params", "RateLimitInfo", "Request", "StreamRestart", "ToolCall", "Usage", "frozen_mapping"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,47 +181,6 @@ class Request:
 
     def with_params(self, params: Params) -> Request:
         return replace(self, params=params)
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cached_tokens + other.cached_tokens,
-            self.reasoning_tokens + other.reasoning_tokens,
-        )
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cached_tokens": self.cached_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Cost:
-    """What one attempt cost. ``usd`` is ``None`` when the price is unknown: never a fake 0.
-    ``source`` says where the number came from ("genai-prices 0.2.3", "profile", "local",
-    "recorded", "unknown")."""
-
-    usd: float | None
-    source: str
-
-    @property
-    def known(self) -> bool:
-        return self.usd is not None
-
-
-UNKNOWN_COST = Cost(None, "unknown")
 
 
 @dataclass(frozen=True, slots=True)

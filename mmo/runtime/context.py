@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
+from mmo.catalog.catalog import Catalog
 from mmo.core.errors import StreamCut, one_line
 from mmo.core.protocols import Node, Provider, StreamSink
 from mmo.core.target import ModelTarget, RunOptions
@@ -41,6 +42,10 @@ class SpanContext:
     @property
     def tokens(self) -> TokenEstimator:
         return self.services.tokens
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.services.catalog
 
     @property
     def run_origin(self) -> float:

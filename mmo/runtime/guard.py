@@ -6,16 +6,21 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from mmo.catalog.catalog import Catalog
 from mmo.core.target import ModelTarget, RunOptions
 from mmo.core.types import Completion, Request
-from mmo.runtime.services import Services
+from mmo.runtime.tokens import TokenEstimator
 
 
 class GuardContext(Protocol):
-    """What a guard sees of the call's context: the services, the run it belongs to, its notes."""
+    """What a guard sees of the call's context: the catalogue, the token estimator, the run's
+    options, the run it belongs to, and its trace notes."""
 
     @property
-    def services(self) -> Services: ...
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def tokens(self) -> TokenEstimator: ...
 
     @property
     def options(self) -> RunOptions: ...

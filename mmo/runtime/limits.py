@@ -296,7 +296,7 @@ class LimitsGuard(Guard):
     async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Permit:
         limiter = self.limiter(target.id)
         patience = 0.0 if ctx.options.fail_fast else self.max_wait_s
-        tokens = estimate_call(request, target.id, ctx.services.tokens).total_tokens if limiter.counts_tokens else 0
+        tokens = estimate_call(request, target.id, ctx.tokens).total_tokens if limiter.counts_tokens else 0
         return await limiter.acquire(tokens, patience, ctx.note)
 
     def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:

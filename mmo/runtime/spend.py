@@ -135,9 +135,8 @@ class SpendGuard(Guard):
     async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Reservation | None:
         if not self.active:
             return None
-        services = ctx.services
-        estimate = estimate_call(request, target.id, services.tokens)
-        worst = services.catalog.worst_case_usd(target.ref, estimate.input_tokens, estimate.output_tokens)
+        estimate = estimate_call(request, target.id, ctx.tokens)
+        worst = ctx.catalog.worst_case_usd(target.ref, estimate.input_tokens, estimate.output_tokens)
         if worst is None:
             worst = self._unknown_price(target, ctx)
         request_ledger = self._request_ledger(ctx.run_origin)
@@ -150,7 +149,7 @@ class SpendGuard(Guard):
         for ledger in ledgers:
             ledger.reserved += worst
         self.in_flight += 1
-        return Reservation(ledgers, worst, target, estimate, services.catalog, services.tokens)
+        return Reservation(ledgers, worst, target, estimate, ctx.catalog, ctx.tokens)
 
     def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
         if not isinstance(token, Reservation):

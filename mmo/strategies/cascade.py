@@ -42,11 +42,10 @@ from mmo.spec.base import Spec
 from mmo.strategies.gates.gate_set import Gates, build_gates, first_failure
 from mmo.strategies.gates.spec import GatesSpec
 from mmo.strategies.gates.verdict import GateResult
-from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.kinds import Builder, StrategyKind
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 OnExhausted = Literal["last", "best", "error"]
 
@@ -205,7 +204,7 @@ class CascadeNode:
         return chosen.answer
 
 
-def build(builder: TreeBuilder, spec: CascadeSpec) -> Node:
+def build(builder: Builder, spec: CascadeSpec) -> Node:
     tiers = [builder.build(tier) for tier in spec.cascade]
     return CascadeNode(tiers, build_gates(builder, spec.accept), spec.on_exhausted)
 

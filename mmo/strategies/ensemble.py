@@ -33,11 +33,10 @@ from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Params, Request
 from mmo.spec.base import Spec
 from mmo.strategies.extract import ExtractSpec
-from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.kinds import Builder, StrategyKind
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 Combine = Literal["vote", "judge", "aggregate"]
 
@@ -308,7 +307,7 @@ def _clip(text: str, limit: int = 60) -> str:
 # --- building ----------------------------------------------------------------------------------
 
 
-def build(builder: TreeBuilder, spec: EnsembleSpec) -> Node:
+def build(builder: Builder, spec: EnsembleSpec) -> Node:
     from mmo.strategies.extract import describe, extractor
 
     members = [builder.build(child) for child in spec.ensemble]

@@ -23,12 +23,11 @@ from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
 from mmo.spec.portfolio import RetrySpec
-from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.kinds import Builder, StrategyKind
 from mmo.strategies.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 
 class FallbackSpec(Spec):
@@ -81,7 +80,7 @@ class FallbackNode:
         return self.policy.delay(retry_index, getattr(error, "retry_after", None), self._rng)
 
 
-def build(builder: TreeBuilder, spec: FallbackSpec) -> Node:
+def build(builder: Builder, spec: FallbackSpec) -> Node:
     return FallbackNode([builder.build(child) for child in spec.fallback], builder.retry_policy(spec.retry))
 
 

@@ -28,11 +28,10 @@ from mmo.core.estimate import CostRange, first_or_every
 from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
-from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.kinds import Builder, StrategyKind
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 
 class HedgeSpec(Spec):
@@ -152,7 +151,7 @@ class _Race:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def build(builder: TreeBuilder, spec: HedgeSpec) -> Node:
+def build(builder: Builder, spec: HedgeSpec) -> Node:
     return HedgeNode([builder.build(child) for child in spec.hedge], spec.after_ms)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from mmo.core.protocols import Node
+from mmo.core.target import ModelTarget
 from mmo.spec.base import Spec
-
-if TYPE_CHECKING:
-    from mmo.strategies.build import TreeBuilder
+from mmo.spec.params import ParamsSpec
+from mmo.spec.portfolio import Portfolio, RetrySpec
+from mmo.strategies.retry import RetryPolicy
 
 # The registration lines, in the order the schema lists the kinds.
 STRATEGY_MODULES: tuple[str, ...] = (
@@ -32,6 +33,23 @@ STRATEGY_MODULES: tuple[str, ...] = (
 )
 
 
+class Builder(Protocol):
+    """What a kind's ``build`` may ask of the tree builder (``mmo.strategies.build.TreeBuilder``)."""
+
+    @property
+    def portfolio(self) -> Portfolio: ...
+
+    def build(self, spec: Any = None) -> Node:
+        """The node for a child spec (any kind, or a model reference)."""
+        ...
+
+    def target(self, name: str, node_params: ParamsSpec | None = None) -> ModelTarget:
+        """A model alias or ``provider:model`` as a leaf would call it."""
+        ...
+
+    def retry_policy(self, spec: RetrySpec | None) -> RetryPolicy: ...
+
+
 @dataclass(frozen=True, slots=True)
 class StrategyKind:
     """``key``: the mapping key that names the kind in YAML (``{cascade: [...]}``); ``spec``: its
@@ -41,7 +59,7 @@ class StrategyKind:
 
     key: str
     spec: type[Spec]
-    build: Callable[[TreeBuilder, Any], Node]
+    build: Callable[[Builder, Any], Node]
     implied_by: tuple[str, ...] = ()
     specs: tuple[type[Spec], ...] = ()
 

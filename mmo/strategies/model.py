@@ -10,10 +10,8 @@ from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
 from mmo.spec.params import ParamsSpec
-from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.kinds import Builder, StrategyKind
 
-if TYPE_CHECKING:
-    from mmo.strategies.build import TreeBuilder
 
 
 class ModelNodeSpec(Spec):
@@ -43,7 +41,7 @@ class ModelNode:
         return f"ModelNode({self.target.id})"
 
 
-def build(builder: TreeBuilder, spec: ModelNodeSpec) -> Node:
+def build(builder: Builder, spec: ModelNodeSpec) -> Node:
     return ModelNode(builder.target(spec.model, spec.params))
 
 

@@ -28,12 +28,11 @@ from mmo.spec.base import Spec
 from mmo.strategies.gates.gate_set import Gates, build_gates
 from mmo.strategies.gates.spec import GatesSpec
 from mmo.strategies.gates.verdict import GateResult
-from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.kinds import Builder, StrategyKind
 from mmo.strategies.templates import Template
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 OnFail = Literal["stop", "repair", "continue"]
 INPUT = "input"
@@ -188,7 +187,7 @@ class PipelineNode:
         return answer
 
 
-def build(builder: TreeBuilder, spec: PipelineSpec) -> Node:
+def build(builder: Builder, spec: PipelineSpec) -> Node:
     names = [step.name for step in spec.pipeline]
     _check_names(names, spec.output)
     steps: list[StepNode] = []
@@ -210,7 +209,7 @@ def _check_names(names: Sequence[str], output: str | None) -> None:
         raise ConfigError(f"pipeline: output names {output!r}, which is not a step; steps: {', '.join(names)}")
 
 
-def _build_step(builder: TreeBuilder, spec: StepSpec, known: Sequence[str]) -> StepNode:
+def _build_step(builder: Builder, spec: StepSpec, known: Sequence[str]) -> StepNode:
     prompt = Template.parse(spec.prompt, f"pipeline step {spec.name!r} prompt")
     prompt.require_known(known, f"pipeline step {spec.name!r} prompt")
     system = None

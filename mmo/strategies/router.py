@@ -30,12 +30,11 @@ from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
 from mmo.strategies.classifier import ClassifySpec, IntentClassifier, has_local_model
-from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.kinds import Builder, StrategyKind
 from mmo.strategies.router_rules import RequestFacts, Rule, WhenSpec, compile_rule
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 
 class RuleSpec(Spec):
@@ -111,12 +110,12 @@ class RouterNode:
             ctx.note(message, **attrs)
 
 
-def build(builder: TreeBuilder, spec: RouterSpec) -> Node:
+def build(builder: Builder, spec: RouterSpec) -> Node:
     rules = [compile_rule(number, rule.when, builder.build(rule.use), builder.target) for number, rule in enumerate(spec.rules, 1)]
     return RouterNode(rules, _classifier(builder, spec), builder.build(spec.default))
 
 
-def _classifier(builder: TreeBuilder, spec: RouterSpec) -> IntentClassifier | None:
+def _classifier(builder: Builder, spec: RouterSpec) -> IntentClassifier | None:
     if spec.classify is None:
         return None
     model = builder.build(spec.classify.model)

@@ -23,11 +23,10 @@ from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
-from mmo.strategies.kinds import StrategyKind
+from mmo.strategies.kinds import Builder, StrategyKind
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 
 class SloSpec(Spec):
@@ -94,7 +93,7 @@ class SloNode:
         return Timeout(message, provider=self.primary.label)
 
 
-def build(builder: TreeBuilder, spec: SloSpec) -> Node:
+def build(builder: Builder, spec: SloSpec) -> Node:
     return SloNode(builder.build(spec.slo), builder.build(spec.otherwise), spec.within_ms)
 
 

@@ -12,11 +12,11 @@ from mmo.spec.base import Spec
 from mmo.strategies.extract import ExtractSpec, describe, extractor
 from mmo.strategies.gates.consult import GateCall, consult
 from mmo.strategies.gates.kinds import GateKind
+from mmo.strategies.kinds import Builder
 from mmo.strategies.gates.verdict import GateResult, shown
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 
 class AgreeSpec(Spec):
@@ -38,7 +38,7 @@ class AgreeGate:
         self.extract = extractor(how)
 
     @classmethod
-    def from_spec(cls, builder: TreeBuilder, spec: AgreeSpec) -> AgreeGate:
+    def from_spec(cls, builder: Builder, spec: AgreeSpec) -> AgreeGate:
         return cls(builder.build(spec.model), spec.extract)
 
     def nodes(self) -> Sequence[Node]:
@@ -69,7 +69,7 @@ class AgreeGate:
         return GateResult(True, self.name, f"{who} agrees: {shown(mine)} ({self.how})")
 
 
-def _build(builder: TreeBuilder, value: AgreeSpec | None) -> AgreeGate | None:
+def _build(builder: Builder, value: AgreeSpec | None) -> AgreeGate | None:
     return None if value is None else AgreeGate.from_spec(builder, value)
 
 

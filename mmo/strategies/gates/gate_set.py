@@ -11,9 +11,8 @@ from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
 from mmo.strategies.gates.kinds import gate_kinds
 from mmo.strategies.gates.verdict import Gate, GateResult
+from mmo.strategies.kinds import Builder
 
-if TYPE_CHECKING:
-    from mmo.strategies.build import TreeBuilder
 
 
 class Gates:
@@ -79,7 +78,7 @@ def first_failure(results: Sequence[GateResult]) -> GateResult | None:
     return next((result for result in results if not result.passed), None)
 
 
-def build_gates(builder: TreeBuilder, spec: Any) -> Gates:
+def build_gates(builder: Builder, spec: Any) -> Gates:
     """The gates a spec sets, in registry order; a bad regex or schema is a ``ConfigError`` now."""
     if spec is None:
         return Gates(())

@@ -14,11 +14,11 @@ from mmo.core.types import Completion, Message, Request
 from mmo.spec.base import Spec
 from mmo.strategies.gates.consult import GateCall, consult
 from mmo.strategies.gates.kinds import GateKind
+from mmo.strategies.kinds import Builder
 from mmo.strategies.gates.verdict import GateResult
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
-    from mmo.strategies.build import TreeBuilder
 
 
 class JudgeGateSpec(Spec):
@@ -71,7 +71,7 @@ class JudgeGate:
         self.min_score = min_score
 
     @classmethod
-    def from_spec(cls, builder: TreeBuilder, spec: JudgeGateSpec) -> JudgeGate:
+    def from_spec(cls, builder: Builder, spec: JudgeGateSpec) -> JudgeGate:
         return cls(builder.build(spec.model), spec.rubric, spec.min_score)
 
     def nodes(self) -> Sequence[Node]:
@@ -99,7 +99,7 @@ class JudgeGate:
         return GateResult(False, self.name, f"judge {who} scored {score:g}/10, below {self.min_score:g}", score)
 
 
-def _build(builder: TreeBuilder, value: JudgeGateSpec | None) -> JudgeGate | None:
+def _build(builder: Builder, value: JudgeGateSpec | None) -> JudgeGate | None:
     return None if value is None else JudgeGate.from_spec(builder, value)
 
 

@@ -15,9 +15,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mmo.spec.base import Spec
+from mmo.strategies.kinds import Builder
 
 if TYPE_CHECKING:
-    from mmo.strategies.build import TreeBuilder
     from mmo.strategies.gates.verdict import Gate
 
 # The registration lines: cheap gates first, model-calling ones last.
@@ -44,7 +44,7 @@ class GateKind:
 
     key: str
     annotation: Any
-    build: Callable[[TreeBuilder, Any], Gate | None]
+    build: Callable[[Builder, Any], Gate | None]
     field: Mapping[str, Any] = field(default_factory=dict)
     specs: tuple[type[Spec], ...] = ()
 
