@@ -62,12 +62,12 @@ async def paired(labels: tuple[str, str], calls: int, warmup: int, base: Callabl
     samples: dict[str, list[float]] = {labels[0]: [], labels[1]: []}
     cpu = {labels[0]: 0.0, labels[1]: 0.0}
     for _ in range(calls):
-        for label, one in zip(labels, (base, mmo)):
+        for label, one in zip(labels, (base, mmo), strict=True):
             start, start_cpu = time.perf_counter(), time.process_time()
             await one()
             cpu[label] += time.process_time() - start_cpu
             samples[label].append((time.perf_counter() - start) * 1000)
-    diffs = sorted(b - a for a, b in zip(samples[labels[0]], samples[labels[1]]))
+    diffs = sorted(b - a for a, b in zip(samples[labels[0]], samples[labels[1]], strict=True))
     rows: list[dict[str, float | str]] = []
     for label in labels:
         ordered = sorted(samples[label])

@@ -4,15 +4,16 @@ cost cap, malformed lines, standard input, the dry run and the run log."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
-from tests.support.loopback import Fault, LoopbackServer
-from mmo.core.types import frozen_mapping
 from mmo.catalog.endpoints import ProviderSettings
+from mmo.core.types import frozen_mapping
 from mmo.providers.replay import ReplayProvider
 from tests.support.batch_harness import MODEL, ROW_PATTERN, batches_dir, loop_profile, read_jsonl, run_cli, write_rows
+from tests.support.loopback import Fault, LoopbackServer
 
 
 def demo_rows(path: Path, count: int) -> list[str]:
@@ -169,9 +170,9 @@ def test_the_run_log_records_each_invocation_with_its_spend_per_model(tmp_path: 
         assert [(a.model_id, a.status, a.cache_hit) for a in attempts] == [(f"loop:{MODEL}", "ok", False)]
         assert attempts[0].cost_usd == pytest.approx(run.cost_usd) and run.cost_usd > 0
         assert attempts[0].input_tokens == run.input_tokens and attempts[0].prompt_chars > 0
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        assert log.spent_usd(profile="loop", since=datetime(2000, 1, 1, tzinfo=timezone.utc)) == pytest.approx(run.cost_usd)
+        assert log.spent_usd(profile="loop", since=datetime(2000, 1, 1, tzinfo=UTC)) == pytest.approx(run.cost_usd)
     shown = run_cli_logs(run.run_id)
     assert "batch run in-" in shown
 
@@ -229,11 +230,11 @@ def test_unordered_output_to_standard_output_streams_each_row_as_it_is_committed
     import asyncio
     import io
 
-    from tests.support.loopback import Behaviour
     from mmo.app.batch.control import BatchObserver
     from mmo.app.batch.job import BatchJob
     from mmo.app.batch.run import run_batch
     from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
+    from tests.support.loopback import Behaviour
 
     loopback.set_default(Behaviour(latency_s=0.03))
     profile = loop_profile(tmp_path, loopback)

@@ -17,6 +17,7 @@ Profiles written here price their models explicitly, so chars/4 x price is easy 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import textwrap
 import tracemalloc
@@ -24,8 +25,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import pytest
-
-import asyncio
 
 from mmo.app.batch.estimate import BatchEstimate, BatchTotals, ModelEstimate, estimate_rows
 from mmo.app.engine import Engine, open_engine

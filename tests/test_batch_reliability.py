@@ -11,8 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.support.loopback import Behaviour, FaultMix, LoopbackServer
 from tests.support.batch_harness import ROW_PATTERN, committed_rows, loop_profile, read_jsonl, run_cli, spawn_batch, state_files, write_rows
+from tests.support.loopback import Behaviour, FaultMix, LoopbackServer
 
 INFRA_CLASSES = {"RateLimited", "ServerError", "ConnectionFailed", "Timeout", "Overloaded"}
 

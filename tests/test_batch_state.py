@@ -84,9 +84,8 @@ def test_a_retried_row_keeps_what_its_earlier_run_cost(tmp_path: Path) -> None:
 
 
 def test_two_invocations_cannot_hold_one_run(tmp_path: Path) -> None:
-    with BatchState(tmp_path / "run"):
-        with pytest.raises(ConfigError, match="in use by another"):
-            BatchState(tmp_path / "run")
+    with BatchState(tmp_path / "run"), pytest.raises(ConfigError, match="in use by another"):
+        BatchState(tmp_path / "run")
 
 
 def test_infrastructure_errors_are_told_from_undeliverable_answers() -> None:

@@ -4,22 +4,22 @@ from the run log, unknown prices, and what counts as spent."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from mmo.app.guards import run_guards
+from mmo.catalog.prices import ModelPrice
 from mmo.cli.main import app
-from mmo.core.errors import AllAttemptsFailed, BudgetExceeded
+from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, StreamCut
+from mmo.core.paths import MmoPaths
 from mmo.core.types import Cost, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.catalog.prices import ModelPrice
 from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
-from mmo.runtime.spend import Budgets, SpendGuard
-from mmo.core.paths import MmoPaths
 from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
+from mmo.runtime.spend import Budgets, SpendGuard
 from tests.support.guard_harness import Sequence2, Together, build, profile_of, run_once, run_sync, session_services
 
 # USD per 1M tokens. With the 40-character prompt (10 tokens) and max_tokens=1000:
@@ -178,7 +178,7 @@ def test_a_cut_stream_counts_its_partial_output() -> None:
 
     fake = FakeProvider().script("small", FakeReply("one two three four", usage=Usage(10, 4), cut_after_chunks=2))
     profile, services, guard = setup("small", fake, per_request_usd=0.01)
-    with pytest.raises(Exception):
+    with pytest.raises(StreamCut):
         run_sync(build(profile), services, PROMPT, max_tokens=1000, sink=Recorder())
     # 10 prompt tokens + "one two " (8 characters: 2 tokens) at the small model's prices.
     assert guard.session.spent == pytest.approx((10 * 0.1 + 2 * 0.4) / 1e6)
@@ -232,7 +232,7 @@ def _log_run(log: RunLog, profile: str, started: datetime, cost: float) -> None:
 
 def test_session_reads_todays_spend_of_this_profile_from_the_run_log(tmp_path: Path) -> None:
     paths = MmoPaths.from_env()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with RunLog(paths.runlog_path) as log:
         _log_run(log, "capped", now, 0.25)
         _log_run(log, "capped", now - timedelta(days=1, hours=1), 5.0)  # yesterday: not counted

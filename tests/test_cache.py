@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from mmo.core.types import Completion, Cost, Message, Params, Request, ToolCall, Usage
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS
+from mmo.core.paths import MmoPaths
+from mmo.core.types import Completion, Cost, Message, Params, Request, ToolCall, Usage
 from mmo.runtime.cache import ResponseCache, cache_key
 from mmo.runtime.keys import KeyStore
-from mmo.core.paths import MmoPaths
 
 OPENAI = {"kind": "openai", "base_url": "https://api.openai.com/v1"}
 SECRET = "sk-live-SECRET-7f3a9c1e5b"
@@ -177,7 +177,7 @@ def test_the_api_key_never_reaches_cache_keys_or_files(monkeypatch: pytest.Monke
     with ResponseCache(directory) as store:
         store.set(key, _completion())
         assert store.get(key) is not None
-        stored_keys = list(store._cache)  # noqa: SLF001: checking what actually landed on disk
+        stored_keys = list(store._cache)  # checking what actually landed on disk
     assert all("SECRET" not in k for k in stored_keys)
     files = [p for p in directory.rglob("*") if p.is_file()]
     assert files

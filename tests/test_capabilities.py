@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mmo.core.types import Message, Params, Request, ToolCall
 from mmo.catalog.rules import ModelCapabilities, apply_parameter_rules, capabilities_for
 from mmo.catalog.windows import context_window
+from mmo.core.types import Message, Params, Request, ToolCall
 from tests.support.recorded import make_provider, run
 
 _OPENAI_OK = {"model": "m", "choices": [{"index": 0, "finish_reason": "stop", "message": {"content": "ok"}}]}

@@ -17,17 +17,14 @@ from mmo.app.ask import AskInput, ask
 from mmo.app.engine import open_engine
 from mmo.app.profile_choice import resolve_profile
 from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
-from mmo.core.protocols import leaf_targets
 from mmo.config.schema import Profile
-from mmo.core.errors import AllAttemptsFailed, BadRequest, MissingKey, Overloaded, Timeout
+from mmo.core.errors import AllAttemptsFailed, BadRequest, MissingKey, Overloaded, QualityGateFailed, Timeout
+from mmo.core.paths import MmoPaths
+from mmo.core.protocols import leaf_targets
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Request
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.core.target import RunOptions
-from mmo.runtime.context import execute
-from mmo.core.paths import MmoPaths
 from mmo.strategies.build import build_tree, describe
-from mmo.core.errors import QualityGateFailed
 from mmo.strategies.extract import choice, strict_choice
 from mmo.strategies.gates.confidence import CONFIDENCE_INSTRUCTION
 from tests.support.strategy_harness import Recorder, run_profile

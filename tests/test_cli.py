@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import json
 import sqlite3
 from pathlib import Path
@@ -11,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.loopback import LoopbackServer
 from mmo.app.demo import demo_task
 from mmo.cli.main import app
+from tests.support.loopback import LoopbackServer
 
 SECRET = "sk-test-THIS-MUST-NEVER-LEAK-0123456789"
 

@@ -13,15 +13,12 @@ from mmo.app.profile_choice import ResolvedProfile
 from mmo.app.settings import AppEnv, RunSettings
 from mmo.config.loader import load_profile
 from mmo.config.schema import Profile
-from mmo.core.errors import AllAttemptsFailed, ConfigError, ModelNotFound, Overloaded, ServerError
+from mmo.core.errors import AllAttemptsFailed, ConfigError, ModelNotFound, NoConsensus, Overloaded, ServerError
+from mmo.core.paths import MmoPaths
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Delta, Request, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.core.target import RunOptions
-from mmo.runtime.context import execute
-from mmo.core.paths import MmoPaths
 from mmo.strategies.build import build_tree
-from mmo.core.errors import NoConsensus
 from mmo.strategies.ensemble import count_votes, parse_choice_number
 from tests.support.strategy_harness import Recorder, run_profile
 

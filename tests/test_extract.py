@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.mmlu_placeholders import recorded_text
-from mmo.strategies.extract import RegexExtractSpec
 from mmo.core.errors import ConfigError
-from mmo.strategies.extract import extract, extractor, parse_json_answer, strict_choice
+from mmo.strategies.extract import RegexExtractSpec, extract, extractor, parse_json_answer, strict_choice
+from tests.support.mmlu_placeholders import recorded_text
 
 REPO = Path(__file__).resolve().parent.parent
 LETTERS = "ABCDEFGHIJ"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.loopback import Fault, LoopbackServer
 from mmo.cli.main import app
+from tests.support.loopback import Fault, LoopbackServer
 
 FIRST_MODEL, SECOND_MODEL = "primary-model", "backup-model"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mmo.core.errors import AllAttemptsFailed, BadRequest, MissingKey, ModelNotFound, Overloaded, RateLimited, ServerError, Timeout
+from mmo.core.target import RunOptions
 from mmo.core.types import Cost, Delta, StreamRestart, Usage
 from mmo.providers.fake import FakeError, FakeProvider, FakeReply
-from mmo.core.target import RunOptions
 from tests.support.strategy_harness import Recorder, run_profile
 
 FAST_RETRY = {"attempts": 3, "backoff_s": 0.001, "max_backoff_s": 0.002}

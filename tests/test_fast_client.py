@@ -5,6 +5,7 @@ the session's environment."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Iterator
 from typing import Any, Mapping
@@ -12,13 +13,13 @@ from typing import Any, Mapping
 import httpx
 import pytest
 
-from tests.support.loopback import Behaviour, Fault, LoopbackServer
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.core.errors import ConnectionFailed, RateLimited, StreamCut, Timeout
 from mmo.core.types import Completion, Params, Request
-from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.fast_client import batch_client_factory, environment_proxies, proxy_mounts
 from mmo.providers.http_errors import CallTarget, transport_error
 from mmo.providers.openai import OpenAIProvider
+from tests.support.loopback import Behaviour, Fault, LoopbackServer
 
 MODEL = "batch-model"
 
@@ -61,10 +62,8 @@ def blackholed_port() -> Iterator[int]:
     for _ in range(3):
         filler = socket.socket()
         filler.setblocking(False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
         fillers.append(filler)
     try:
         yield port

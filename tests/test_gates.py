@@ -13,19 +13,19 @@ from typing import Any
 import pytest
 
 from mmo.config.schema import Profile
-from mmo.strategies.gates.spec import GatesSpec
 from mmo.core.errors import BadRequest, BudgetExceeded, ConfigError, Timeout
+from mmo.core.target import RunOptions
 from mmo.core.trace import Span, SpanBuilder
 from mmo.core.types import Completion, Cost, Request, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.core.target import RunOptions
 from mmo.runtime.context import SpanContext
 from mmo.runtime.services import Services
 from mmo.strategies.build import TreeBuilder
 from mmo.strategies.gates.confidence import CONFIDENCE_INSTRUCTION, split_confidence
 from mmo.strategies.gates.gate_set import Gates, build_gates
-from mmo.strategies.gates.verdict import GateResult
 from mmo.strategies.gates.judge import JUDGE_INSTRUCTIONS, parse_score
+from mmo.strategies.gates.spec import GatesSpec
+from mmo.strategies.gates.verdict import GateResult
 from tests.support.strategy_harness import services_for
 
 

@@ -3,25 +3,22 @@ winner, cancellation of losers, errors and costs."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from mmo.app.profile_choice import ResolvedProfile
 from mmo.app.settings import AppEnv
-from tests.support.engine_harness import run_request_sync
 from mmo.config.loader import load_profile
 from mmo.config.schema import Profile
 from mmo.core.errors import AllAttemptsFailed, BadRequest, ModelNotFound, Overloaded, ServerError
+from mmo.core.paths import MmoPaths
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Request, Usage
 from mmo.providers.fake import FakeError, FakeProvider, FakeReply
-from mmo.core.target import RunOptions
-from mmo.runtime.context import execute
-from mmo.core.paths import MmoPaths
 from mmo.strategies.build import build_tree
 from mmo.strategies.hedge import HedgeNode
+from tests.support.engine_harness import run_request_sync
 from tests.support.strategy_harness import Recorder, run_profile
 
 MODELS = {"a": "fake:a", "b": "fake:b", "c": "fake:c"}

@@ -3,7 +3,6 @@ is really abandoned (the server never gets to answer it), and `--explain` shows 
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -11,16 +10,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.loopback import Fault, LoopbackServer
 from mmo.app.profile_choice import ResolvedProfile
 from mmo.app.settings import AppEnv
-from tests.support.engine_harness import run_request_sync
 from mmo.cli.main import app
 from mmo.config.schema import Profile
-from mmo.core.types import Completion, Request
-from mmo.core.target import RunOptions
-from mmo.runtime.context import execute
 from mmo.core.paths import MmoPaths
+from mmo.core.types import Completion, Request
+from tests.support.engine_harness import run_request_sync
+from tests.support.loopback import Fault, LoopbackServer
 
 SLOW, FAST = "slow-model", "fast-model"
 SLOW_S = 1.0

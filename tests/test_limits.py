@@ -7,15 +7,15 @@ import asyncio
 
 import pytest
 
-from mmo.spec.portfolio import BreakerSpec, LimitSpec
 from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, ConfigError, Overloaded, RateLimited, ServerError, UnknownName
+from mmo.core.target import RunOptions
 from mmo.core.types import RateLimitInfo, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.providers.rate_limits import parse_rate_limits
 from mmo.runtime.breaker import CircuitBreaker
-from mmo.runtime.spend import Budgets, SpendGuard
-from mmo.core.target import RunOptions
 from mmo.runtime.limits import LimitsGuard, TokenBucket, limits_by_model
+from mmo.runtime.spend import Budgets, SpendGuard
+from mmo.spec.portfolio import BreakerSpec, LimitSpec
 from tests.support.guard_harness import FakeClock, Together, build, profile_of, run_once, run_sync, session_services
 
 FAST_RETRY = {"attempts": 1}

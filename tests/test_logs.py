@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -13,8 +13,8 @@ from mmo.app.logs import LogQuery, recent_runs, run_details
 from mmo.app.settings import AppEnv
 from mmo.cli.main import app
 from mmo.core.errors import ConfigError
-from mmo.core.trace import Span
 from mmo.core.paths import MmoPaths
+from mmo.core.trace import Span
 from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
 
 
@@ -30,7 +30,7 @@ def ask_demo(*extra: str) -> str:
 
 
 def record(log: RunLog, run_id: str, *, minutes_ago: int, profile: str = "p", model: str = "openai:gpt-5-mini", status: str = "ok") -> None:
-    started = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     run = RunRecord(
         run_id=run_id.ljust(32, "0"),
         started_at=started.isoformat(),

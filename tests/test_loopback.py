@@ -159,9 +159,8 @@ def test_streams_with_delays_between_chunks_arrive_whole_or_cut(loopback: Loopba
             texts = [json.loads(e.data)["candidates"][0]["content"]["parts"][0]["text"] for e in source.iter_sse()]
         assert texts == ["echo", ": de", "laye", "d"]
         received: list[str] = []
-        with connect_sse(client, "POST", url, json=gemini_body("delayed")) as source:
-            with pytest.raises(httpx.RemoteProtocolError):
-                received.extend(e.data for e in source.iter_sse())
+        with connect_sse(client, "POST", url, json=gemini_body("delayed")) as source, pytest.raises(httpx.RemoteProtocolError):
+            received.extend(e.data for e in source.iter_sse())
         assert len(received) == 3
     assert loopback.calls("delayed", answered=True) == 1
 

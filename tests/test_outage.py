@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from mmo.app.demo import demo_task
 from mmo.cli.main import app
 from mmo.core.errors import AllAttemptsFailed, ConfigError, Overloaded, UnknownName
-from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.core.target import RunOptions
+from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.runtime.outage import OutageGuard, OutageTarget, parse_outage
 from tests.support.guard_harness import build, profile_of, run_sync, session_services
 

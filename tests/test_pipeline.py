@@ -9,22 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_harness import run_request_sync
 from mmo.app.profile_choice import ResolvedProfile
 from mmo.app.settings import AppEnv
-from mmo.core.protocols import leaf_targets
 from mmo.config.loader import load_profile
 from mmo.config.schema import Profile
-from mmo.core.errors import ConfigError, ServerError
-from mmo.core.trace import Span
-from mmo.core.types import Completion, Cost, Delta, Params, Request, Usage
-from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.core.target import RunOptions
-from mmo.runtime.context import execute
+from mmo.core.errors import CheckFailed, ConfigError, ServerError
 from mmo.core.paths import MmoPaths
+from mmo.core.protocols import leaf_targets
+from mmo.core.target import RunOptions
+from mmo.core.trace import Span
+from mmo.core.types import Cost, Delta, Params, Request, Usage
+from mmo.providers.fake import FakeProvider, FakeReply
+from mmo.runtime.context import execute
 from mmo.strategies.build import build_tree
-from mmo.core.errors import CheckFailed
 from mmo.strategies.templates import Template
+from tests.support.engine_harness import run_request_sync
 from tests.support.strategy_harness import Recorder, run_profile, services_for
 
 MODELS = {"writer": "fake:writer", "critic": "fake:critic", "editor": "fake:editor"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -529,7 +529,7 @@ def test_no_auth_header_without_a_key() -> None:
 # Retry hints and rate-limit headers
 
 
-_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
+_NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -601,9 +601,8 @@ def test_make_client_honours_http_proxy(monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        async with server:
-            async with make_client(timeout_s=5) as client:
-                response = await client.get("http://api.example.invalid/v1/models")
+        async with server, make_client(timeout_s=5) as client:
+            response = await client.get("http://api.example.invalid/v1/models")
         assert response.text == "ok"
         return seen[0]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -216,7 +216,7 @@ def test_vertex_body_parses_like_gemini() -> None:
 
 def test_anthropic_rate_limit_headers_from_a_recording() -> None:
     (prompt,) = load_cassette(RECORDED / "anthropic" / "llm-anthropic__test_prompt.yaml")
-    info = parse_rate_limits(dict(prompt.headers), now=datetime(2026, 2, 17, 23, 44, 1, tzinfo=timezone.utc))
+    info = parse_rate_limits(dict(prompt.headers), now=datetime(2026, 2, 17, 23, 44, 1, tzinfo=UTC))
     assert info is not None
     assert (info.limit_requests, info.remaining_requests, info.reset_requests_s) == (20000, 19999, 10.0)
     assert (info.limit_tokens, info.remaining_tokens, info.reset_tokens_s) == (2400000, 2400000, 10.0)

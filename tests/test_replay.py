@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.core.errors import BadRequest, ConfigError, ModelNotFound
 from mmo.core.types import Completion, Cost, Request, Usage
-from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.replay import DEFAULT_LATENCY, LATENCY_MODELS, ReplayProvider
 
 CONVERTER = Path(__file__).resolve().parents[1] / "benchmarks" / "convert_mmlu_pro.py"

@@ -10,10 +10,10 @@ import pytest
 
 from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError, ModelNotFound, ServerError
+from mmo.core.target import RunOptions
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Delta, Request, Usage
 from mmo.providers.fake import FakeProvider, FakeReply
-from mmo.core.target import RunOptions
 from mmo.runtime.context import execute
 from mmo.strategies.build import build_tree, describe
 from mmo.strategies.classifier import parse_label

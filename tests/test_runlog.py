@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from mmo.runtime.runlog import (
     utc_iso,
 )
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def _run(run_id: str | None = None, *, at: datetime = T0, **changes: object) -> RunRecord:
@@ -172,7 +172,7 @@ def test_opening_an_old_database_upgrades_it_and_keeps_its_rows(tmp_path: Path) 
         new = _run()
         upgraded.record(new, _attempts(new.run_id))
         assert upgraded.get(new.run_id)[1][1].prompt_chars == 20
-        indexes = {r[0] for r in upgraded._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}  # noqa: SLF001
+        indexes = {r[0] for r in upgraded._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"runs_by_start", "attempts_by_model"} <= indexes
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmo.core.errors import UnknownName
 from mmo.catalog.endpoints import ProviderSettings
+from mmo.core.errors import UnknownName
 from mmo.core.types import frozen_mapping
 
 DEMO_REPLAY = "builtin:mmlu_pro_sample"

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from mmo.config.schema import Profile
@@ -72,5 +72,5 @@ def _spent_today(profile: Profile, runlog: RunLog | None) -> float:
     """The profile's spend since midnight UTC, from the run log (read only under a daily cap)."""
     if profile.budget.daily_usd is None or runlog is None:
         return 0.0
-    midnight = datetime.combine(datetime.now(timezone.utc).date(), time(0), tzinfo=timezone.utc)
+    midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
     return runlog.spent_usd(profile=profile.name, since=midnight)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from mmo.core.errors import ConfigError
 from mmo.core.trace import Span
-
 from mmo.runtime.runlog import AttemptRecord, RunRecord
 
 if TYPE_CHECKING:

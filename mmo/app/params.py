@@ -8,7 +8,6 @@ from typing import Any, Iterable
 from mmo.core.errors import ConfigError
 
 
-
 def parse_param_pairs(pairs: Iterable[str]) -> dict[str, Any]:
     """``["temperature=0.2", "stop=END"]`` -> a mapping; values that read as JSON are JSON."""
     out: dict[str, Any] = {}

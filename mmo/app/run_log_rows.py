@@ -5,7 +5,7 @@ mapper from an outcome to the log (a batch invocation's summary rows are in
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from mmo.app.outcome import RunOutcome
 from mmo.core.errors import one_line
@@ -21,7 +21,7 @@ def outcome_records(outcome: RunOutcome, request: Request, *, command: str, log_
     cost, usage = outcome.total_cost, outcome.total_usage
     run = RunRecord(
         run_id=outcome.run_id,
-        started_at=utc_iso(datetime.now(timezone.utc) - timedelta(milliseconds=outcome.trace.duration_ms)),
+        started_at=utc_iso(datetime.now(UTC) - timedelta(milliseconds=outcome.trace.duration_ms)),
         command=command,
         profile=outcome.profile,
         strategy=outcome.strategy,

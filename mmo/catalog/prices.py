@@ -11,7 +11,7 @@ on the first look-up only, and a profile that prices its models itself never imp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
@@ -125,7 +125,7 @@ def _to_float(price: Any) -> float | None:
 
 
 def _base_price(model: LibraryModel) -> ModelPrice:
-    prices = model.get_prices(datetime.now(timezone.utc))
+    prices = model.get_prices(datetime.now(UTC))
     return ModelPrice(_to_float(prices.input_mtok), _to_float(prices.output_mtok), _to_float(prices.cache_read_mtok), library_source())
 
 

@@ -20,8 +20,8 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, Mapping
 
-from mmo.core.types import Message, Params, Request
 from mmo.catalog.windows import model_name_key
+from mmo.core.types import Message, Params, Request
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ only when the command runs (``mmo --help`` imports this module, so it stays smal
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,21 +26,21 @@ def register(app: typer.Typer) -> None:
 
 
 def ask(
-    prompt: Annotated[Optional[str], typer.Argument(help="The prompt; read from standard input when absent or '-'.")] = None,
+    prompt: Annotated[str | None, typer.Argument(help="The prompt; read from standard input when absent or '-'.")] = None,
     profile: ProfileOption = None,
     model: ModelOption = None,
-    system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.")] = None,
-    param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
-    meta: Annotated[list[str], typer.Option("--meta", help="Request metadata key=value (router rules, replay ids).")] = [],  # noqa: B006
-    tag: Annotated[list[str], typer.Option("--tag", help="A tag for router rules and the run log.")] = [],  # noqa: B006
-    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Stream the answer (default: when stdout is a terminal).")] = None,
+    system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
+    param: ParamOption = [],
+    meta: Annotated[list[str], typer.Option("--meta", help="Request metadata key=value (router rules, replay ids).")] = [],
+    tag: Annotated[list[str], typer.Option("--tag", help="A tag for router rules and the run log.")] = [],
+    stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Stream the answer (default: when stdout is a terminal).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object (answer, models, cost, trace); nothing partial.")] = False,
     explain: ExplainOption = False,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
     no_log: Annotated[bool, typer.Option("--no-log", help="Keep prompt and answer text out of the run log.")] = False,
     fail_fast: FailFastOption = False,
-    simulate_outage: SimulateOutageOption = [],  # noqa: B006
+    simulate_outage: SimulateOutageOption = [],
     debug: DebugOption = False,
 ) -> None:
     """Answer one prompt through a profile's strategy and show which model answered, why, and the cost."""

@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 from mmo.app.ask import AskInput, ask
 from mmo.app.outcome import RunOutcome
@@ -26,16 +26,16 @@ class AskView:
     """How the result is shown: streamed (``None``: when stdout is a terminal), as JSON, with the
     decision trace."""
 
-    stream: Optional[bool] = None
+    stream: bool | None = None
     json_out: bool = False
     explain: bool = False
 
 
 def run_ask(
-    prompt: Optional[str],
+    prompt: str | None,
     settings: RunSettings,
     *,
-    system: Optional[str] = None,
+    system: str | None = None,
     meta: Sequence[str] = (),
     tags: Sequence[str] = (),
     log_text: bool = True,
@@ -53,7 +53,7 @@ def run_ask(
     _run_and_render(item, stream=stream and not view.json_out, json_out=view.json_out, explain=view.explain)
 
 
-def run_demo(task_id: Optional[str], *, profile: str = "demo", view: AskView = AskView()) -> None:
+def run_demo(task_id: str | None, *, profile: str = "demo", view: AskView = AskView()) -> None:
     from mmo.app.demo import demo_task
 
     task = demo_task(task_id)
@@ -68,7 +68,7 @@ def run_demo(task_id: Optional[str], *, profile: str = "demo", view: AskView = A
     _run_and_render(item, stream=False, json_out=view.json_out, explain=view.explain)
 
 
-def _read_prompt(prompt: Optional[str]) -> str:
+def _read_prompt(prompt: str | None) -> str:
     if prompt is not None and prompt != "-":
         text = prompt
     elif sys.stdin is None or sys.stdin.isatty():

@@ -3,7 +3,7 @@ loaded only when the command runs (``mmo --help`` imports this module, so it sta
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,27 +29,27 @@ def batch(
         str, typer.Argument(metavar="INPUT", help="JSONL file of rows ({prompt|messages, id?, system?, params?, tags?, metadata?}); '-' reads standard input.")
     ],
     output: Annotated[
-        Optional[str], typer.Option("--output", "-o", help="Output JSONL (default: INPUT.out.jsonl beside the input; standard output for '-').")
+        str | None, typer.Option("--output", "-o", help="Output JSONL (default: INPUT.out.jsonl beside the input; standard output for '-').")
     ] = None,
     profile: ProfileOption = None,
     model: ModelOption = None,
-    param: ParamOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    param: ParamOption = [],
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Rows in flight at once.")] = 16,
-    max_cost: Annotated[Optional[float], typer.Option("--max-cost", metavar="USD", help="Hard cap on the run's spend: no call starts that could pass it.")] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", metavar="USD", help="Hard cap on the run's spend: no call starts that could pass it.")] = None,
     allow_unknown_prices: Annotated[
         bool, typer.Option("--allow-unknown-prices", help="With --max-cost, run models with no known price (counted as $0 up front).")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and cost per model (best, expected, worst); call nothing.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole input if any line is malformed (checked before any call).")] = False,
     unordered: Annotated[bool, typer.Option("--unordered", help="Write output rows in completion order instead of input order.")] = False,
-    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Name the run (to resume it by name, e.g. for standard input).")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Name the run (to resume it by name, e.g. for standard input).")] = None,
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="Also re-run rows that failed for infrastructure reasons (429, 5xx, timeouts, drops).")
     ] = False,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
     fail_fast: FailFastOption = False,
-    simulate_outage: SimulateOutageOption = [],  # noqa: B006
+    simulate_outage: SimulateOutageOption = [],
     debug: DebugOption = False,
 ) -> None:
     """Run every row of a JSONL file through a profile: resumable (run it again to continue), with a

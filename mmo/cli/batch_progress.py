@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mmo.app.batch.control import BatchObserver
 from mmo.cli.formats import dollars, duration, plural
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 PLAIN_PROGRESS_EVERY_S = 10.0
 
 
-class ProgressObserver:
+class ProgressObserver(BatchObserver):
     """A rich progress bar on a terminal; a plain line every ``PLAIN_PROGRESS_EVERY_S`` otherwise
     (and at the end), so logs of unattended runs stay readable."""
 
@@ -53,15 +54,15 @@ class ProgressObserver:
                 TextColumn("[bold]batch"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}  ETA {task.fields[eta]}  {task.fields[cost]}  errors {task.fields[errors]}  cache hits {task.fields[cache]}"),
+                TextColumn("{task.fields[fields][rate]}  ETA {task.fields[fields][eta]}  {task.fields[fields][cost]}  errors {task.fields[fields][errors]}  cache hits {task.fields[fields][cache]}"),
                 console=self.console,
                 auto_refresh=False,
                 transient=False,
             )
             self._bar.start()
-            self._task = self._bar.add_task("batch", total=snapshot.total, **_fields(snapshot))
+            self._task = self._bar.add_task("batch", total=snapshot.total, fields=_fields(snapshot))
         assert self._task is not None
-        self._bar.update(self._task, completed=snapshot.completed, **_fields(snapshot))
+        self._bar.update(self._task, completed=snapshot.completed, fields=_fields(snapshot))
         self._bar.refresh()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    task: Annotated[Optional[str], typer.Option("--id", help="A task id from the bundled MMLU-Pro sample (default: the first).")] = None,
+    task: Annotated[str | None, typer.Option("--id", help="A task id from the bundled MMLU-Pro sample (default: the first).")] = None,
     profile: Annotated[str, typer.Option("--profile", "-P", help="An offline profile: demo, cascade, cascade-agree, router, vote, hedge.")] = "demo",
     explain: ExplainOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,

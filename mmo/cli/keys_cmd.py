@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 
@@ -36,7 +35,7 @@ def _set(provider: str) -> None:
 
 @app.command("list")
 def list_keys(
-    profile: Optional[str] = typer.Option(None, "--profile", "-P", help="Also list the providers this profile declares."),
+    profile: str | None = typer.Option(None, "--profile", "-P", help="Also list the providers this profile declares."),
 ) -> None:
     """Which providers have a key, and where it comes from (never the value)."""
     from mmo.cli.errors import guarded
@@ -44,7 +43,7 @@ def list_keys(
     guarded(False, lambda: _list(profile))
 
 
-def _list(profile_name: Optional[str]) -> None:
+def _list(profile_name: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -5,15 +5,15 @@ Only typer is imported here at start-up; rich and the app layer load inside the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import JustifyMethod
     from rich.table import Table
 
-    from mmo.app.logs import RunDetails
-    from mmo.app.logs import RunRecord
+    from mmo.app.logs import RunDetails, RunRecord
 
 app = typer.Typer(
     help="Recent runs from the run log (filter by model, status, profile); `mmo logs show RUN` for one.",
@@ -39,9 +39,9 @@ def _echo_json(value: Any) -> None:
 def logs(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", "-n", help="How many runs, newest first."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Only runs where this provider:model answered or was tried."),
-    status: Optional[str] = typer.Option(None, "--status", help="Only runs that ended so: ok or error."),
-    profile: Optional[str] = typer.Option(None, "--profile", "-P", help="Only runs of this profile."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Only runs where this provider:model answered or was tried."),
+    status: str | None = typer.Option(None, "--status", help="Only runs that ended so: ok or error."),
+    profile: str | None = typer.Option(None, "--profile", "-P", help="Only runs of this profile."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per run."),
 ) -> None:
     """Recent runs: time, run id, profile, model, status, tokens, cost and latency."""
@@ -126,7 +126,7 @@ def runs_table(runs: list[RunRecord]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
     for column in ("time", "run", "profile", "model", "status", "tokens", "cost", "latency"):
         wraps = column in {"profile", "model", "status"}
-        justify = "right" if column in {"cost", "latency"} else "left"
+        justify: JustifyMethod = "right" if column in {"cost", "latency"} else "left"
         table.add_column(column, no_wrap=not wraps, overflow="fold", justify=justify, min_width=_MIN_WIDTHS.get(column))
     for run in runs:
         table.add_row(

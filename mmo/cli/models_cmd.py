@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
 
 
 def models(
-    provider: Annotated[Optional[str], typer.Option("--provider", help="Only this provider (openai, anthropic, gemini, groq, ...).")] = None,
-    search: Annotated[Optional[str], typer.Option("--search", help="Only models whose id contains this text.")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider (openai, anthropic, gemini, groq, ...).")] = None,
+    search: Annotated[str | None, typer.Option("--search", help="Only models whose id contains this text.")] = None,
     profile: ProfileOption = None,
     json_out: JsonOption = False,
     debug: DebugOption = False,
@@ -32,7 +32,7 @@ def models(
     guarded(debug, lambda: run_models(provider, search, profile, json_out))
 
 
-def run_models(provider: Optional[str], search: Optional[str], profile: Optional[str], json_out: bool) -> None:
+def run_models(provider: str | None, search: str | None, profile: str | None, json_out: bool) -> None:
     from mmo.app.models import list_models
     from mmo.app.settings import AppEnv
 
@@ -83,9 +83,9 @@ def _as_dict(facts: Any) -> dict[str, Any]:
     }
 
 
-def _price(value: Optional[float]) -> str:
+def _price(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def _count(value: Optional[int]) -> str:
+def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"

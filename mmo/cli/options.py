@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,9 +11,9 @@ if TYPE_CHECKING:
     from mmo.app.settings import RunSettings
 
 ProfileOption = Annotated[
-    Optional[str], typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').")
+    str | None, typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').")
 ]
-ModelOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Skip the strategy: one model, as provider:model or a profile alias.")]
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Skip the strategy: one model, as provider:model or a profile alias.")]
 ParamOption = Annotated[
     list[str],
     typer.Option("--param", "-p", help="Parameter key=value for every request (temperature=0.2, max_tokens=200, any provider field)."),
@@ -33,8 +33,8 @@ DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 
 
 def run_settings(
-    profile: Optional[str],
-    model: Optional[str],
+    profile: str | None,
+    model: str | None,
     param: list[str],
     *,
     no_cache: bool,

@@ -6,7 +6,7 @@ Only typer is imported here at start-up; rich and the app layer load inside the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import typer
 
@@ -123,13 +123,13 @@ def validate_profile(
 
 @app.command("schema")
 def export_schema(
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the schema to this file instead of standard output.", dir_okay=False),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the schema to this file instead of standard output.", dir_okay=False),
 ) -> None:
     """Print the JSON Schema of profile files, for editor completion and checks."""
     _guarded(lambda: _schema(output))
 
 
-def _schema(output: Optional[Path]) -> None:
+def _schema(output: Path | None) -> None:
     import json
 
     from mmo.app.profiles import schema

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -80,7 +81,7 @@ def result_table(result: RunOutcome) -> Table:
     rows = [_attempt_cells(attempt, completion) for attempt in result.trace.attempts()]
     for index, column in enumerate(("result", "latency", "TTFT", "tokens", "cost"), start=1):
         widest = max([len(column), *(len(row[index]) for row in rows)])
-        justify = "right" if column in {"latency", "TTFT", "cost"} else "left"
+        justify: JustifyMethod = "right" if column in {"latency", "TTFT", "cost"} else "left"
         table.add_column(column, no_wrap=True, min_width=widest, justify=justify)
     for row in rows:
         table.add_row(*row)

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mmo.config.schema import Profile
 from mmo.config.problems import Problem, format_key_path
 from mmo.config.references import reference_problems
+from mmo.config.schema import Profile
 from mmo.config.schema_problems import schema_problems
 from mmo.config.search import ProfileSource, find_profile, list_profiles
 from mmo.config.yaml_lines import line_of, parse_yaml, yaml_type

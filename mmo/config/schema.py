@@ -47,15 +47,18 @@ def node_kind(value: Any) -> str | None:
     return None
 
 
-_NODE_MEMBERS: list[Any] = [Annotated[str, Tag("ref")], *(Annotated[spec, Tag(key)] for key, spec in NODE_SPECS.items())]
-NodeSpec = Annotated[
-    Union[tuple(_NODE_MEMBERS)],  # type: ignore[valid-type]
-    Discriminator(
+def _node_union() -> Any:
+    members: list[Any] = [Annotated[str, Tag("ref")], *(Annotated[spec, Tag(key)] for key, spec in NODE_SPECS.items())]
+    discriminator = Discriminator(
         node_kind,
         custom_error_type="unknown_strategy",
         custom_error_message="expected a model name or a mapping with a strategy key (" + ", ".join(NODE_SPECS) + ")",
-    ),
-]
+    )
+    return Annotated[Union.__getitem__(tuple(members)), discriminator]  # a union of the registered kinds
+
+
+# Made from the registry at import time, so the type checker sees ``Any``.
+NodeSpec: Any = _node_union()
 
 
 def _resolve_node_specs() -> None:
@@ -73,7 +76,8 @@ def _provider_entry(kind: Any) -> Any:
     options = kind.options_spec()
     bases = (ProviderEntryBase,) if options is None else (ProviderEntryBase, options)
     name = "".join(part.capitalize() for part in kind.name.split("_")) + "ProviderEntry"
-    return create_model(name, __base__=bases, __module__=__name__, kind=(Literal[kind.name], kind.name))
+    literal: Any = Literal
+    return create_model(name, __base__=bases, __module__=__name__, kind=(literal[kind.name], kind.name))
 
 
 def _provider_tag(value: Any) -> str:
@@ -82,15 +86,18 @@ def _provider_tag(value: Any) -> str:
     return str(getattr(value, "kind", "openai"))
 
 
-_PROVIDER_ENTRIES = {kind.name: _provider_entry(kind) for kind in PROVIDER_KINDS}
-ProviderEntry = Annotated[
-    Union[tuple(Annotated[entry, Tag(name)] for name, entry in _PROVIDER_ENTRIES.items())],  # type: ignore[valid-type]
-    Discriminator(
+def _provider_union() -> Any:
+    entries = {kind.name: _provider_entry(kind) for kind in PROVIDER_KINDS}
+    discriminator = Discriminator(
         _provider_tag,
         custom_error_type="unknown_provider_kind",
-        custom_error_message="expected kind to be one of " + ", ".join(_PROVIDER_ENTRIES),
-    ),
-]
+        custom_error_message="expected kind to be one of " + ", ".join(entries),
+    )
+    members = tuple(Annotated[entry, Tag(name)] for name, entry in entries.items())
+    return Annotated[Union.__getitem__(members), discriminator]  # a union of the registered kinds
+
+
+ProviderEntry: Any = _provider_union()
 
 
 class Profile(Spec):
@@ -99,13 +106,13 @@ class Profile(Spec):
     name: str
     description: str = ""
     models: ModelsSpec = Field(default_factory=dict, description="alias -> provider:model or an entry")
-    providers: dict[str, ProviderEntry] = Field(default_factory=dict)  # type: ignore[valid-type]
+    providers: dict[str, ProviderEntry] = Field(default_factory=dict)
     defaults: ParamsSpec = Field(default_factory=ParamsSpec)
     retry: RetrySpec = Field(default_factory=RetrySpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     privacy: PrivacySpec = Field(default_factory=PrivacySpec)
     limits: dict[str, LimitSpec] = Field(default_factory=dict)
-    strategy: NodeSpec  # type: ignore[valid-type]
+    strategy: NodeSpec
 
     def model_entry(self, alias: str) -> ModelEntry | None:
         return model_entry(self.models, alias)

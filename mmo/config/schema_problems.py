@@ -14,8 +14,8 @@ from typing import Annotated, Any, Mapping, Sequence, get_args, get_origin
 
 from pydantic import BaseModel, Tag, ValidationError
 
-from mmo.config.schema import NODE_SPECS, Profile
 from mmo.config.problems import KeyPath, Problem, format_key_path
+from mmo.config.schema import NODE_SPECS, Profile
 from mmo.config.type_hints import is_union, unwrap
 from mmo.config.yaml_lines import line_of, yaml_type
 
@@ -92,8 +92,8 @@ def _union_members(tp: Any) -> dict[str | int, Any] | None:
     for arg in get_args(tp):
         if get_origin(arg) is Annotated:
             inner, *metadata = get_args(arg)
-            tag = next((m.tag for m in metadata if isinstance(m, Tag)), None)
-            members[tag or getattr(inner, "__name__", str(inner))] = inner
+            tag = next((str(m.tag) for m in metadata if isinstance(m, Tag)), None)
+            members[tag or str(getattr(inner, "__name__", inner))] = inner
         elif arg is not type(None):
             members[getattr(arg, "__name__", str(arg))] = arg
     return members
@@ -108,7 +108,7 @@ def _describe(loc: _Located, item: Mapping[str, Any]) -> str:
     if kind == "unknown_strategy":
         return _unknown_node(value)
     if kind == "value_error":
-        return message.removeprefix("Value error, ")
+        return str(message).removeprefix("Value error, ")
     if message.startswith("Input should be "):
         hint = _key_hint(loc.path) if kind == "literal_error" else ""
         return f"expected {_expectation(message)}{_got(value, loc.path)}{hint}"

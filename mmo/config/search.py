@@ -48,7 +48,7 @@ class ProfileSource:
         try:
             if self.path is not None:
                 return self.path.read_text(encoding="utf-8")
-            return _builtin_dir().joinpath(self.resource or "").read_text(encoding="utf-8")
+            return str(_builtin_dir().joinpath(self.resource or "").read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             raise ConfigError(f"cannot read profile: {reason}", source=self.location) from None

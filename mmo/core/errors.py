@@ -293,7 +293,7 @@ class AllAttemptsFailed(ExceptionGroup):
         # A nested group (a fallback inside a cascade) may still fail over if any child could.
         return any(getattr(e, "failover", False) for e in self.exceptions)
 
-    def derive(self, excs: Any) -> AllAttemptsFailed:
+    def derive(self, excs: Any) -> AllAttemptsFailed:  # type: ignore[override]  # ExceptionGroup's overloads
         return AllAttemptsFailed(self.message, excs)
 
     def one_line(self) -> str:

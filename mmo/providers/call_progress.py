@@ -4,9 +4,8 @@ a cut stream carrying that text or a plain error."""
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from time import perf_counter
+from typing import Mapping
 
 from mmo.core.errors import ProviderError, StreamCut, TransientError
 from mmo.providers.http_errors import CallTarget

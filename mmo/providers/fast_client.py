@@ -164,7 +164,7 @@ async def post_json_directly(
     try:
         async with session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False) as answer:
             content = await answer.read()
-    except Exception as error:  # noqa: BLE001 - aiohttp's and the socket's errors, classified below
+    except Exception as error:
         translated = httpx_error(error)
         if translated is None:
             raise

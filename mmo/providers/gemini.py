@@ -117,7 +117,7 @@ def build_body(request: Request) -> dict[str, Any]:
 
 def _generation_config(request: Request) -> dict[str, Any]:
     params = request.params
-    optional = {
+    optional: dict[str, Any] = {
         "maxOutputTokens": params.max_tokens,
         "temperature": params.temperature,
         "topP": params.top_p,

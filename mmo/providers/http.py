@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import aclosing, asynccontextmanager
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncGenerator, AsyncIterator, Mapping
 
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, aconnect_sse
@@ -117,7 +117,7 @@ def _is_error_payload(payload: Any) -> bool:
     return isinstance(payload, dict) and ("error" in payload or payload.get("object") == "error")
 
 
-async def _events(source: EventSource, progress: StreamProgress) -> AsyncIterator[ServerSentEvent]:
+async def _events(source: EventSource, progress: StreamProgress) -> AsyncGenerator[ServerSentEvent, None]:
     async with aclosing(source.aiter_sse()) as events:
         async for event in events:
             progress.started = True

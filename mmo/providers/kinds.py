@@ -11,7 +11,7 @@ never pays for httpx.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import import_module
 from typing import Any, Mapping
 
@@ -58,7 +58,7 @@ def provider_kind(name: str) -> ProviderKind:
     return kinds[name]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(reference: str) -> Any:
     module, _, attribute = reference.partition(":")
     return getattr(import_module(module), attribute)

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from httpx_sse import ServerSentEvent
 
+from mmo.catalog.rules import capabilities_for
 from mmo.core.errors import (
     AuthFailed,
     ContextTooLong,
@@ -38,7 +39,6 @@ from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, as_text, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
 from mmo.providers.wire_json import count, json_text, merge_extra, plain_json
-from mmo.catalog.rules import capabilities_for
 
 FINISH_REASONS: Mapping[str, FinishReason] = {
     "stop": "stop",
@@ -154,7 +154,8 @@ def _first_choice(data: Any) -> dict[str, Any] | None:
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices:
         return None
-    return next((c for c in choices if c.get("index", 0) == 0), choices[0])
+    first: dict[str, Any] | None = next((c for c in choices if c.get("index", 0) == 0), choices[0])
+    return first
 
 
 def _tool_call(position: int, call: Mapping[str, Any]) -> ToolCall:

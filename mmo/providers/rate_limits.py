@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Mapping
 
@@ -48,8 +48,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _finite(text: str | None) -> float | None:
@@ -64,17 +64,23 @@ def parse_rate_limits(headers: Mapping[str, str], *, now: datetime | None = None
     """OpenAI-style ``x-ratelimit-*`` (Go-duration resets) or Anthropic ``anthropic-ratelimit-*``
     (RFC 3339 resets); ``None`` when the answer carries neither."""
     if any(k.lower().startswith("anthropic-ratelimit-") for k in headers):
-        at = now or datetime.now(timezone.utc)
-        read = lambda kind, part: headers.get(f"anthropic-ratelimit-{kind}-{part}")  # noqa: E731
+        at = now or datetime.now(UTC)
+
+        def anthropic(kind: str, part: str) -> str | None:
+            return headers.get(f"anthropic-ratelimit-{kind}-{part}")
+
         return RateLimitInfo(
-            _count(read("requests", "limit")), _count(read("requests", "remaining")), _until(read("requests", "reset"), at),
-            _count(read("tokens", "limit")), _count(read("tokens", "remaining")), _until(read("tokens", "reset"), at),
+            _count(anthropic("requests", "limit")), _count(anthropic("requests", "remaining")), _until(anthropic("requests", "reset"), at),
+            _count(anthropic("tokens", "limit")), _count(anthropic("tokens", "remaining")), _until(anthropic("tokens", "reset"), at),
         )
     if any(k.lower().startswith("x-ratelimit-") for k in headers):
-        read = lambda part: headers.get(f"x-ratelimit-{part}")  # noqa: E731
+
+        def openai(part: str) -> str | None:
+            return headers.get(f"x-ratelimit-{part}")
+
         return RateLimitInfo(
-            _count(read("limit-requests")), _count(read("remaining-requests")), parse_go_duration(read("reset-requests")),
-            _count(read("limit-tokens")), _count(read("remaining-tokens")), parse_go_duration(read("reset-tokens")),
+            _count(openai("limit-requests")), _count(openai("remaining-requests")), parse_go_duration(openai("reset-requests")),
+            _count(openai("limit-tokens")), _count(openai("remaining-tokens")), parse_go_duration(openai("reset-tokens")),
         )
     return None
 
@@ -95,5 +101,5 @@ def _until(text: str | None, now: datetime) -> float | None:
     except ValueError:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())

@@ -42,9 +42,9 @@ from typing import Any, AsyncIterator, Callable, Mapping
 
 from pydantic import Field
 
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.core.errors import BadRequest, ConfigError, ModelNotFound
 from mmo.core.types import UNKNOWN_COST, Completion, Cost, Delta, Request, Usage, frozen_mapping
-from mmo.catalog.endpoints import ProviderSettings
 from mmo.spec.base import Spec
 
 BUILTIN_PREFIX = "builtin:"

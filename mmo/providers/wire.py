@@ -12,14 +12,14 @@ from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 import httpx
 from httpx_sse import ServerSentEvent
 
+from mmo.catalog.endpoints import ProviderSettings
+from mmo.catalog.rules import apply_parameter_rules
 from mmo.core.errors import ConfigError, ProviderError
 from mmo.core.types import Completion, Delta, FinishReason, Request, ToolCall, Usage
 from mmo.providers.call_progress import Stopwatch, StreamProgress
-from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.http import open_event_stream, post_json
-from mmo.providers.rate_limits import parse_rate_limits
 from mmo.providers.http_errors import CallTarget
-from mmo.catalog.rules import apply_parameter_rules
+from mmo.providers.rate_limits import parse_rate_limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,15 @@ def _check_base_url(settings: ProviderSettings) -> None:
 class StreamState(Protocol):
     """What one adapter's stream events add up to."""
 
-    complete: bool  # the stream reached its documented end
-    end_marker: str  # what a complete stream ends with, for the StreamCut message
+    @property
+    def complete(self) -> bool:
+        """Whether the stream reached its documented end."""
+        ...
+
+    @property
+    def end_marker(self) -> str:
+        """What a complete stream ends with, for the StreamCut message."""
+        ...
 
     def feed(self, event: ServerSentEvent, target: CallTarget, progress: StreamProgress) -> str:
         """Take one event; return its answer text. Raises the error an event carries."""

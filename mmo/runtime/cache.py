@@ -147,7 +147,7 @@ class ResponseCache:
     def clear(self) -> int:
         """Remove every entry and reset the hit/miss counts; returns how many entries went."""
         self._pending.clear()
-        removed = self._cache.clear()
+        removed = int(self._cache.clear())
         self._cache.stats(enable=False, reset=True)
         self._hits = self._misses = 0
         return removed

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from mmo.core.errors import ConfigError, MissingKey
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS, env_name
+from mmo.core.errors import ConfigError, MissingKey
 
 SERVICE = "mmo"
 KEYRING_SOURCE = "keyring"

@@ -48,10 +48,10 @@ from mmo.core.errors import (
     TransientError,
     UnknownName,
 )
+from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, ModelRef, RateLimitInfo, Request
 from mmo.runtime.breaker import CircuitBreaker, Clock, Outcome
 from mmo.runtime.call_estimate import estimate_call
-from mmo.core.target import ModelTarget
 from mmo.runtime.guard import Guard, GuardContext
 from mmo.spec.portfolio import LimitSpec, ModelsSpec, model_entry
 

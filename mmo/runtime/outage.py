@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from mmo.core.errors import ConfigError, Overloaded, UnknownName
-from mmo.core.types import ModelRef, Request
 from mmo.core.target import ModelTarget
+from mmo.core.types import ModelRef, Request
 from mmo.runtime.guard import Guard, GuardContext
 
 FLAG = "--simulate-outage"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mmo.core.errors import PolicyBlocked
-from mmo.core.types import Request
 from mmo.core.target import ModelTarget
+from mmo.core.types import Request
 from mmo.runtime.guard import Guard, GuardContext
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -35,10 +35,10 @@ def new_run_id() -> str:
 
 def utc_iso(moment: datetime | None = None) -> str:
     """The one timestamp format of the log, so timestamps compare as text."""
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or datetime.now(UTC)
     if moment.tzinfo is None:
         raise ValueError("run log timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +188,13 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 
 def _run_from_row(row: Sequence[Any]) -> RunRecord:
-    values = dict(zip(_RUN_COLUMNS, row))
+    values = dict(zip(_RUN_COLUMNS, row, strict=True))
     values["cached"] = bool(values["cached"])
     return RunRecord(**values)
 
 
 def _attempt_from_row(row: Sequence[Any]) -> AttemptRecord:
-    values = dict(zip(_ATTEMPT_COLUMNS, row))
+    values = dict(zip(_ATTEMPT_COLUMNS, row, strict=True))
     values["cache_hit"] = bool(values["cache_hit"])
     return AttemptRecord(**values)
 
@@ -292,7 +292,7 @@ class RunLog:
         calls, tokens = row
         if not calls or calls < RATIO_MIN_SAMPLES:
             return None
-        return max(1, round(tokens / calls))
+        return max(1, round(int(tokens) / int(calls)))
 
     def token_ratio(self, model_id: str) -> float | None:
         sample = self.token_ratio_sample(model_id)
@@ -330,5 +330,5 @@ def _normalise_time(text: str) -> str:
     """Any ISO timestamp with an offset, in the log's one format (naive ones are taken as UTC)."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return utc_iso(moment)

@@ -7,7 +7,7 @@ policy and privacy rule), so strategies depend on this module and not on the ass
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Protocol, Union
+from typing import Any, Literal, Mapping, Protocol
 
 from pydantic import Field, field_validator
 
@@ -34,7 +34,7 @@ class ModelEntry(Spec):
     params: ParamsSpec | None = None
 
 
-ModelsSpec = dict[str, Union[str, ModelEntry]]
+ModelsSpec = dict[str, str | ModelEntry]
 
 
 class ProviderEntryBase(Spec):

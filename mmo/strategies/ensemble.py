@@ -23,7 +23,7 @@ import asyncio
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, cast
 
 from pydantic import Field
 
@@ -115,7 +115,7 @@ class EnsembleNode:
         if extract is None:
             from mmo.strategies.extract import extractor
 
-            extract = extractor(extract_name)
+            extract = extractor(cast(ExtractSpec, extract_name))
         self.extract = extract
         self.extract_name = extract_name
         self.judge = judge
@@ -166,7 +166,7 @@ class EnsembleNode:
         outcomes = await _all_settled([ctx.call(member, request, stream=False) for member in self.members])
         answers: list[Answer] = []
         errors: list[BaseException] = []
-        for member, outcome in zip(self.members, outcomes):
+        for member, outcome in zip(self.members, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 errors.append(outcome)
                 ctx.note(f"{member.label} failed and is left out: {one_line(outcome)}", member=member.label, error=type(outcome).__name__)
@@ -191,7 +191,7 @@ class EnsembleNode:
             raise NoConsensus(f"{self.label}: {reason} (votes: {result.summary}{abstain_note})", votes=result.summary)
         if result.tie_broken_by is not None:
             ctx.note(f"tie broken in favour of {result.winner}, the answer of {result.tie_broken_by}", tie_break=result.tie_broken_by)
-        chosen = next(a for a, (_, value) in zip(answers, values) if value == result.winner)
+        chosen = next(a for a, (_, value) in zip(answers, values, strict=True) if value == result.winner)
         ctx.note(f"{result.winner} wins with {result.count} of {len(self.members)} votes; answer from {chosen.label}", winner=result.winner)
         return chosen.completion
 
@@ -284,7 +284,8 @@ async def _all_settled(calls: Sequence[Any]) -> list[Completion | BaseException]
 
     async def settle(call: Any) -> Completion | BaseException:
         try:
-            return await call
+            answer: Completion = await call
+            return answer
         except (MmoError, AllAttemptsFailed) as error:
             return error
 

@@ -52,7 +52,7 @@ import json
 import re
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any, Callable, Literal, Mapping, Union
+from typing import Any, Callable, Literal, Mapping
 
 from mmo.core.errors import ConfigError
 from mmo.spec.base import Spec
@@ -67,7 +67,7 @@ class RegexExtractSpec(Spec):
 
 
 # How an answer is read out of a text; strict_choice accepts only the strict "The answer is (X)" form.
-ExtractSpec = Union[Literal["choice", "strict_choice", "number", "json", "text"], RegexExtractSpec]
+ExtractSpec = Literal["choice", "strict_choice", "number", "json", "text"] | RegexExtractSpec
 EXTRACT_KINDS: tuple[str, ...] = ("choice", "strict_choice", "number", "json", "text")
 
 
@@ -165,14 +165,14 @@ def _number_value(found: re.Match[str]) -> Fraction | None:
     if found.group("frac_num") is not None:
         numerator, denominator = (_int(found.group(name)) for name in ("frac_num", "frac_den"))
         return Fraction(numerator, denominator) if denominator else None
-    value = Fraction(found.group("digits").replace(",", ""))
+    value: Fraction = Fraction(found.group("digits").replace(",", ""))
     if found.group("exp") is not None:
         value *= Fraction(10) ** int(found.group("exp"))
     if found.group("den") is not None:
-        denominator = Fraction(found.group("den"))
-        if not denominator:
+        divisor = Fraction(found.group("den"))
+        if not divisor:
             return None
-        value /= denominator
+        value /= divisor
     return -value if found.group("sign") else value
 
 

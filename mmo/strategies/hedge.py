@@ -20,7 +20,6 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Sequence
 
-
 from pydantic import Field
 
 from mmo.core.errors import AllAttemptsFailed, MmoError, one_line

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from mmo.core.estimate import CostRange
 from mmo.core.protocols import Estimator, Node, RunContext
@@ -11,7 +11,6 @@ from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
 from mmo.spec.params import ParamsSpec
 from mmo.strategies.kinds import Builder, StrategyKind
-
 
 
 class ModelNodeSpec(Spec):

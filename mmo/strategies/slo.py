@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Sequence
 
-
 from pydantic import Field
 
 from mmo.core.errors import AllAttemptsFailed, MmoError, Timeout, one_line

@@ -14,8 +14,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from tests.support.loopback import LoopbackServer
 from mmo.cli.main import app
+from tests.support.loopback import LoopbackServer
 
 MODEL = "fake-model"
 ROW_PATTERN = r"row-(\d+)\b"

@@ -21,9 +21,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import httpx
 import yaml
 
+from mmo.catalog.endpoints import ProviderSettings
 from mmo.core.types import Completion, Delta
 from mmo.providers.anthropic import AnthropicProvider
-from mmo.catalog.endpoints import ProviderSettings
 from mmo.providers.gemini import GeminiProvider
 from mmo.providers.openai import OpenAIProvider
 

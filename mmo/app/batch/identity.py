@@ -20,7 +20,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -78,7 +78,7 @@ def record_run(identity: RunIdentity) -> None:
         "run_id": identity.run_id,
         "fingerprint": identity.fingerprint,
         "parts": dict(identity.parts),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     target = identity.directory / RUN_FILE
     if target.exists():

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
-from mmo.spec.params import params_from_mapping
 from mmo.core.errors import ConfigError
 from mmo.core.types import Message, Params, Request, frozen_mapping
+from mmo.spec.params import params_from_mapping
 
 ROLES = ("system", "user", "assistant", "tool")
 SNIPPET_CHARS = 200

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable
 
-from mmo.core.errors import ConfigError
-
 from mmo.app.batch.input import Malformed
+from mmo.core.errors import ConfigError
 
 _INPUT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt")
 _REPORT_KEYS = {"line", "reason", "text"}

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mmo.app.batch.outcome import RowOutcome
-from mmo.core.trace import Event, Span
+from mmo.core.trace import Event, Span, SpanStatus
 from mmo.core.types import Cost, Usage, frozen_mapping
 
 if TYPE_CHECKING:
@@ -162,9 +162,9 @@ def _trace(info: InvocationInfo, tally: InvocationTally) -> Span:
     events = [Event(0.0, f"batch run {info.batch_run_id}: {message}", frozen_mapping(rows))]
     if info.stop_message:
         events.append(Event(info.wall_ms, f"stopped: {info.stop_message}"))
-    status = "ok" if info.stop_class is None else "cancelled" if info.stop_class == "Interrupted" else "error"
+    status: SpanStatus = "ok" if info.stop_class is None else "cancelled" if info.stop_class == "Interrupted" else "error"
     return Span("batch", info.batch_run_id, "", status, 0.0, info.wall_ms, tuple(events), children)
 
 
 def started_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

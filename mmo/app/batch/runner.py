@@ -132,7 +132,7 @@ class RowRunner:
                     raise self._writer.error
         except asyncio.CancelledError:
             pass
-        except Exception as error:  # noqa: BLE001 - a bug or a broken state file: stop every worker
+        except Exception as error:
             self._fatal = self._fatal or error
             self._stop_with(BatchStop(INTERNAL, f"internal error: {type(error).__name__}: {error}", error))
 

@@ -24,10 +24,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from mmo.core.errors import ConfigError
-
 from mmo.app.batch.input import Malformed
 from mmo.app.batch.outcome import RowOutcome
+from mmo.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import sqlite3
@@ -137,7 +136,7 @@ class BatchState:
         of ``statuses`` when given."""
         order = "idx" if ordered else "seq"
         if statuses is None:
-            query, args = f"SELECT result FROM rows ORDER BY {order}", ()
+            query, args = f"SELECT result FROM rows ORDER BY {order}", tuple[str, ...]()
         else:
             wanted = tuple(statuses)
             query = f"SELECT result FROM rows WHERE status IN ({', '.join('?' for _ in wanted)}) ORDER BY {order}"
@@ -147,7 +146,7 @@ class BatchState:
 
     def summary_rows(self) -> Iterator[dict[str, Any]]:
         for values in self._db.execute(f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM rows"):
-            yield dict(zip(SUMMARY_COLUMNS, values))
+            yield dict(zip(SUMMARY_COLUMNS, values, strict=True))
 
     def malformed(self) -> list[Malformed]:
         return [Malformed(*values) for values in self._db.execute("SELECT line, reason, text FROM malformed ORDER BY line")]

@@ -44,7 +44,7 @@ class StateWriter:
     def _flush_scheduled(self) -> None:
         try:
             self.flush()
-        except Exception as error:  # noqa: BLE001 - handed to the runner, which stops the run
+        except Exception as error:
             self.error = error
 
     def flush(self) -> None:

@@ -12,8 +12,8 @@ from mmo.spec.base import Spec
 from mmo.strategies.extract import ExtractSpec, describe, extractor
 from mmo.strategies.gates.consult import GateCall, consult
 from mmo.strategies.gates.kinds import GateKind
-from mmo.strategies.kinds import Builder
 from mmo.strategies.gates.verdict import GateResult, shown
+from mmo.strategies.kinds import Builder
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
@@ -27,10 +27,10 @@ class AgreeSpec(Spec):
 
 
 class AgreeGate:
-    name = "agree"
-    calls_models = True
-    reads_raw_answer = False
-    preparation = None
+    name: str = "agree"
+    calls_models: bool = True
+    reads_raw_answer: bool = False
+    preparation: str | None = None
 
     def __init__(self, node: Node, how: Any) -> None:
         self.call = GateCall("agree", node)

@@ -15,7 +15,6 @@ from mmo.core.types import Completion, Message, Request
 from mmo.strategies.gates.kinds import GateKind
 from mmo.strategies.gates.verdict import GateResult, LocalGate
 
-
 CONFIDENCE_INSTRUCTION = (
     "After your answer, add one final line of the form `Confidence: 0.NN`, where 0.NN is your "
     "estimate of the probability (from 0 to 1) that your answer is correct."
@@ -58,7 +57,7 @@ def _confidence_value(found: re.Match[str]) -> float | None:
 class ConfidenceGate(LocalGate):
     name = "min_confidence"
     reads_raw_answer = True  # the confidence line is what it reads; the others see it removed
-    preparation = "asking every tier to end with 'Confidence: 0.NN' (min_confidence gate)"
+    preparation: str | None = "asking every tier to end with 'Confidence: 0.NN' (min_confidence gate)"
 
     def __init__(self, minimum: float) -> None:
         self.minimum = minimum

@@ -3,7 +3,8 @@ they need of the request and the answer. ``build_gates`` makes them from ``accep
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from functools import partial
+from typing import Any, Sequence
 
 from mmo.core.errors import ConfigError
 from mmo.core.estimate import NOTHING, CostRange, by_answer
@@ -12,7 +13,6 @@ from mmo.core.types import Completion, Request
 from mmo.strategies.gates.kinds import gate_kinds
 from mmo.strategies.gates.verdict import Gate, GateResult
 from mmo.strategies.kinds import Builder
-
 
 
 class Gates:
@@ -70,8 +70,12 @@ class Gates:
         for gate in self.gates:
             if gate.calls_models and not model_gates:
                 continue
-            out = out.then(by_answer(answer, lambda tokens, gate=gate: gate.estimate(request, tokens, est)))
+            out = out.then(by_answer(answer, partial(_judging, gate, request, est)))
         return out
+
+
+def _judging(gate: Gate, request: Request, est: Estimator, answer_tokens: float) -> CostRange:
+    return gate.estimate(request, answer_tokens, est)
 
 
 def first_failure(results: Sequence[GateResult]) -> GateResult | None:

@@ -47,10 +47,10 @@ class JsonSchemaGate(LocalGate):
             value = parse_json_answer(completion.text)
         except ValueError as error:
             return self.failed(f"not valid JSON: {error}")
-        error = best_match(self.validator.iter_errors(value))
-        if error is None:
+        mismatch = best_match(self.validator.iter_errors(value))
+        if mismatch is None:
             return self.passed(f"matches the {self.source}")
-        return self.failed(f"does not match the {self.source} at {error.json_path}: {clip(error.message)}")
+        return self.failed(f"does not match the {self.source} at {mismatch.json_path}: {clip(mismatch.message)}")
 
 
 def read_schema_file(value: str) -> tuple[Any, str]:

@@ -14,8 +14,8 @@ from mmo.core.types import Completion, Message, Request
 from mmo.spec.base import Spec
 from mmo.strategies.gates.consult import GateCall, consult
 from mmo.strategies.gates.kinds import GateKind
-from mmo.strategies.kinds import Builder
 from mmo.strategies.gates.verdict import GateResult
+from mmo.strategies.kinds import Builder
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
@@ -60,10 +60,10 @@ def parse_score(reply: str) -> float | None:
 
 
 class JudgeGate:
-    name = "judge"
-    calls_models = True
-    reads_raw_answer = False
-    preparation = None
+    name: str = "judge"
+    calls_models: bool = True
+    reads_raw_answer: bool = False
+    preparation: str | None = None
 
     def __init__(self, node: Node, rubric: str, min_score: float) -> None:
         self.call = GateCall("judge", node)

@@ -14,7 +14,7 @@ from mmo.strategies.gates.verdict import GateResult, LocalGate
 class LogprobGate(LocalGate):
     name = "min_logprob"
 
-    preparation = "asking every tier for logprobs (min_logprob gate)"
+    preparation: str | None = "asking every tier for logprobs (min_logprob gate)"
 
     def __init__(self, minimum: float) -> None:
         self.minimum = minimum

@@ -16,6 +16,7 @@ answered) or ``lifetime_s`` seconds, whichever comes first, and it binds only 12
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from typing import Any
@@ -91,10 +92,8 @@ class LoopbackServer:
         """Stop (if still running) and wait for the server's thread to end."""
         loop, thread = self._loop, self._thread
         if loop is not None and not self._stopped.is_set():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed on its own meanwhile (lifetime or request cap)
                 loop.call_soon_threadsafe(self._request_stop, "stopped")
-            except RuntimeError:
-                pass  # the loop closed on its own in the meantime (lifetime or request cap)
         if thread is not None:
             thread.join(timeout_s)
 
@@ -193,7 +192,7 @@ class LoopbackServer:
         self._loop = loop
         try:
             loop.run_until_complete(self._serve(ready))
-        except BaseException as error:  # noqa: BLE001 - handed to start() in the caller's thread
+        except BaseException as error:
             self._start_error = error
             ready.set()
         finally:
