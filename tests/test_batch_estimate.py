@@ -452,3 +452,13 @@ def test_dry_run_prints_best_expected_and_worst_and_what_the_cap_covers(tmp_path
     assert result.exit_code == 0, result.stderr
     assert "$0.003000 / $0.003000 / $0.0330" in result.stderr  # the total: best / expected / worst
     assert "at worst it stops the run after 3 of 10 rows" in result.stderr
+
+
+def test_calls_that_would_not_fit_a_profiles_context_window_are_counted(tmp_path: Path) -> None:
+    profile = write_profile(tmp_path, "strategy: {fallback: [cheap, strong]}\n")
+    text = Path(profile).read_text().replace('cheap: {model: "loop:cheap", price: {input: 1, output: 2}}', 'cheap: {model: "loop:cheap", price: {input: 1, output: 2}, context_window: 150}')
+    Path(profile).write_text(text)
+    result = estimate(profile, tmp_path, [Request.from_prompt(PROMPT_100), Request.from_prompt("short")])
+    # 100 prompt + 100 max_tokens passes the 150-token window; "short" (2 + 100) fits
+    assert any(note.startswith("1 call to loop:cheap would not fit its 150-token context window (profile)") for note in result.notes), result.notes
+    assert not any("loop:strong" in note for note in result.notes)

@@ -114,6 +114,35 @@ def test_models_lists_prices_and_filters_by_provider() -> None:
     sonnet = next(m for m in models if m["model"] == "claude-sonnet-4-5")
     assert sonnet["input_per_mtok"] == 3 and sonnet["output_per_mtok"] == 15
     assert run("models", "--provider", "antropic").exit_code == 2
+    assert sonnet["context_window"] == 1_000_000 and sonnet["context_window_source"] == "mmo table"
+    assert sonnet["max_output"] == 64_000 and sonnet["price_source"].startswith("genai-prices")
+
+
+def test_models_with_a_profile_shows_its_own_models_and_overrides(tmp_path: Path) -> None:
+    profile = tmp_path / "mine.yaml"
+    profile.write_text(
+        "providers:\n  lab: {base_url: \"http://127.0.0.1:9/v1\", key: none}\n"
+        "models:\n"
+        "  mini: {model: \"openai:gpt-4o-mini\", context_window: 32000, max_output: 1000}\n"
+        "  ours: {model: \"lab:our-model\", price: {input: 1, output: 2}, context_window: 8192}\n"
+        "strategy: mini\n"
+    )
+    listed = {m["id"]: m for m in json.loads(run("models", "--profile", str(profile), "--json").stdout)}
+    mini = listed["openai:gpt-4o-mini"]
+    assert (mini["context_window"], mini["context_window_source"], mini["max_output"]) == (32000, "profile", 1000)
+    ours = listed["lab:our-model"]
+    assert (ours["input_per_mtok"], ours["output_per_mtok"], ours["price_source"], ours["context_window"]) == (1, 2, "profile", 8192)
+    assert [m["id"] for m in json.loads(run("models", "--profile", str(profile), "--provider", "lab", "--json").stdout)] == ["lab:our-model"]
+
+
+@pytest.mark.parametrize(
+    ("pair", "named"),
+    [("timeout_s=nan", "timeout_s='nan'"), ("timeout_s=-1", "timeout_s=-1"), ("max_tokens=abc", "max_tokens='abc'"), ("temperature=3", "temperature=3")],
+)
+def test_a_bad_parameter_value_is_a_usage_error_naming_it(pair: str, named: str) -> None:
+    result = run("ask", "--profile", "demo", "-p", pair, "a question")
+    assert result.exit_code == 2, result.stderr
+    assert f"parameter {named}" in result.stderr
 
 
 def test_a_key_never_reaches_output_cache_runlog_or_json(

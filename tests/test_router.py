@@ -324,3 +324,60 @@ def test_builtin_router_tag_sends_anything_to_the_strongest_model() -> None:
 def test_run_profile_harness_routes_too() -> None:
     completion = run_profile(router({"when": {"keywords": ["france"]}, "use": "smart"}), {"fake": answering("fast", "smart")})
     assert completion.model_id == "fake:smart"
+
+
+# ---- too_long_for: the context window, as the profile or the catalogue gives it -----------------
+
+
+def _window_profile(tmp_path, fast_window: str) -> str:  # type: ignore[no-untyped-def]
+    path = tmp_path / "windows.yaml"
+    path.write_text(
+        "providers:\n"
+        "  fake: {base_url: \"http://127.0.0.1:9/v1\", key: none}  # replaced by a scripted fake\n"
+        "models:\n"
+        f"  fast: {{model: \"fake:fast\"{fast_window}}}\n"
+        "  long: {model: \"fake:long\", params: {max_tokens: 10}}\n"
+        "defaults: {max_tokens: 20}\n"
+        "strategy:\n"
+        "  rules:\n"
+        "    - {when: {too_long_for: fast}, use: long}\n"
+        "  default: fast\n"
+    )
+    return str(path)
+
+
+def test_too_long_for_reads_the_profiles_context_window(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mmo.app.settings import AppEnv
+    from tests.support.engine_harness import run_request_sync
+
+    env = AppEnv(AppEnv.from_process().environ, tmp_path, AppEnv.from_process().paths)
+    profile = _window_profile(tmp_path, ", context_window: 100")
+    fake = answering("fast", "long")
+    long_prompt = run_request_sync(Request.from_prompt("x" * 400), env, profile=profile, providers={"fake": fake})
+    assert long_prompt.model_id == "fake:long"  # 100 prompt tokens + 20 max_tokens > 100
+    assert "rule 1 matched: 120 tokens (prompt + max_tokens) would not fit the 100-token context window of fast" in router_notes(long_prompt)
+    short = run_request_sync(Request.from_prompt("x" * 300), env, profile=profile, providers={"fake": fake})
+    assert short.model_id == "fake:fast"  # 75 + 20 fits
+
+
+def test_too_long_for_a_model_with_no_known_window_never_holds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mmo.app.settings import AppEnv
+    from tests.support.engine_harness import run_request_sync
+
+    env = AppEnv(AppEnv.from_process().environ, tmp_path, AppEnv.from_process().paths)
+    completion = run_request_sync(Request.from_prompt("x" * 40_000), env, profile=_window_profile(tmp_path, ""), providers={"fake": answering("fast", "long")})
+    assert completion.model_id == "fake:fast"
+
+
+def test_too_long_for_uses_the_catalogues_window_for_known_models() -> None:
+    profile = {
+        "models": {"mini": "openai:gpt-4o-mini", "big": "gemini:gemini-2.0-flash"},
+        "strategy": {"rules": [{"when": {"too_long_for": "mini"}, "use": "big"}], "default": "mini"},
+    }
+    providers = {
+        "openai": FakeProvider("openai").script("gpt-4o-mini", default=FakeReply("mini")),
+        "gemini": FakeProvider("gemini").script("gemini-2.0-flash", default=FakeReply("big")),
+    }
+    huge = run_profile(profile, providers, "word " * 110_000)  # 137,500 tokens: more than gpt-4o-mini's 128,000
+    assert huge.model_id == "gemini:gemini-2.0-flash"
+    assert run_profile(profile, providers, "a short question").model_id == "openai:gpt-4o-mini"

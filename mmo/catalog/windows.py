@@ -76,4 +76,34 @@ def max_output(provider_kind: str, model: str) -> int | None:
     return _lookup(_MAX_OUTPUT, provider_kind, model)
 
 
-_MAX_OUTPUT: Mapping[str, Mapping[str, int]] = {}
+# Most output tokens per call. From LiteLLM's model_prices_and_context_window.json (stored
+# snapshot 00035b69) and, where a vendor's model page says otherwise or the file lacks the model,
+# the vendor's page (claude-sonnet-4-6, claude-opus-5, gemini-3.x flash, deepseek-v4). Models whose
+# sources disagree (grok-4.x) or list only their context window are left out: unknown, not guessed.
+_MAX_OUTPUT: Mapping[str, Mapping[str, int]] = {
+    "openai": {
+        "gpt-5.6-sol": 128_000, "gpt-5.6-terra": 128_000, "gpt-5.6-luna": 128_000,
+        "gpt-5.5": 128_000, "gpt-5.5-pro": 128_000,
+        "gpt-5.4": 128_000, "gpt-5.4-mini": 128_000, "gpt-5.4-nano": 128_000,
+        "gpt-5": 128_000, "gpt-5-mini": 128_000, "gpt-5-nano": 128_000,
+        "gpt-4.1": 32_768, "gpt-4.1-mini": 32_768, "gpt-4.1-nano": 32_768,
+        "gpt-4o": 16_384, "gpt-4o-mini": 16_384,
+        "o1": 100_000, "o3": 100_000, "o3-mini": 100_000, "o4-mini": 100_000,
+        "openai/gpt-oss-120b": 32_766, "openai/gpt-oss-20b": 32_768,
+        "deepseek-chat": 8_192, "deepseek-reasoner": 65_536,
+        "deepseek-v4-pro": 393_216, "deepseek-v4-flash": 393_216,
+    },
+    "anthropic": {
+        "claude-fable-5": 128_000, "claude-opus-5": 128_000, "claude-sonnet-5": 128_000,
+        "claude-opus-4-8": 128_000, "claude-opus-4-7": 128_000, "claude-opus-4-6": 128_000,
+        "claude-sonnet-4-6": 128_000, "claude-sonnet-4-5": 64_000, "claude-haiku-4-5": 64_000,
+        "claude-opus-4-1": 32_000, "claude-sonnet-4": 64_000, "claude-3-5-haiku": 8_192,
+    },
+    "gemini": {
+        "gemini-3.7-flash": 65_536, "gemini-3.6-flash": 65_536, "gemini-3.5-flash": 65_536,
+        "gemini-3.5-flash-lite": 65_536, "gemini-3.1-flash-lite": 65_536, "gemini-3-flash-preview": 65_536,
+        "gemini-3-pro-preview": 65_535, "gemini-2.5-pro": 65_535, "gemini-2.5-flash": 65_535,
+        "gemini-2.5-flash-lite": 65_535, "gemini-2.0-flash": 8_192,
+        "gemini-1.5-flash": 8_192, "gemini-1.5-pro": 8_192,
+    },
+}

@@ -22,7 +22,7 @@ from mmo.core.errors import MmoError
 from mmo.core.estimate import CallCost, CostRange, Path, first_or_every
 from mmo.core.protocols import Node, RecordedAnswers
 from mmo.core.target import ModelTarget
-from mmo.core.types import Request
+from mmo.core.types import ModelRef, Request
 from mmo.providers.kinds import provider_kinds
 from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
 from mmo.runtime.services import Services
@@ -44,6 +44,7 @@ class TreeEstimator:
         self.typical_output_used = False  # some call's best/expected length came from history
         self.recorded_calls = 0
         self.notes: list[str] = []
+        self.too_long: dict[str, int] = {}  # model id -> calls whose prompt + max_tokens pass its context window
         self._recorders: dict[str, RecordedAnswers | None] = {}
 
     @property
@@ -78,12 +79,30 @@ class TreeEstimator:
             self.defaulted_output = True
             max_tokens = DEFAULT_OUTPUT_TOKENS
         input_tokens = self.tokens.estimate(request.prompt_text(), target.id)
+        self._check_window(target, input_tokens + max_tokens)
         typical = self.tokens.typical_output(target.id)
         usual = max_tokens if typical is None else min(typical, max_tokens)
         self.typical_output_used = self.typical_output_used or typical is not None
         price = self.services.catalog.price(target.ref)
         likely = Path((_priced(target, price, input_tokens, usual),), usual)
         return CostRange(likely, likely, Path((_priced(target, price, input_tokens, max_tokens),), max_tokens))
+
+    def _check_window(self, target: ModelTarget, needed: int) -> None:
+        window = self.context_window(target)
+        if window is not None and needed > window:
+            self.too_long[target.id] = self.too_long.get(target.id, 0) + 1
+
+    def window_notes(self) -> list[str]:
+        """One line per model some call would not fit, with its window and where that comes from."""
+        lines = []
+        for model_id, calls in self.too_long.items():
+            window = self.services.catalog.context_window(ModelRef.parse(model_id))
+            plural = "call" if calls == 1 else "calls"
+            lines.append(
+                f"{calls} {plural} to {model_id} would not fit its {window.value:,}-token context window ({window.source}): "
+                "prompt + max_tokens; the provider would refuse them (a fallback moves on)"
+            )
+        return lines
 
     def _recorded(self, target: ModelTarget, request: Request) -> CostRange | None:
         """A provider's recorded tokens and cost for this request, when it has them."""

@@ -158,7 +158,7 @@ class BatchTotals:
             unknown_price_rows=self.unknown_price_rows,
             method=_input_method(estimator, tree_order),
             output_method=_output_method(estimator),
-            notes=tuple(estimator.notes),
+            notes=(*estimator.notes, *estimator.window_notes()),
             max_cost=cap,
             rows_over_request_budget=self.rows_over_request_budget,
             request_budget_usd=self.budgets.per_request_usd,

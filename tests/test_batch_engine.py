@@ -1,0 +1,71 @@
+"""``run_batch`` through the one run API: scripted fake providers injected as ``ask`` takes them
+(no HTTP), one run-log connection per invocation, and the invocation's record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from mmo.app.batch.job import BatchJob
+from mmo.app.batch.run import run_batch
+from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
+from mmo.core.errors import RateLimited
+from mmo.core.types import Usage
+from mmo.providers.fake import FakeProvider, FakeReply
+from mmo.runtime import runlog as runlog_module
+
+PROFILE = """\
+providers:
+  lab: {base_url: "http://127.0.0.1:9/v1", key: none}   # replaced by a scripted fake
+models:
+  a: {model: "lab:a", price: {input: 1, output: 2}}
+  b: {model: "lab:b", price: {input: 10, output: 20}}
+defaults: {max_tokens: 50}
+strategy: {fallback: [a, b], retry: {attempts: 1}}
+"""
+
+
+def setup(tmp_path: Path, rows: int) -> tuple[BatchJob, AppEnv]:
+    (tmp_path / "lab.yaml").write_text(PROFILE)
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps({"id": f"r{i}", "prompt": f"question {i}"}) + "\n" for i in range(rows)))
+    env = AppEnv.from_process()
+    env = AppEnv(env.environ, tmp_path, env.paths)
+    settings = RunSettings(choice=ProfileChoice(str(tmp_path / "lab.yaml")), read_cache=False, write_cache=False)
+    return BatchJob(str(data), settings=settings, concurrency=3), env
+
+
+def test_run_batch_runs_rows_through_injected_providers(tmp_path: Path) -> None:
+    job, env = setup(tmp_path, 6)
+    fake = FakeProvider("lab").script("a", RateLimited("slow down", provider="lab", model="a"), default=FakeReply("from a", usage=Usage(10, 5)))
+    fake.script("b", default=FakeReply("from b", usage=Usage(10, 5)))
+    report = asyncio.run(run_batch(job, env, providers={"lab": fake}))
+    assert report.summary.done == 6 and report.stop is None
+    lines = [json.loads(line) for line in report.output.read_text().splitlines()]  # type: ignore[union-attr]
+    assert [line["id"] for line in lines] == [f"r{i}" for i in range(6)]
+    assert sorted(line["model"] for line in lines) == ["lab:a"] * 5 + ["lab:b"]  # one row failed over
+    assert len(fake.calls_to("a")) == 6 and len(fake.calls_to("b")) == 1
+    expected = 5 * (10 * 1 + 5 * 2) / 1e6 + (10 * 10 + 5 * 20) / 1e6  # the refused call costs nothing
+    assert report.summary.cost_usd == pytest.approx(expected)
+
+
+def test_one_batch_opens_the_run_log_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[Path] = []
+    original = runlog_module.RunLog.__init__
+
+    def counting(self: runlog_module.RunLog, path: Path) -> None:
+        opened.append(path)
+        original(self, path)
+
+    monkeypatch.setattr(runlog_module.RunLog, "__init__", counting)
+    job, env = setup(tmp_path, 4)
+    fake = FakeProvider("lab").script("a", default=FakeReply("from a", usage=Usage(10, 5)))
+    report = asyncio.run(run_batch(job, env, providers={"lab": fake}))
+    assert report.summary.done == 4
+    assert opened == [env.paths.runlog_path]
+    with runlog_module.RunLog(env.paths.runlog_path) as log:
+        (run,) = log.recent(5)
+    assert run.command == "batch" and run.status == "ok"
