@@ -11,8 +11,10 @@ log. No typer, no rich.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import IO, Iterable, Mapping, Sequence
 
 from mmo.app.batch.client import batch_client
@@ -57,66 +59,82 @@ async def run_batch(
         chosen = _choose(job, env, source, resolved)
         record_run(chosen.identity)
         with BatchState(chosen.identity.directory) as state:
-            return await _run_in_state(job, env, resolved, source, parser, chosen, state, stdout, observer or BatchObserver(), control, providers)
+            invocation = _Invocation(job, env, resolved, source, parser, chosen, state, observer or BatchObserver())
+            return await invocation.run(stdout, control, providers)
     finally:
         source.discard()
 
 
-async def _run_in_state(
-    job: BatchJob,
-    env: AppEnv,
-    resolved: ResolvedProfile,
-    source: BatchInput,
-    parser: RowParser,
-    chosen: RunChoice,
-    state: BatchState,
-    stdout: IO[str] | None,
-    observer: BatchObserver,
-    control: BatchControl | None,
-    providers: Mapping[str, Provider] | None,
-) -> BatchReport:
-    targets = output_targets(source.user_path, job.output, cwd=env.cwd, run_dir=chosen.identity.directory)
-    if targets.output is None and stdout is None:
-        raise ConfigError("the output would go to standard output, but there is none: pass -o FILE")
-    skip = (DONE, FAILED) if job.retry_errors else (DONE, FAILED, INFRA_ERROR)
-    counts = state.counts()
-    notices = _notices(chosen, counts, source.rows - len(state.malformed()), job.retry_errors)
-    for notice in notices:
-        observer.notice(notice)
-    started_at, clock = started_now(), time.perf_counter()
-    run_cap = RunCap(job.max_cost_usd, state.spent_usd(), job.allow_unknown_prices) if job.max_cost_usd is not None else None
-    client = batch_client(job.concurrency, env.environ)
-    async with open_engine(job.settings, env, resolved=resolved, providers=providers, client_factory=client, run_cap=run_cap) as engine:
-        _refuse_unpriced(job, engine)
-        stream_to = stdout if job.unordered and targets.output is None else None
+@dataclass(frozen=True, slots=True)
+class _Invocation:
+    """One invocation of a run whose input, identity and state are settled."""
+
+    job: BatchJob
+    env: AppEnv
+    resolved: ResolvedProfile
+    source: BatchInput
+    parser: RowParser
+    chosen: RunChoice
+    state: BatchState
+    observer: BatchObserver
+
+    @property
+    def skip(self) -> tuple[str, ...]:
+        """Statuses of rows this invocation does not run again."""
+        return (DONE, FAILED) if self.job.retry_errors else (DONE, FAILED, INFRA_ERROR)
+
+    async def run(self, stdout: IO[str] | None, control: BatchControl | None, providers: Mapping[str, Provider] | None) -> BatchReport:
+        job, state = self.job, self.state
+        targets = output_targets(self.source.user_path, job.output, cwd=self.env.cwd, run_dir=self.chosen.identity.directory)
+        if targets.output is None and stdout is None:
+            raise ConfigError("the output would go to standard output, but there is none: pass -o FILE")
+        notices = _notices(self.chosen, state.counts(), self.source.rows - len(state.malformed()), job.retry_errors)
+        for notice in notices:
+            self.observer.notice(notice)
+        started_at, clock = started_now(), time.perf_counter()
+        run_cap = RunCap(job.max_cost_usd, state.spent_usd(), job.allow_unknown_prices) if job.max_cost_usd is not None else None
+        client = batch_client(job.concurrency, self.env.environ)
+        async with open_engine(job.settings, self.env, resolved=self.resolved, providers=providers, client_factory=client, run_cap=run_cap) as engine:
+            _refuse_unpriced(job, engine)
+            stream_to = stdout if job.unordered and targets.output is None else None
+            runner, stop = await self._run_rows(engine, stream_to, control)
+            if stream_to is None:
+                _write_outputs(state, targets, job.unordered, stdout)
+            errors_report = write_errors_report(targets.errors, state.malformed())
+            info = _invocation(engine, runner.tally, stop, self.chosen.identity.run_id, self.source.label, started_at, clock)
+            engine.record(*run_records(info, runner.tally))
+        return self._report(engine, targets, errors_report, runner, stop, notices)
+
+    async def _run_rows(self, engine: Engine, stream_to: IO[str] | None, control: BatchControl | None) -> tuple[RowRunner, BatchStop | None]:
         if stream_to is not None:
             # --unordered to standard output: rows finished earlier first, then each row as it is
             # committed; every line is written whole.
-            write_lines(stream_to, state.output_lines(ordered=False, statuses=skip))
-        finished_before = sum(counts.get(status, 0) for status in skip)
-        runner = _runner(job, engine, state, total=source.rows, finished_before=finished_before, observer=observer, stream_to=stream_to)
+            write_lines(stream_to, self.state.output_lines(ordered=False, statuses=self.skip))
+        counts = self.state.counts()
+        finished_before = sum(counts.get(status, 0) for status in self.skip)
+        runner = _runner(self.job, engine, self.state, total=self.source.rows, finished_before=finished_before, observer=self.observer, stream_to=stream_to)
         if control is not None:
             control.attach(runner)
-        stop = await runner.run(unfinished(source.path, parser, state.finished_indices(skip)))
-        if stream_to is None:
-            _write_outputs(state, targets, job.unordered, stdout)
-        errors_report = write_errors_report(targets.errors, state.malformed())
-        info = _invocation(engine, runner.tally, stop, chosen.identity.run_id, source.label, started_at, clock)
-        engine.record(*run_records(info, runner.tally))
-    return BatchReport(
-        run_id=chosen.identity.run_id,
-        run_dir=chosen.identity.directory,
-        profile=engine.profile_name,
-        output=targets.output,
-        errors_report=errors_report,
-        summary=summarize(state, total_rows=source.rows),
-        progress=runner.progress(),
-        stop=stop,
-        notices=tuple(notices),
-        warnings=engine.warnings,
-        max_cost_usd=job.max_cost_usd,
-        spent_usd=state.spent_usd(),
-    )
+        stop = await runner.run(unfinished(self.source.path, self.parser, self.state.finished_indices(self.skip)))
+        return runner, stop
+
+    def _report(
+        self, engine: Engine, targets: OutputTargets, errors_report: Path | None, runner: RowRunner, stop: BatchStop | None, notices: Sequence[str]
+    ) -> BatchReport:
+        return BatchReport(
+            run_id=self.chosen.identity.run_id,
+            run_dir=self.chosen.identity.directory,
+            profile=engine.profile_name,
+            output=targets.output,
+            errors_report=errors_report,
+            summary=summarize(self.state, total_rows=self.source.rows),
+            progress=runner.progress(),
+            stop=stop,
+            notices=tuple(notices),
+            warnings=engine.warnings,
+            max_cost_usd=self.job.max_cost_usd,
+            spent_usd=self.state.spent_usd(),
+        )
 
 
 def _runner(job: BatchJob, engine: Engine, state: BatchState, *, total: int, finished_before: int, observer: BatchObserver, stream_to: IO[str] | None) -> RowRunner:
