@@ -231,3 +231,13 @@ def test_the_token_estimator_learns_each_models_ratio_from_the_run_log() -> None
     assert ratio is not None and 0.8 < ratio < 1.6  # recorded tokens vs chars/4 of the prompt
     assert "learnt from 3 calls" in learnt.method("replay:gemini-1.5-flash-002")
     assert learnt.typical_output("replay:gemini-1.5-flash-002") is not None  # and its typical answer length
+
+
+def test_paths_lists_where_mmo_keeps_its_files(isolated_env: Path) -> None:
+    result = run("paths", "--json")
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["profiles"] == str(isolated_env / "config" / "profiles")
+    assert found["run_log"] == str(isolated_env / "data" / "runlog.sqlite3")
+    assert found["keys"].endswith("MemoryKeyring")  # the tests' keyring
+    assert "run log" in run("paths").stdout

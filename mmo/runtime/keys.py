@@ -42,6 +42,14 @@ def default_env_var(provider: str) -> str:
     return f"{env_name(provider)}_API_KEY"
 
 
+def keyring_backend() -> str:
+    """The OS keyring backend in use, by name (``fail Keyring`` when there is none)."""
+    import keyring
+
+    backend = keyring.get_keyring()
+    return f"{type(backend).__module__.removeprefix('keyring.backends.')}.{type(backend).__name__}"
+
+
 def _no_keyring_advice(error: Exception, env_var: str | None) -> str:
     fix = f"set {env_var} in the environment instead" if env_var else "give this provider a key environment variable instead"
     return f"no OS keyring is available on this machine ({type(error).__name__}); {fix}"
