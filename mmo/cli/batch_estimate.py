@@ -18,26 +18,33 @@ def estimate_table(estimate: BatchEstimate) -> Table:
 
     table = Table(title=f"dry run: {plural(estimate.rows, 'row')}, nothing called", title_justify="left", title_style="bold",
                   box=None, header_style="bold", pad_edge=False)
-    for column in ("model", "rows", "input tokens", "output tokens", "cost best / expected / worst", "price"):
-        table.add_column(column, justify="left" if column in ("model", "price") else "right")
+    table.add_column("model", overflow="fold")  # a model id wraps rather than being cut
+    for column in ("rows", "tokens in", "tokens out", "best", "expected", "worst"):
+        table.add_column(column, justify="right", no_wrap=True)
     for model in estimate.models:
+        cost = model.cost_usd
         table.add_row(
             model.model_id,
             str(model.rows),
             token_span(model.input_tokens),
             token_span(model.output_tokens),
-            money_spread(model.cost_usd),
-            model.price_source,
+            *(dollars(getattr(cost, scenario)) if cost is not None else "unknown" for scenario in ("best", "expected", "worst")),
         )
-    unknown = f" (+ {estimate.unknown_price_rows} rows at unknown prices)" if estimate.unknown_price_rows else ""
-    table.add_row("total", str(estimate.rows), "", "", money_spread(estimate.cost_usd) + unknown, "", style="bold")
+    total = estimate.cost_usd
+    table.add_row("total", str(estimate.rows), "", "", dollars(total.best), dollars(total.expected), dollars(total.worst), style="bold")
     table.caption = "\n".join(caption_lines(estimate))
     table.caption_justify = "left"
     return table
 
 
 def caption_lines(estimate: BatchEstimate) -> list[str]:
-    lines = [f"input tokens: {estimate.method}", f"output tokens: {estimate.output_method}", *estimate.notes]
+    lines = [
+        "best, expected, worst: the cost of the cheapest, the likely and the dearest path through the strategy",
+        f"prices: {_sources(estimate)}" + (f" (+ {plural(estimate.unknown_price_rows, 'row')} at unknown prices, not counted)" if estimate.unknown_price_rows else ""),
+        f"input tokens: {estimate.method}",
+        f"output tokens: {estimate.output_method}",
+        *estimate.notes,
+    ]
     cap = estimate.max_cost
     if cap is not None:
         if cap.rows_at_worst >= estimate.rows:
@@ -56,14 +63,13 @@ def caption_lines(estimate: BatchEstimate) -> list[str]:
     return lines
 
 
+def _sources(estimate: BatchEstimate) -> str:
+    sources = dict.fromkeys(model.price_source for model in estimate.models)
+    if len(sources) == 1:
+        return next(iter(sources))
+    return "; ".join(f"{model.model_id}: {model.price_source}" for model in estimate.models)
+
+
 def token_span(spread: Spread) -> str:
     low, high = round(spread.best), round(spread.worst)
     return f"{low:,}" if low == high else f"{low:,}-{high:,}"
-
-
-def money_spread(spread: Spread | None) -> str:
-    if spread is None:
-        return "unknown"
-    if spread.best == spread.expected == spread.worst:
-        return dollars(spread.best)
-    return f"{dollars(spread.best)} / {dollars(spread.expected)} / {dollars(spread.worst)}"

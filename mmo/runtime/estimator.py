@@ -43,6 +43,7 @@ class TreeEstimator:
         self.defaulted_output = False  # some call had no max_tokens anywhere
         self.typical_output_used = False  # some call's best/expected length came from history
         self.recorded_calls = 0
+        self.estimated_calls = 0
         self.notes: list[str] = []
         self.too_long: dict[str, int] = {}  # model id -> calls whose prompt + max_tokens pass its context window
         self._recorders: dict[str, RecordedAnswers | None] = {}
@@ -74,6 +75,7 @@ class TreeEstimator:
         recorded = self._recorded(target, request)
         if recorded is not None:
             return recorded
+        self.estimated_calls += 1
         max_tokens = request.params.max_tokens
         if max_tokens is None:
             self.defaulted_output = True

@@ -207,6 +207,8 @@ def _input_method(estimator: TreeEstimator, model_ids: Sequence[str]) -> str:
 
 
 def _output_method(estimator: TreeEstimator) -> str:
+    if not estimator.estimated_calls:
+        return "recorded"
     worst = "max_tokens"
     if estimator.defaulted_output:
         worst = f"max_tokens, or {DEFAULT_OUTPUT_TOKENS} where none is set (set defaults.max_tokens for a tighter estimate)"
