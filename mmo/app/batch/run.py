@@ -27,7 +27,7 @@ from mmo.app.batch.output import OutputTargets, output_targets, write_errors_rep
 from mmo.app.batch.progress import BatchStop
 from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
 from mmo.app.batch.runner import RowRunner
-from mmo.app.batch.source import BatchInput, check_strict, read_input, unfinished
+from mmo.app.batch.source import BatchInput, opened_input, unfinished
 from mmo.app.batch.state import BatchState
 from mmo.app.batch.summary import summarize
 from mmo.app.engine import Engine, open_engine
@@ -50,19 +50,13 @@ async def run_batch(
 ) -> BatchReport:
     """Run (or resume) the batch. ``providers`` adds ready-made providers by name, as for ``ask``."""
     job.check()
-    source = read_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin)
-    try:
-        parser = RowParser(job.settings.params)
-        if job.strict:
-            check_strict(source, parser)
+    with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict) as (source, parser):
         resolved = resolve_profile(job.settings.choice, env)
         chosen = _choose(job, env, source, resolved)
         record_run(chosen.identity)
         with BatchState(chosen.identity.directory) as state:
             invocation = _Invocation(job, env, resolved, source, parser, chosen, state, observer or BatchObserver())
             return await invocation.run(stdout, control, providers)
-    finally:
-        source.discard()
 
 
 @dataclass(frozen=True, slots=True)

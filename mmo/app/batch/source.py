@@ -4,9 +4,10 @@ can be hashed and read again), its content hash and row count, and the rows not 
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator, Mapping
 
 from mmo.app.batch.identity import STDIN_LABEL
 from mmo.app.batch.input import InputRow, Malformed, RowParser, digest_file, first_malformed, numbered_lines, spool
@@ -40,6 +41,20 @@ def read_input(given: str, cwd: Path, spool_dir: Path, stdin: IO[bytes] | None) 
         raise ConfigError(f"input {given!r} is not a file")
     digest = digest_file(path)
     return BatchInput(given, path, path, digest.sha256, digest.rows)
+
+
+@contextmanager
+def opened_input(given: str, cwd: Path, spool_dir: Path, stdin: IO[bytes] | None, params: Mapping[str, Any], *, strict: bool) -> Iterator[tuple[BatchInput, RowParser]]:
+    """The input, read and hashed, and the parser of its rows (``-p`` as their base parameters);
+    with ``strict``, checked whole first. A spool of standard input is removed afterwards."""
+    source = read_input(given, cwd, spool_dir, stdin)
+    try:
+        parser = RowParser(params)
+        if strict:
+            check_strict(source, parser)
+        yield source, parser
+    finally:
+        source.discard()
 
 
 def check_strict(source: BatchInput, parser: RowParser) -> None:

@@ -3,14 +3,14 @@ counts); an answer with nothing to extract fails without asking it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from mmo.core.estimate import CostRange
 from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
 from mmo.strategies.extract import ExtractSpec, describe, extractor
-from mmo.strategies.gates.consult import GateCall, consult
+from mmo.strategies.gates.consult import ModelGate, consult
 from mmo.strategies.gates.kinds import GateKind
 from mmo.strategies.gates.verdict import GateResult, shown
 from mmo.strategies.kinds import Builder
@@ -26,29 +26,17 @@ class AgreeSpec(Spec):
     extract: ExtractSpec = "choice"
 
 
-class AgreeGate:
-    name: str = "agree"
-    calls_models: bool = True
-    reads_raw_answer: bool = False
-    preparation: str | None = None
+class AgreeGate(ModelGate):
+    name = "agree"
 
     def __init__(self, node: Node, how: Any) -> None:
-        self.call = GateCall("agree", node)
+        super().__init__("agree", node)
         self.how = describe(how)
         self.extract = extractor(how)
 
     @classmethod
     def from_spec(cls, builder: Builder, spec: AgreeSpec) -> AgreeGate:
         return cls(builder.build(spec.model), spec.extract)
-
-    def nodes(self) -> Sequence[Node]:
-        return (self.call,)
-
-    def prepare(self, request: Request) -> Request:
-        return request
-
-    def clean(self, completion: Completion) -> Completion:
-        return completion
 
     def estimate(self, request: Request, answer_tokens: float, est: Estimator) -> CostRange:
         return est.range(self.call, request)

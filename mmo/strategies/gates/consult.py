@@ -31,6 +31,28 @@ class GateCall:
         return est.range(self.node, request)
 
 
+class ModelGate:
+    """The base of a gate that asks a node (``self.call``) to judge an answer: its cost counts,
+    it asks nothing extra of the answering models, and it reads the cleaned answer."""
+
+    name: str = ""
+    calls_models: bool = True
+    reads_raw_answer: bool = False
+    preparation: str | None = None
+
+    def __init__(self, purpose: str, node: Node) -> None:
+        self.call = GateCall(purpose, node)
+
+    def nodes(self) -> Sequence[Node]:
+        return (self.call,)
+
+    def prepare(self, request: Request) -> Request:
+        return request
+
+    def clean(self, completion: Completion) -> Completion:
+        return completion
+
+
 async def consult(node: Node, request: Request, ctx: RunContext) -> Completion | str:
     """``node``'s answer, or the reason it could not give one. An error another target could get
     past (or any provider error) fails the gate; a budget stop or a config error propagates."""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -12,7 +12,7 @@ from mmo.core.estimate import CostRange
 from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Message, Request
 from mmo.spec.base import Spec
-from mmo.strategies.gates.consult import GateCall, consult
+from mmo.strategies.gates.consult import ModelGate, consult
 from mmo.strategies.gates.kinds import GateKind
 from mmo.strategies.gates.verdict import GateResult
 from mmo.strategies.kinds import Builder
@@ -59,29 +59,17 @@ def parse_score(reply: str) -> float | None:
     return score if 0 <= score <= 10 else None
 
 
-class JudgeGate:
-    name: str = "judge"
-    calls_models: bool = True
-    reads_raw_answer: bool = False
-    preparation: str | None = None
+class JudgeGate(ModelGate):
+    name = "judge"
 
     def __init__(self, node: Node, rubric: str, min_score: float) -> None:
-        self.call = GateCall("judge", node)
+        super().__init__("judge", node)
         self.rubric = rubric
         self.min_score = min_score
 
     @classmethod
     def from_spec(cls, builder: Builder, spec: JudgeGateSpec) -> JudgeGate:
         return cls(builder.build(spec.model), spec.rubric, spec.min_score)
-
-    def nodes(self) -> Sequence[Node]:
-        return (self.call,)
-
-    def prepare(self, request: Request) -> Request:
-        return request
-
-    def clean(self, completion: Completion) -> Completion:
-        return completion
 
     def estimate(self, request: Request, answer_tokens: float, est: Estimator) -> CostRange:
         return est.range(self.call, judge_request(request, est.stand_in(answer_tokens), self.rubric))
