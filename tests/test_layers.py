@@ -65,3 +65,11 @@ def test_the_import_contracts_are_kept() -> None:
     from importlinter.cli import lint_imports
 
     assert lint_imports(no_cache=True) == 0
+
+
+def test_every_name_of_the_public_api_resolves() -> None:
+    import mmo
+
+    for name in mmo.__all__:
+        assert getattr(mmo, name) is not None, name
+    assert mmo.RunOutcome.__module__ == "mmo.app.outcome"
