@@ -7,4 +7,4 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)

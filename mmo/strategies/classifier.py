@@ -18,31 +18,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
-
-from pydantic import Field
+from typing import Mapping, Sequence
 
 from mmo.core.errors import AllAttemptsFailed, MmoError, one_line
 from mmo.core.protocols import Node, RunContext, leaf_targets
 from mmo.core.types import Message, Params, Request
 from mmo.runtime.privacy import outgoing_text
-from mmo.spec.base import Spec
-
-if TYPE_CHECKING:
-    from mmo.spec.nodes import NodeSpec
 
 CLASSIFIER_INSTRUCTION = "Classify the user's request into exactly one of these labels: {labels}. Answer with the label only."
 REPLY_PREVIEW_CHARS = 40
-
-
-class ClassifySpec(Spec):
-    """A small model labels the prompt (after every rule failed to match); each label maps to a
-    branch. A label outside the list (or a failed call) falls through to the default."""
-
-    model: NodeSpec
-    labels: dict[str, NodeSpec] = Field(min_length=1)
-    instructions: str | None = Field(default=None, description="extra guidance for the classifier")
-    max_tokens: int = Field(default=16, gt=0, description="answer budget; raise it for reasoning models, which think before answering")
 
 
 @dataclass(frozen=True, slots=True)

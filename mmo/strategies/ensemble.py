@@ -32,7 +32,7 @@ from mmo.core.estimate import CostRange, sequence
 from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Params, Request
 from mmo.spec.base import Spec
-from mmo.strategies.extract import ExtractSpec
+from mmo.spec.extract import ExtractSpec
 from mmo.strategies.kinds import Builder, StrategyKind
 
 if TYPE_CHECKING:

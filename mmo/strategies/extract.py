@@ -52,22 +52,14 @@ import json
 import re
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Mapping
 
 from mmo.core.errors import ConfigError
-from mmo.spec.base import Spec
+from mmo.spec.extract import ExtractSpec, RegexExtractSpec
 
 Extractor = Callable[[str], "str | None"]
 
 
-class RegexExtractSpec(Spec):
-    """Extract the first capture group of a regular expression (the whole match if none)."""
-
-    regex: str
-
-
-# How an answer is read out of a text; strict_choice accepts only the strict "The answer is (X)" form.
-ExtractSpec = Literal["choice", "strict_choice", "number", "json", "text"] | RegexExtractSpec
 EXTRACT_KINDS: tuple[str, ...] = ("choice", "strict_choice", "number", "json", "text")
 
 

@@ -29,10 +29,10 @@ from mmo.strategies.gates.gate_set import Gates, build_gates
 from mmo.strategies.gates.spec import GatesSpec
 from mmo.strategies.gates.verdict import GateResult
 from mmo.strategies.kinds import Builder, StrategyKind
-from mmo.strategies.templates import Template
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
+    from mmo.strategies.templates import Template
 
 OnFail = Literal["stop", "repair", "continue"]
 INPUT = "input"
@@ -210,6 +210,8 @@ def _check_names(names: Sequence[str], output: str | None) -> None:
 
 
 def _build_step(builder: Builder, spec: StepSpec, known: Sequence[str]) -> StepNode:
+    from mmo.strategies.templates import Template
+
     prompt = Template.parse(spec.prompt, f"pipeline step {spec.name!r} prompt")
     prompt.require_known(known, f"pipeline step {spec.name!r} prompt")
     system = None

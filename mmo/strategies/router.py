@@ -29,12 +29,23 @@ from mmo.core.estimate import CostRange, one_of
 from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
-from mmo.strategies.classifier import ClassifySpec, IntentClassifier, has_local_model
 from mmo.strategies.kinds import Builder, StrategyKind
-from mmo.strategies.router_rules import RequestFacts, Rule, WhenSpec, compile_rule
+from mmo.strategies.router_when import WhenSpec
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
+    from mmo.strategies.classifier import IntentClassifier
+    from mmo.strategies.router_rules import RequestFacts, Rule
+
+
+class ClassifySpec(Spec):
+    """A small model labels the prompt (after every rule failed to match); each label maps to a
+    branch. A label outside the list (or a failed call) falls through to the default."""
+
+    model: NodeSpec
+    labels: dict[str, NodeSpec] = Field(min_length=1)
+    instructions: str | None = Field(default=None, description="extra guidance for the classifier")
+    max_tokens: int = Field(default=16, gt=0, description="answer budget; raise it for reasoning models, which think before answering")
 
 
 class RuleSpec(Spec):
@@ -68,6 +79,8 @@ class RouterNode:
         """The branch the rules pick (they are evaluated offline, as at run time); with no rule
         matching, the classifier's call and then any of its branches or the default (expected:
         each label equally likely)."""
+        from mmo.strategies.router_rules import RequestFacts
+
         facts = RequestFacts(request, est.tokens, est.context_window)
         rule = next((rule for rule in self.rules if rule.reasons(facts) is not None), None)
         if rule is not None:
@@ -83,6 +96,8 @@ class RouterNode:
         return est.range(self.classifier.model, question).then(CostRange(either.best, chosen.expected, either.worst))
 
     async def run(self, request: Request, ctx: RunContext) -> Completion:
+        from mmo.strategies.router_rules import RequestFacts  # loaded with the first router that runs
+
         facts = RequestFacts(request, ctx.tokens, ctx.context_window)
         branch = self._match_rules(facts, ctx)
         if branch is None and self.classifier is not None:
@@ -111,11 +126,15 @@ class RouterNode:
 
 
 def build(builder: Builder, spec: RouterSpec) -> Node:
+    from mmo.strategies.router_rules import compile_rule
+
     rules = [compile_rule(number, rule.when, builder.build(rule.use), builder.target) for number, rule in enumerate(spec.rules, 1)]
     return RouterNode(rules, _classifier(builder, spec), builder.build(spec.default))
 
 
 def _classifier(builder: Builder, spec: RouterSpec) -> IntentClassifier | None:
+    from mmo.strategies.classifier import IntentClassifier, has_local_model
+
     if spec.classify is None:
         return None
     model = builder.build(spec.classify.model)

@@ -21,37 +21,18 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
-from pydantic import Field
-
 from mmo.core.errors import ConfigError
 from mmo.core.protocols import Node, TokenCounter
 from mmo.core.target import ModelTarget
 from mmo.core.types import Request
 from mmo.runtime.privacy import outgoing_text
-from mmo.spec.base import Spec
 
 if TYPE_CHECKING:
     from mmo.runtime.pii import PiiFinding
     from mmo.strategies.complexity import ComplexityScore
+    from mmo.strategies.router_when import WhenSpec
 
 ContextWindow = Callable[[ModelTarget], "int | None"]
-
-
-class WhenSpec(Spec):
-    """Conditions of a router rule; every condition given must hold."""
-
-    keywords: list[str] | None = Field(default=None, description="any of these words (case-insensitive, whole words)")
-    regex: str | None = None
-    tags: list[str] | None = Field(default=None, description="the request carries any of these tags")
-    metadata: dict[str, str] | None = Field(default=None, description="metadata keys with these values")
-    tokens_over: int | None = Field(default=None, ge=0, description="estimated prompt tokens above this")
-    tokens_under: int | None = Field(default=None, ge=0)
-    too_long_for: str | None = Field(
-        default=None, description="a model (alias or provider:model) whose context window the prompt and its max_tokens would not fit"
-    )
-    pii: bool | None = Field(default=None, description="personal data detected (true) or not (false)")
-    complexity_over: float | None = Field(default=None, ge=0, le=1)
-    complexity_under: float | None = Field(default=None, ge=0, le=1)
 
 
 class RequestFacts:

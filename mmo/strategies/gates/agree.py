@@ -9,7 +9,7 @@ from mmo.core.estimate import CostRange
 from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
-from mmo.strategies.extract import ExtractSpec, describe, extractor
+from mmo.spec.extract import ExtractSpec
 from mmo.strategies.gates.consult import ModelGate, consult
 from mmo.strategies.gates.kinds import GateKind
 from mmo.strategies.gates.verdict import GateResult, shown
@@ -30,6 +30,8 @@ class AgreeGate(ModelGate):
     name = "agree"
 
     def __init__(self, node: Node, how: Any) -> None:
+        from mmo.strategies.extract import describe, extractor
+
         super().__init__("agree", node)
         self.how = describe(how)
         self.extract = extractor(how)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mmo.core.types import Completion
-from mmo.strategies.extract import ExtractSpec, describe, extractor
+from mmo.spec.extract import ExtractSpec
 from mmo.strategies.gates.kinds import GateKind
 from mmo.strategies.gates.verdict import GateResult, LocalGate, shown
 
@@ -14,6 +14,8 @@ class ExtractGate(LocalGate):
     name = "extract"
 
     def __init__(self, how: Any) -> None:
+        from mmo.strategies.extract import describe, extractor
+
         self.how = describe(how)
         self.extract = extractor(how)
 

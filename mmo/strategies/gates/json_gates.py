@@ -9,7 +9,6 @@ from typing import Any
 
 from mmo.core.errors import ConfigError
 from mmo.core.types import Completion
-from mmo.strategies.extract import parse_json_answer
 from mmo.strategies.gates.kinds import GateKind
 from mmo.strategies.gates.verdict import GateResult, LocalGate, clip
 
@@ -18,6 +17,8 @@ class JsonValidGate(LocalGate):
     name = "json_valid"
 
     def verdict(self, completion: Completion) -> GateResult:
+        from mmo.strategies.extract import parse_json_answer
+
         try:
             parse_json_answer(completion.text)
         except ValueError as error:
@@ -42,6 +43,8 @@ class JsonSchemaGate(LocalGate):
 
     def verdict(self, completion: Completion) -> GateResult:
         from jsonschema.exceptions import best_match
+
+        from mmo.strategies.extract import parse_json_answer
 
         try:
             value = parse_json_answer(completion.text)
