@@ -24,6 +24,7 @@ from mmo.core.trace import Span
 from mmo.core.types import Completion, Request
 from mmo.runtime.context import execute
 from mmo.runtime.guard import Guard
+from mmo.runtime.runlog import new_run_id
 from mmo.runtime.services import Services, Warnings
 from mmo.runtime.tokens import TokenEstimator
 from mmo.strategies.build import build_tree, describe
@@ -62,8 +63,6 @@ class Engine:
     async def run(self, request: Request, *, sink: StreamSink | None = None, capture: Capture = RUN_ERRORS) -> RunOutcome:
         """Run one request. Errors of the kinds in ``capture`` are returned in the outcome, with
         the trace; anything else propagates."""
-        from mmo.runtime.runlog import new_run_id
-
         spans: list[Span] = []
         completion: Completion | None = None
         error: BaseException | None = None

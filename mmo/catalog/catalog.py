@@ -75,6 +75,7 @@ class Catalog:
         self._overrides = MappingProxyType(dict(overrides or {}))
         self._library = library or LibraryPrices()
         self._facts: dict[str, ModelFacts] = {}
+        self._profile_prices: dict[str, ModelPrice | None] = {}  # a profile's prices, resolved once
 
     def endpoint(self, provider: str) -> ProviderSettings | None:
         return self._endpoints.get(provider)
@@ -148,10 +149,13 @@ class Catalog:
     def cost(self, ref: ModelRef, usage: Usage) -> Cost:
         """What ``usage`` of the model actually called costs. Cached input at the cached price;
         the library's tiers for long prompts apply where the library prices the model."""
-        override = self._overrides.get(ref.id)
-        if override is None or (not override.local and override.price is None):
-            return self._library.cost(ref, usage)
-        price = self.price(ref)
+        model_id = ref.id
+        if model_id not in self._profile_prices:
+            override = self._overrides.get(model_id)
+            if override is None or (not override.local and override.price is None):
+                return self._library.cost(ref, usage)
+            self._profile_prices[model_id] = self.price(ref)
+        price = self._profile_prices[model_id]
         return price.cost(usage) if price is not None else UNKNOWN_COST
 
     def worst_case_usd(self, ref: ModelRef, input_tokens: float, output_tokens: float) -> float | None:

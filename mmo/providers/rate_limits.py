@@ -63,7 +63,8 @@ def _finite(text: str | None) -> float | None:
 def parse_rate_limits(headers: Mapping[str, str], *, now: datetime | None = None) -> RateLimitInfo | None:
     """OpenAI-style ``x-ratelimit-*`` (Go-duration resets) or Anthropic ``anthropic-ratelimit-*``
     (RFC 3339 resets); ``None`` when the answer carries neither."""
-    if any(k.lower().startswith("anthropic-ratelimit-") for k in headers):
+    names = [k.lower() for k in headers]  # one pass over the names (httpx.Headers rebuilds them per pass)
+    if any(k.startswith("anthropic-ratelimit-") for k in names):
         at = now or datetime.now(UTC)
 
         def anthropic(kind: str, part: str) -> str | None:
@@ -73,7 +74,7 @@ def parse_rate_limits(headers: Mapping[str, str], *, now: datetime | None = None
             _count(anthropic("requests", "limit")), _count(anthropic("requests", "remaining")), _until(anthropic("requests", "reset"), at),
             _count(anthropic("tokens", "limit")), _count(anthropic("tokens", "remaining")), _until(anthropic("tokens", "reset"), at),
         )
-    if any(k.lower().startswith("x-ratelimit-") for k in headers):
+    if any(k.startswith("x-ratelimit-") for k in names):
 
         def openai(part: str) -> str | None:
             return headers.get(f"x-ratelimit-{part}")

@@ -5,7 +5,7 @@ hands it: a parsed answer (``WireAnswer``) and the state its stream events add u
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 
@@ -15,7 +15,7 @@ from httpx_sse import ServerSentEvent
 from mmo.catalog.endpoints import ProviderSettings
 from mmo.catalog.rules import apply_parameter_rules
 from mmo.core.errors import ConfigError, ProviderError
-from mmo.core.types import Completion, Delta, FinishReason, Request, ToolCall, Usage
+from mmo.core.types import Completion, Delta, FinishReason, RateLimitInfo, Request, ToolCall, Usage
 from mmo.providers.call_progress import Stopwatch, StreamProgress
 from mmo.providers.http import open_event_stream, post_json
 from mmo.providers.http_errors import CallTarget
@@ -34,7 +34,7 @@ class WireAnswer:
     reported_model: str | None = None
     avg_logprob: float | None = None
 
-    def completion(self, model_id: str, clock: Stopwatch) -> Completion:
+    def completion(self, model_id: str, clock: Stopwatch, rate_limits: RateLimitInfo | None = None) -> Completion:
         # Some servers finish a tool-calling turn with a plain "stop" (Gemini always does).
         finish: FinishReason = "tool_calls" if self.tool_calls and self.finish_reason == "stop" else self.finish_reason
         return Completion(
@@ -48,6 +48,7 @@ class WireAnswer:
             ttft_ms=clock.ttft_ms,
             avg_logprob=self.avg_logprob,
             raw_finish_reason=self.raw_finish_reason,
+            rate_limits=rate_limits,
         )
 
 
@@ -109,6 +110,7 @@ class WireProvider:
         self._api_key = api_key or None
         self._client = client
         self._on_warning = on_warning
+        self._fixed_headers: dict[str, str] | None = None
 
     def identity(self) -> Mapping[str, Any]:
         return {"kind": self.kind, "base_url": self.base_url}
@@ -128,8 +130,7 @@ class WireProvider:
             target=target,
             classify=partial(self._classify, target),
         )
-        completion = self._parse(data, target).completion(self._model_id(model), clock)
-        return replace(completion, rate_limits=parse_rate_limits(headers))
+        return self._parse(data, target).completion(self._model_id(model), clock, parse_rate_limits(headers))
 
     async def stream(self, request: Request, model: str) -> AsyncIterator[Delta]:
         request = self._prepare(request, model)
@@ -151,8 +152,8 @@ class WireProvider:
                     yield Delta(text=piece)
         if not state.complete:
             raise progress.ended_early(target, state.end_marker)
-        completion = state.answer(progress.text).completion(self._model_id(model), progress.clock)
-        yield Delta(final=replace(completion, rate_limits=parse_rate_limits(progress.headers)))
+        answer = state.answer(progress.text)
+        yield Delta(final=answer.completion(self._model_id(model), progress.clock, parse_rate_limits(progress.headers)))
 
     # --- what each adapter provides --------------------------------------------------------
 
@@ -197,5 +198,9 @@ class WireProvider:
         return f"{self.name}:{model}"
 
     def _headers(self) -> dict[str, str]:
-        """Profile headers, then the vendor's auth and version headers (which win)."""
-        return {**dict(self.settings.headers), "content-type": "application/json", **self._auth()}
+        """Profile headers, then the vendor's auth and version headers (which win). The same on
+        every call (settings and key are fixed for a provider's life): built once, a copy handed out."""
+        headers = self._fixed_headers
+        if headers is None:
+            headers = self._fixed_headers = {**dict(self.settings.headers), "content-type": "application/json", **self._auth()}
+        return dict(headers)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+_SCALARS = frozenset({str, int, float, bool})
+
 
 def plain_json(value: Any) -> Any:
     """Mappings and tuples (as frozen params hold them) to dicts and lists, for ``json=``."""
+    if value is None or type(value) in _SCALARS:
+        return value  # the usual case, without the ``Mapping`` check (an ABC: slow to say no)
     if isinstance(value, Mapping):
         return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -21,6 +25,8 @@ def merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
     key (so ``{"generationConfig": {"topK": 40}}`` adds to the config instead of replacing it);
     anything else in ``extra`` wins, verbatim."""
     merged = dict(body)
+    if not extra:
+        return merged
     for key, value in plain_json(extra).items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = merge_extra(merged[key], value)
@@ -39,7 +45,10 @@ def count(value: Any) -> int:
 
 def json_text(value: Any) -> str:
     """Tool-call arguments that arrived as an object, as the JSON text ``ToolCall`` keeps."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT_TEXT(value)
+
+
+_COMPACT_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def arguments_object(arguments: str) -> dict[str, Any]:

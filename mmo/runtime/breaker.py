@@ -50,6 +50,10 @@ class CircuitBreaker:
             return "closed"
         return "open" if self._clock() < self._open_until else "half-open"
 
+    def state_is_closed(self) -> bool:
+        """Closed (no failure streak has opened it): every call may start, none is a trial."""
+        return self._open_until is None
+
     def refusal(self) -> Refusal | None:
         """``None`` when a call may start now; otherwise why not."""
         if self._open_until is None:

@@ -19,7 +19,7 @@ from mmo.core.errors import StreamCut, one_line
 from mmo.core.protocols import Node, Provider, StreamSink
 from mmo.core.target import ModelTarget, RunOptions
 from mmo.core.trace import Span, SpanBuilder
-from mmo.core.types import Completion, Cost, Delta, Request, StreamRestart, Usage
+from mmo.core.types import Completion, Cost, Delta, Request, StreamRestart, Usage, evolve
 from mmo.runtime.guard import Guard
 from mmo.runtime.services import Services
 from mmo.runtime.tokens import TokenEstimator
@@ -97,7 +97,7 @@ class SpanContext:
         cost = completion.cost if completion.cost.known else self.services.catalog.cost(target.ref, completion.usage)
         if not cost.known:
             self.services.warn(f"no price known for {target.id}: its cost is shown as unknown")
-        completion = replace(completion, cost=cost)
+        completion = evolve(completion, cost=cost)
         self._record(completion, cost, cached=False)
         if key is not None and self.options.write_cache:
             self.services.cache.set(key, completion)  # type: ignore[union-attr]
@@ -147,13 +147,12 @@ class SpanContext:
         raise StreamCut("stream ended without a final message", provider=target.ref.provider, model=target.ref.name)
 
     def _cache_key(self, identity: Any, target: ModelTarget, request: Request) -> str | None:
-        if self.services.cache is None or not identity.get("cacheable", True):
+        cache = self.services.cache
+        if cache is None or not identity.get("cacheable", True):
             return None
         if not (self.options.read_cache or self.options.write_cache):
             return None
-        from mmo.runtime.cache import cache_key
-
-        return cache_key(identity, target.ref.name, request)
+        return cache.key(identity, target.ref.name, request)
 
     def _cache_get(self, key: str | None) -> Completion | None:
         if key is None or not self.options.read_cache:
@@ -211,4 +210,4 @@ async def execute(
     span = builder.finish("ok")
     if on_span is not None:
         on_span(span)
-    return replace(completion, trace=span)
+    return evolve(completion, trace=span)

@@ -125,6 +125,9 @@ class ModelLimiter:
         self.breaker = CircuitBreaker(self.spec.breaker, clock)
         self._paused_until = 0.0
         self._pause_reason = ""
+        # No concurrency slots and no buckets: a call waits only for a pause or the breaker.
+        self._unlimited = self._slots is None and self.rpm is None and self.tpm is None
+        self._free = Permit(self, 0.0, False, False)  # the permit such a call holds (Permit is frozen)
 
     @property
     def counts_tokens(self) -> bool:
@@ -140,6 +143,8 @@ class ModelLimiter:
         return max(0.0, self._paused_until - self._clock())
 
     async def acquire(self, tokens: int, patience: float, note: Note) -> Permit:
+        if self._unlimited and self.breaker.state_is_closed() and self._paused_until <= self._clock():
+            return self._free  # what the full path below returns here, without its awaits
         self._refuse_if_open(note)
         trial = self.breaker.admit()
         if trial:
@@ -229,12 +234,24 @@ class ModelLimiter:
         return self.tpm.clamp(tokens)
 
     def _rate_wait(self, tokens: int) -> tuple[float, str]:
-        waits = [(self.paused_for(), f"paused: {self._pause_reason}")]
+        """The longest of the waits (the pause, rpm, tpm; the first on a tie) and its reason. The
+        reason is only written out for a wait (every call asks; nearly every call need not wait)."""
+        wait, which = self.paused_for(), "pause"
         if self.rpm is not None:
-            waits.append((self.rpm.wait_s(1), f"rpm limit {self.spec.rpm}"))
+            rpm_wait = self.rpm.wait_s(1)
+            if rpm_wait > wait:
+                wait, which = rpm_wait, "rpm"
         if self.tpm is not None:
-            waits.append((self.tpm.wait_s(tokens), f"tpm limit {self.spec.tpm} ({tokens} tokens reserved)"))
-        return max(waits, key=lambda w: w[0])
+            tpm_wait = self.tpm.wait_s(tokens)
+            if tpm_wait > wait:
+                wait, which = tpm_wait, "tpm"
+        if wait <= 0:
+            return wait, ""
+        if which == "rpm":
+            return wait, f"rpm limit {self.spec.rpm}"
+        if which == "tpm":
+            return wait, f"tpm limit {self.spec.tpm} ({tokens} tokens reserved)"
+        return wait, f"paused: {self._pause_reason}"
 
     def _too_long(self, wait: float | None, reason: str, patience: float) -> RateLimited:
         ref = ModelRef.parse(self.model_id)

@@ -22,10 +22,11 @@ from typing import Any, Iterator
 from mmo.app.batch.input import InputRow
 from mmo.app.outcome import RunOutcome
 from mmo.core.errors import AllAttemptsFailed, TransientError, one_line
-from mmo.core.trace import Span
+from mmo.core.trace import Span, total_cost, total_usage
 from mmo.core.types import Completion
 
 DONE, FAILED, INFRA_ERROR = "done", "failed", "infra_error"
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder for every row
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +72,8 @@ class RowOutcome:
 def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
     """The outcome of a row that ran."""
     completion, error, trace = run.completion, run.error, run.trace
-    usage = trace.total_usage()
-    cost = trace.total_cost().usd
+    attempts = tuple(trace.attempts())  # walked once, used four times
+    usage, cost = total_usage(attempts), total_cost(attempts).usd
     status = DONE if completion is not None else classify(error)
     error_class, message = _error_fields(error)
     latency = _latency(completion, trace)
@@ -82,7 +83,7 @@ def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
         "status": status,
         "answer": completion.text if completion is not None else None,
         "model": completion.model_id if completion is not None else None,
-        "route": route(trace),
+        "route": _route(attempts),
         "tokens": {"input": usage.input_tokens, "output": usage.output_tokens},
         "cost_usd": cost,
         "latency_ms": round(latency, 1),
@@ -107,8 +108,8 @@ def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
         latency_ms=latency,
         cache_hit=fields["cache_hit"],
         prompt_chars=sum(len(m.content) for m in row.request.messages),
-        attempts=tuple(_attempts(trace, completion)),
-        line=json.dumps(fields, ensure_ascii=False, separators=(",", ":")),
+        attempts=tuple(_attempts(attempts, completion)),
+        line=_LINE(fields),
     )
 
 
@@ -142,9 +143,9 @@ def _error_fields(error: BaseException | None) -> tuple[str | None, str | None]:
     return error_class, one_line(error)
 
 
-def _attempts(trace: Span, completion: Completion | None) -> Iterator[AttemptNumbers]:
+def _attempts(attempts: tuple[Span, ...], completion: Completion | None) -> Iterator[AttemptNumbers]:
     simulated = completion.model_id if completion is not None and completion.latency_simulated else None
-    for span in trace.attempts():
+    for span in attempts:
         usage, cost = span.usage, span.cost
         answered_simulated = simulated is not None and span.status == "ok" and span.model_id == simulated
         yield AttemptNumbers(
@@ -164,8 +165,12 @@ def route(trace: Span | None) -> str:
     """Every attempt in order: ``flash (RateLimited) > pro``; ``(cache)`` marks a cache hit."""
     if trace is None:
         return ""
+    return _route(tuple(trace.attempts()))
+
+
+def _route(attempts: tuple[Span, ...]) -> str:
     steps = []
-    for span in trace.attempts():
+    for span in attempts:
         step = span.label
         if span.error:
             step += f" ({span.error})"

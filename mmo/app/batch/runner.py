@@ -18,8 +18,10 @@ Stopping, always cleanly, with the state resumable:
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
+from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 from mmo.app.batch.input import InputRow, Malformed
@@ -32,6 +34,28 @@ from mmo.app.engine import Engine
 from mmo.core.errors import AuthFailed, BudgetExceeded, CostCapReached, MissingKey, ProviderError, QuotaExhausted, one_line
 
 _ACCOUNT_ERRORS = (MissingKey, AuthFailed, QuotaExhausted)
+GC_OBJECTS_PER_ROW = 100  # container objects a row in flight holds, rounded up (young_generation_above)
+
+
+@contextmanager
+def young_generation_above(objects: int) -> Iterator[None]:
+    """Python's cyclic GC collects its youngest generation whenever the container objects
+    allocated (minus those freed) since the last pass exceed 700. Rows in flight hold about
+    ``GC_OBJECTS_PER_ROW`` such objects each until they finish (requests, frames, futures, spans),
+    so at ``-c 256`` a pass came about every 9 rows, and each promoted rows still in flight to the
+    older generations, whose passes walk the whole heap: about 0.06 CPU-ms a row, 10 % of a batch.
+    With the threshold above what rows in flight hold, a pass comes only when garbage has built
+    up. Freed memory is unchanged (reference counting frees all that is not in a cycle; cycles
+    wait for a pass, as before); the thresholds are put back afterwards."""
+    before = gc.get_threshold()
+    if objects <= before[0]:
+        yield
+        return
+    gc.set_threshold(objects, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 class RowRunner:
@@ -102,7 +126,8 @@ class RowRunner:
             self._interrupts -= 1
             self.interrupt()
         try:
-            await asyncio.wait(self._workers)
+            with young_generation_above(GC_OBJECTS_PER_ROW * self.concurrency):
+                await asyncio.wait(self._workers)
         finally:
             if self._grace is not None:
                 self._grace.cancel()

@@ -35,6 +35,7 @@ STATE_FILE = "state.sqlite3"
 LOCK_FILE = "run.lock"
 SCHEMA_VERSION = 1
 _PAGE = 2048
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # one encoder for every row
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS rows (
@@ -178,7 +179,7 @@ def _row_values(outcome: RowOutcome, seq: int) -> tuple[Any, ...]:
         outcome.latency_ms,
         outcome.cache_hit,
         outcome.prompt_chars,
-        json.dumps([a.to_list() for a in outcome.attempts], separators=(",", ":")),
+        _COMPACT([a.to_list() for a in outcome.attempts]),
         outcome.line,
     )
 
