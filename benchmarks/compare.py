@@ -1,8 +1,12 @@
 """Before and after in the same run: this checkout against another one (an earlier commit), each
 with its own virtualenv, measured in turn so the machine's drift hits both alike::
 
-    git worktree add ../before <commit> && (cd ../before && python3 -m venv .venv && .venv/bin/pip install -q '.[test]' aiohttp)
-    python -m benchmarks.compare --before ../before [--rounds 3] [--batch-rows 20000]
+    git worktree add ../before <commit> && (cd ../before && python3 -m venv .venv && .venv/bin/pip install -q . aiohttp)
+    git worktree add ../after HEAD && (cd ../after && python3 -m venv .venv && .venv/bin/pip install -q . aiohttp)
+    python -m benchmarks.compare --before ../before --after ../after [--rounds 3] [--batch-rows 20000]
+
+Both sides are plain installs (no test or dev extras: with click installed, httpx imports its own
+command line at start-up, which would be measured as mmo's).
 
 Measured, each as its own process with the checkout's own interpreter and code:
 
@@ -114,8 +118,10 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=10)
     parser.add_argument("--overhead-calls", type=int, default=300)
     parser.add_argument("--batch-rows", type=int, default=20000)
+    parser.add_argument("--after", type=Path, default=ROOT, help="this checkout by default; a clean worktree of it compares installs alike")
     args = parser.parse_args()
-    checkouts = {"before": args.before.resolve(), "after": ROOT}
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # both sides run with their bytecode cached, as installed
+    checkouts = {"before": args.before.resolve(), "after": args.after.resolve()}
     with ServerProcess(latency_ms=0, lifetime_s=3600) as server:
         samples = collect(checkouts, args.rounds, server.url, args)
     medians = {name: {metric: statistics.median(values) for metric, values in found.items()} for name, found in samples.items()}
