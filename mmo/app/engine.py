@@ -158,7 +158,7 @@ def _services(
 
     profile = resolved.profile
     warnings = Warnings()
-    catalog = catalog_for(profile, endpoints)
+    catalog = catalog_for(profile, endpoints, env.paths.cache_dir / "prices")
     pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory)
     tokens = _token_estimator(runlog, [t.id for t in leaf_targets(root)])
     services = Services(providers=pool, catalog=catalog, tokens=tokens, warnings=warnings)

@@ -3,11 +3,13 @@ profile's declarations laid over them) and the model catalogue with the profile'
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from mmo.catalog.catalog import Catalog, ModelOverride
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS, ProviderSettings, env_name
-from mmo.catalog.prices import PriceOverride
+from mmo.catalog.price_memo import PriceMemo
+from mmo.catalog.prices import LibraryPrices, PriceOverride, library_version
 from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError, UnknownName
 from mmo.core.protocols import Node, Provider, leaf_targets
@@ -42,8 +44,9 @@ def _settings_from_entry(name: str, entry: ProviderEntryBase, builtin: ProviderS
     )
 
 
-def catalog_for(profile: Profile, endpoints: Mapping[str, ProviderSettings]) -> Catalog:
-    """The catalogue with what the profile's ``models:`` entries say (price, local, windows)."""
+def catalog_for(profile: Profile, endpoints: Mapping[str, ProviderSettings], prices_dir: Path | None = None) -> Catalog:
+    """The catalogue with what the profile's ``models:`` entries say (price, local, windows).
+    With ``prices_dir``, library prices once looked up are remembered there (``PriceMemo``)."""
     overrides: dict[str, ModelOverride] = {}
     for alias in profile.models:
         entry = profile.model_entry(alias)
@@ -51,7 +54,8 @@ def catalog_for(profile: Profile, endpoints: Mapping[str, ProviderSettings]) -> 
             continue
         price = None if entry.price is None else PriceOverride(entry.price.input, entry.price.output, entry.price.cached_input)
         overrides[entry.model] = ModelOverride(entry.local, price, entry.context_window, entry.max_output)
-    return Catalog(endpoints, overrides)
+    library = LibraryPrices(PriceMemo(prices_dir, library_version())) if prices_dir is not None else None
+    return Catalog(endpoints, overrides, library)
 
 
 def check_providers(root: Node, settings: Mapping[str, ProviderSettings], extra: Mapping[str, Provider]) -> None:

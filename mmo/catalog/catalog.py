@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS, ProviderSettings
-from mmo.catalog.prices import FREE, LibraryModelInfo, LibraryPrices, ModelPrice, PriceOverride, library_source, overlay
+from mmo.catalog.prices import FREE, LibraryModelInfo, LibraryPrices, ModelPrice, PriceOverride, overlay
 from mmo.catalog.rules import ModelCapabilities, capabilities_for
 from mmo.catalog.windows import WINDOWS_SOURCE, context_window, max_output
 from mmo.core.types import UNKNOWN_COST, Cost, ModelRef, Usage
@@ -107,8 +107,8 @@ class Catalog:
         found = self.context_window_without_library(ref)
         if found.value is not None or self._skips_library(ref):
             return found
-        library = self._library.context_window(ref)
-        return Sourced(library, library_source()) if library is not None else found
+        library, source = self._library.context_window(ref)
+        return Sourced(library, source) if library is not None else found
 
     def context_window_without_library(self, ref: ModelRef) -> Sourced:
         """The profile's figure, else mmo's table (no library look-up)."""

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from mmo.catalog.endpoints import PRICE_PROVIDER_IDS
+from mmo.catalog.price_memo import MemoPrice, PriceMemo, memo_of
 from mmo.core.types import UNKNOWN_COST, Cost, ModelRef, Usage
 
 if TYPE_CHECKING:
@@ -119,6 +120,13 @@ def library_source() -> str:
     return f"genai-prices {genai_prices.__version__}"
 
 
+def library_version() -> str:
+    """The installed price library's version, read without importing it."""
+    from importlib.metadata import version
+
+    return version("genai-prices")
+
+
 def _to_float(price: Any) -> float | None:
     """A genai-prices price (Decimal, tiered, or None) as a float; tiered gives the base price."""
     if price is None:
@@ -139,12 +147,14 @@ _Found = tuple["LibraryProvider", "LibraryModel"]
 
 
 class LibraryPrices:
-    """genai-prices, one model at a time; each model's look-up (hit or miss) is remembered."""
+    """genai-prices, one model at a time; each model's look-up (hit or miss) is remembered in this
+    process, and on disk with a ``PriceMemo`` (so a later process need not load the library)."""
 
-    __slots__ = ("_found",)
+    __slots__ = ("_found", "_memo")
 
-    def __init__(self) -> None:
+    def __init__(self, memo: PriceMemo | None = None) -> None:
         self._found: dict[str, _Found | None] = {}
+        self._memo = memo
 
     def _model(self, ref: ModelRef) -> _Found | None:
         if ref.id not in self._found:
@@ -158,18 +168,42 @@ class LibraryPrices:
                 self._found[ref.id] = None
             else:
                 self._found[ref.id] = (match.provider, match.model)
+            if self._memo is not None:
+                model = self._found[ref.id]
+                window = model[1].context_window if model is not None else None
+                self._memo.put(ref.id, memo_of(model[1] if model is not None else None, window, library_source()))
         return self._found[ref.id]
 
+    def _remembered(self, ref: ModelRef) -> tuple[bool, MemoPrice | None]:
+        """(whether the memo knows the model, what it knows); the library is not loaded."""
+        if self._memo is None or ref.id in self._found or not self._memo.has(ref.id):
+            return False, None
+        return True, self._memo.get(ref.id)
+
     def price(self, ref: ModelRef) -> ModelPrice | None:
+        known, memo = self._remembered(ref)
+        if known and (memo is None or memo.prices is not None):
+            return None if memo is None else ModelPrice(memo.base(0), memo.base(2), memo.base(1), memo.source)
         found = self._model(ref)
         return _base_price(found[1]) if found is not None else None
 
-    def context_window(self, ref: ModelRef) -> int | None:
+    def context_window(self, ref: ModelRef) -> tuple[int | None, str]:
+        """The library's context window for the model, and the library's name and version."""
+        known, memo = self._remembered(ref)
+        if known:
+            return (None, "") if memo is None else (memo.context_window, memo.source)
         found = self._model(ref)
-        return found[1].context_window if found is not None else None
+        return (found[1].context_window if found is not None else None), library_source()
 
     def cost(self, ref: ModelRef, usage: Usage) -> Cost:
         """What ``usage`` of ``ref`` cost, tiers for long prompts included."""
+        known, memo = self._remembered(ref)
+        if known:
+            if memo is None:
+                return UNKNOWN_COST
+            remembered = memo.cost(usage)
+            if remembered is not None:
+                return remembered
         found = self._model(ref)
         if found is None:
             return UNKNOWN_COST
