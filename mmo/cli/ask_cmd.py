@@ -1,8 +1,6 @@
 """``mmo ask``: the command's options; ``mmo.cli.ask_run`` runs it and renders the result, loaded
 only when the command runs (``mmo --help`` imports this module, so it stays small)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

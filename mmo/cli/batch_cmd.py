@@ -1,8 +1,6 @@
 """``mmo batch``: the command's options; ``mmo.cli.batch_run`` runs it and renders what it shows,
 loaded only when the command runs (``mmo --help`` imports this module, so it stays small)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``mmo cache``: the response cache's size and contents."""
 
-from __future__ import annotations
-
 import typer
 
 app = typer.Typer(help="Inspect or clear the response cache.", no_args_is_help=True)

@@ -1,7 +1,5 @@
 """``mmo demo``: a recorded MMLU-Pro question through an offline profile, no key needed."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

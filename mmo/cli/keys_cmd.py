@@ -1,7 +1,5 @@
 """``mmo keys``: API keys in the OS keyring. Values are read, stored and never shown."""
 
-from __future__ import annotations
-
 import sys
 
 import typer

@@ -3,8 +3,6 @@
 Only typer is imported here at start-up; rich and the app layer load inside the commands.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any, Callable
 
 import typer
@@ -117,7 +115,7 @@ def _status(status: str, error_class: str | None) -> str:
 _MIN_WIDTHS = {"profile": 6, "model": 12, "status": 5}
 
 
-def runs_table(runs: list[RunRecord]) -> Table:
+def runs_table(runs: "list[RunRecord]") -> "Table":
     from rich.table import Table
 
     from mmo.cli.render import millis, money
@@ -143,7 +141,7 @@ def runs_table(runs: list[RunRecord]) -> Table:
     return table
 
 
-def run_header(details: RunDetails) -> Any:
+def run_header(details: "RunDetails") -> Any:
     from rich.text import Text
 
     from mmo.cli.render import millis, money
@@ -182,7 +180,7 @@ def _preview(prompt: str | None) -> str:
     return f"{prompt[:PROMPT_PREVIEW_CHARS]}… ({len(prompt) - PROMPT_PREVIEW_CHARS} more characters; --json has it all)"
 
 
-def attempts_table(details: RunDetails) -> Table:
+def attempts_table(details: "RunDetails") -> "Table":
     from rich.table import Table
 
     from mmo.cli.render import millis, money

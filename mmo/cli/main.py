@@ -6,8 +6,6 @@ command modules import only typer and ``mmo.cli.options``; the app layer, rich r
 heavy library load inside the commands.
 """
 
-from __future__ import annotations
-
 from importlib import import_module
 
 import typer

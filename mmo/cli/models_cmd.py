@@ -1,8 +1,6 @@
 """``mmo models``: what the model catalogue knows: prices (USD per 1M tokens) with their source,
 context windows and maximum output; with ``--profile``, that profile's models and overrides."""
 
-from __future__ import annotations
-
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -43,7 +41,7 @@ def run_models(provider: str | None, search: str | None, profile: str | None, js
     _print_table(listing)
 
 
-def _print_table(listing: ModelListing) -> None:
+def _print_table(listing: "ModelListing") -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -1,7 +1,5 @@
 """``mmo paths``: where mmo keeps its profiles, cache, run log and batch state, and its keys."""
 
-from __future__ import annotations
-
 import typer
 
 from mmo.cli.options import JsonOption

@@ -3,8 +3,6 @@
 Only typer is imported here at start-up; rich and the app layer load inside the commands.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, Callable
 

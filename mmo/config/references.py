@@ -7,7 +7,7 @@ from typing import Annotated, Any, Iterator, Mapping, Sequence, get_args, get_or
 
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS
 from mmo.config.problems import KeyPath, format_key_path
-from mmo.config.schema import NodeSpec, Profile
+from mmo.config.schema import NodeSpec, Profile, field_types
 from mmo.config.type_hints import is_union, unwrap
 from mmo.core.errors import UnknownName
 from mmo.core.types import ModelRef
@@ -68,8 +68,8 @@ def _walk_refs(value: Any, tp: Any, path: KeyPath) -> Iterator[tuple[KeyPath, st
     if isinstance(value, ModelNodeSpec) and _is_node_type(tp):
         yield (*path, "model"), value.model
     if isinstance(value, Spec):
-        for name, field in type(value).model_fields.items():
-            yield from _walk_refs(getattr(value, name), field.annotation, (*path, name))
+        for name, field_type in field_types(type(value)).items():
+            yield from _walk_refs(getattr(value, name), field_type, (*path, name))
         return
     inner = unwrap(tp)
     origin, args = get_origin(inner), get_args(inner)

@@ -4,15 +4,17 @@ A strategy node (``NodeSpec``) is a model reference (``fast``, ``openai:gpt-5-mi
 mapping whose *kind key* says what it is (``{fallback: [...]}``): one member per registered
 strategy kind (``mmo.strategies.kinds``). A provider entry is one model per registered provider
 kind (``mmo.providers.kinds``), with that kind's own fields. Each kind's spec classes name
-``NodeSpec`` without defining it; they are resolved here, once the union exists. Every model
+``NodeSpec`` without defining it; they are resolved here, once the union exists, as parts of
+the ``Profile`` (which is the one model that is validated). Every model
 forbids unknown keys, so a typo is an error naming the key, not a silent default.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_type_hints
 
-from pydantic import Discriminator, Field, Tag, create_model
+from pydantic import BaseModel, Discriminator, Field, Tag, create_model
 
 from mmo.providers.kinds import PROVIDER_KINDS
 from mmo.spec.base import Spec
@@ -61,16 +63,6 @@ def _node_union() -> Any:
 NodeSpec: Any = _node_union()
 
 
-def _resolve_node_specs() -> None:
-    """Give every spec that names ``NodeSpec`` (gates' first, then the strategies') the union."""
-    namespace = {"NodeSpec": NodeSpec, "GatesSpec": GatesSpec}
-    for spec in (*gate_specs(), *(s for kind in _KINDS.values() for s in kind.specs)):
-        spec.model_rebuild(force=True, _types_namespace=namespace)
-
-
-_resolve_node_specs()
-
-
 def _provider_entry(kind: Any) -> Any:
     """One provider kind's entry: the common fields, ``kind`` fixed to its name, its own fields."""
     options = kind.options_spec()
@@ -116,3 +108,20 @@ class Profile(Spec):
 
     def model_entry(self, alias: str) -> ModelEntry | None:
         return model_entry(self.models, alias)
+
+
+# The names the kinds' specs use without defining them. The profile's schema is built once, with
+# every spec in it (rebuilding each spec on its own would build the whole union once per spec); a
+# spec validated on its own (a default ``GatesSpec``, a test) finds them as its parent namespace.
+_LATE_NAMES: dict[str, Any] = {"NodeSpec": NodeSpec, "GatesSpec": GatesSpec}
+for _spec in (*gate_specs(), *(spec for kind in _KINDS.values() for spec in kind.specs)):
+    _spec.__pydantic_parent_namespace__ = _LATE_NAMES
+Profile.model_rebuild(_types_namespace=_LATE_NAMES)
+
+
+@cache
+def field_types(model: type[BaseModel]) -> dict[str, Any]:
+    """Each field's type, ``NodeSpec`` resolved (a spec's own ``model_fields`` keep it as a forward
+    reference until the spec is validated on its own), ``Annotated`` kept."""
+    hints = get_type_hints(model, localns=_LATE_NAMES, include_extras=True)
+    return {name: hints.get(name, field.annotation) for name, field in model.model_fields.items()}

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Mapping, Sequence, get_args, get_origin
 from pydantic import BaseModel, Tag, ValidationError
 
 from mmo.config.problems import KeyPath, Problem, format_key_path
-from mmo.config.schema import NODE_SPECS, Profile
+from mmo.config.schema import NODE_SPECS, Profile, field_types
 from mmo.config.type_hints import is_union, unwrap
 from mmo.config.yaml_lines import line_of, yaml_type
 
@@ -70,8 +70,7 @@ def _locate(loc: tuple[str | int, ...]) -> _Located:
         path.append(segment)
         if isinstance(current, type) and issubclass(current, BaseModel):
             parent = current
-            field = current.model_fields.get(str(segment))
-            current = field.annotation if field is not None else Any
+            current = field_types(current).get(str(segment), Any)
         else:
             parent = None
             origin, args = get_origin(current), get_args(current)

@@ -55,7 +55,8 @@ class CascadeSpec(Spec):
     escalate. ``on_exhausted``: what the last tier's answer gets when it fails the gates too."""
 
     cascade: list[NodeSpec] = Field(min_length=1)
-    accept: GatesSpec = Field(default_factory=GatesSpec)  # type: ignore[valid-type]
+    # No gates, made without validation: GatesSpec is resolved only as part of a Profile.
+    accept: GatesSpec = Field(default_factory=GatesSpec.model_construct)  # type: ignore[valid-type]
     on_exhausted: OnExhausted = "last"
 
 
