@@ -68,15 +68,15 @@ def test_the_memo_survives_the_file_round_trip(tmp_path: Path) -> None:
     provider = next(p for p in data_snapshot.get_snapshot().providers if p.id == "google")
     tiered = next(m for m in provider.models if memo_of(m, None, SOURCE).prices and any(p and p[1] for p in memo_of(m, None, SOURCE).prices))
     memo = memo_of(tiered, tiered.context_window, SOURCE)
-    PriceMemo(tmp_path, "1.0").put("google:x", memo)
-    PriceMemo(tmp_path, "1.0").put("google:unknown", None)
-    again = PriceMemo(tmp_path, "1.0")
+    PriceMemo(tmp_path, lambda: "1.0").put("google:x", memo)
+    PriceMemo(tmp_path, lambda: "1.0").put("google:unknown", None)
+    again = PriceMemo(tmp_path, lambda: "1.0")
     assert again.get("google:x") == memo and again.has("google:unknown") and again.get("google:unknown") is None
-    assert not PriceMemo(tmp_path, "2.0").has("google:x")  # a new library version starts afresh
+    assert not PriceMemo(tmp_path, lambda: "2.0").has("google:x")  # a new library version starts afresh
 
 
 def test_a_corrupt_memo_is_rewritten_from_the_library(tmp_path: Path) -> None:
-    memo = PriceMemo(tmp_path, library_version())
+    memo = PriceMemo(tmp_path, library_version)
     memo.path.write_text("{not json", encoding="utf-8")
     book = Catalog(library=LibraryPrices(memo))
     assert book.cost(ModelRef.parse("openai:gpt-4o"), Usage(1_000_000, 1_000_000)).usd == 12.5
@@ -84,16 +84,16 @@ def test_a_corrupt_memo_is_rewritten_from_the_library(tmp_path: Path) -> None:
 
 
 def test_an_unknown_model_is_remembered_as_unknown(tmp_path: Path) -> None:
-    memo = PriceMemo(tmp_path, library_version())
+    memo = PriceMemo(tmp_path, library_version)
     ref = ModelRef.parse("openai:no-such-model-xyz")
     assert Catalog(library=LibraryPrices(memo)).cost(ref, Usage(10, 10)) == UNKNOWN_COST
-    assert Catalog(library=LibraryPrices(PriceMemo(tmp_path, library_version()))).cost(ref, Usage(10, 10)) == UNKNOWN_COST
+    assert Catalog(library=LibraryPrices(PriceMemo(tmp_path, library_version))).cost(ref, Usage(10, 10)) == UNKNOWN_COST
 
 
 def test_a_read_only_memo_directory_still_prices(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("", encoding="utf-8")
-    memo = PriceMemo(blocker / "prices", library_version())  # its parent is a file: nothing can be written
+    memo = PriceMemo(blocker / "prices", library_version)  # its parent is a file: nothing can be written
     assert Catalog(library=LibraryPrices(memo)).cost(ModelRef.parse("openai:gpt-4o"), Usage(1_000_000, 0)).usd == 2.5
 
 
@@ -107,7 +107,7 @@ def test_a_later_process_prices_a_remembered_model_without_the_library(tmp_path:
         from mmo.catalog.price_memo import PriceMemo
         from mmo.catalog.prices import LibraryPrices, library_version
         from mmo.core.types import ModelRef, Usage
-        book = Catalog(library=LibraryPrices(PriceMemo(Path({str(tmp_path)!r}), library_version())))
+        book = Catalog(library=LibraryPrices(PriceMemo(Path({str(tmp_path)!r}), library_version)))
         ref = ModelRef.parse({model!r})
         cost = book.cost(ref, Usage(300_000, 2_000, 1_000))
         print(cost.usd, cost.source, book.context_window(ref).value, book.price(ref).output_per_mtok, "genai_prices" in sys.modules)

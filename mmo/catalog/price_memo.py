@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mmo.core.types import Cost, Usage
 
@@ -101,11 +101,21 @@ def _tiered(value: Any) -> Tiered | None:
 
 
 class PriceMemo:
-    """The file of remembered look-ups for one version of the price library."""
+    """The file of remembered look-ups for one version of the price library. The version is asked
+    for only when a price is (reading package metadata costs a millisecond, and most profiles
+    price their models themselves)."""
 
-    def __init__(self, directory: Path, library_version: str) -> None:
-        self.path = directory / f"genai-prices-{library_version}.json"
+    def __init__(self, directory: Path, library_version: Callable[[], str]) -> None:
+        self._directory = directory
+        self._library_version = library_version
+        self._path: Path | None = None
         self._entries: dict[str, Any] | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = self._directory / f"genai-prices-{self._library_version()}.json"
+        return self._path
 
     def _load(self) -> dict[str, Any]:
         if self._entries is None:
