@@ -10,7 +10,8 @@ command line at start-up, which would be measured as mmo's).
 
 Measured, each as its own process with the checkout's own interpreter and code:
 
-* cold start: ``mmo --version`` and ``mmo --help`` (median of ``--cold-runs`` each);
+* cold start: ``mmo --version`` and ``mmo --help`` (median of ``--cold-runs`` each, the two
+  checkouts taking turns run by run);
 * ``mmo ask`` end to end, as a user runs it, against the loopback fake provider at 0 ms latency:
   a model the profile prices, and a model priced by the price library (genai-prices), which
   ``mmo ask`` must load;
@@ -57,23 +58,35 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def process_timings(checkout: Path, url: str, runs: int) -> dict[str, float]:
-    """Median wall ms of each whole-process command, after one warm-up (bytecode caches)."""
-    python = python_of(checkout)
+def process_commands(python: str, home: Path, url: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    home.mkdir(parents=True)
+    profile = write_profile(home, url)  # a model the profile prices, on the loopback server
+    library_env = clean_env(home / "lib", OPENAI_BASE_URL=f"{url}/v1", OPENAI_API_KEY="sk-loopback-not-a-key")
+    return {
+        "mmo --version": ([python, "-m", "mmo", "--version"], clean_env(home)),
+        "mmo --help": ([python, "-m", "mmo", "--help"], clean_env(home)),
+        "mmo ask (profile price)": ([python, "-m", "mmo", "ask", "-P", str(profile), "--no-cache", "ping"], clean_env(home)),
+        "mmo ask (library price)": ([python, "-m", "mmo", "ask", "-m", "openai:gpt-4o-mini", "-p", "max_tokens=16", "--no-cache", "ping"], library_env),
+    }
+
+
+def process_timings(checkouts: dict[str, Path], url: str, runs: int) -> dict[str, dict[str, float]]:
+    """Median wall ms of each whole-process command per checkout, after one warm-up (bytecode
+    caches, the price memo). The checkouts take turns run by run, so drift hits both alike."""
+    out: dict[str, dict[str, float]] = {name: {} for name in checkouts}
     with tempfile.TemporaryDirectory() as work:
-        home = Path(work)
-        profile = write_profile(home, url)  # a model the profile prices, on the loopback server
-        library_env = clean_env(home / "lib", OPENAI_BASE_URL=f"{url}/v1", OPENAI_API_KEY="sk-loopback-not-a-key")
-        commands = {
-            "mmo --version": ([python, "-m", "mmo", "--version"], clean_env(home)),
-            "mmo --help": ([python, "-m", "mmo", "--help"], clean_env(home)),
-            "mmo ask (profile price)": ([python, "-m", "mmo", "ask", "-P", str(profile), "--no-cache", "ping"], clean_env(home)),
-            "mmo ask (library price)": ([python, "-m", "mmo", "ask", "-m", "openai:gpt-4o-mini", "-p", "max_tokens=16", "--no-cache", "ping"], library_env),
-        }
-        out: dict[str, float] = {}
-        for name, (argv, env) in commands.items():
-            timed(argv, home, env)
-            out[name] = statistics.median(timed(argv, home, env) for _ in range(runs))
+        commands = {name: process_commands(python_of(checkout), Path(work) / name, url) for name, checkout in checkouts.items()}
+        for metric in commands[next(iter(checkouts))]:
+            samples: dict[str, list[float]] = {name: [] for name in checkouts}
+            for name in checkouts:
+                argv, env = commands[name][metric]
+                timed(argv, Path(work), env)  # not in the checkout: ``-m`` would import its source tree
+            for _ in range(runs):
+                for name in checkouts:
+                    argv, env = commands[name][metric]
+                    samples[name].append(timed(argv, Path(work), env))
+            for name in checkouts:
+                out[name][metric] = statistics.median(samples[name])
     return out
 
 
@@ -104,8 +117,9 @@ def batch(checkout: Path, rows: int) -> dict[str, float]:
 def collect(checkouts: dict[str, Path], rounds: int, url: str, args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in checkouts}
     for _ in range(rounds):
+        started = process_timings(checkouts, url, args.cold_runs)
         for name, checkout in checkouts.items():
-            for metric, value in {**process_timings(checkout, url, args.cold_runs), **overhead(checkout, args.overhead_calls), **batch(checkout, args.batch_rows)}.items():
+            for metric, value in {**started[name], **overhead(checkout, args.overhead_calls), **batch(checkout, args.batch_rows)}.items():
                 samples[name].setdefault(metric, []).append(value)
             print(f"round done for {name}", file=sys.stderr)
     return samples
