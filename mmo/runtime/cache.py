@@ -56,6 +56,10 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 _json_string = json.encoder.encode_basestring  # how that encoder writes a string (ensure_ascii=False)
 
 
+# A stored answer is read back, never compared as text: no need to sort its keys.
+_VALUE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_json(value: Any) -> str:
     return _CANONICAL(value)
 
@@ -174,7 +178,7 @@ class ResponseCache:
         now = time.monotonic()
         if not self._pending:
             self._pending_since = now
-        self._pending[key] = canonical_json(data)
+        self._pending[key] = _VALUE_JSON(data)
         if len(self._pending) >= WRITE_GROUP or now - self._pending_since >= WRITE_DELAY_S:
             self.flush()
         return True

@@ -11,8 +11,8 @@ The log never holds an API key; prompt and answer text are absent for runs made 
 
 from __future__ import annotations
 
+import os
 import threading
-import uuid
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +29,9 @@ RATIO_MIN_SAMPLES = 3
 
 
 def new_run_id() -> str:
-    """A random 32-hex-digit id: short prefixes are unique, like git's, for ``mmo runs show``."""
-    return uuid.uuid4().hex
+    """A random 32-hex-digit id: short prefixes are unique, like git's, for ``mmo runs show``.
+    (128 random bits as ``uuid4`` has 122, at a quarter of its cost: a batch makes one per row.)"""
+    return os.urandom(16).hex()
 
 
 def utc_iso(moment: datetime | None = None) -> str:
