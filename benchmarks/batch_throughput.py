@@ -156,7 +156,7 @@ def server_cpu(url: str, before: dict[str, Any]) -> float:
 
 def warm_up() -> None:
     """Import what every client needs before any clock starts (the mmo run still pays its own
-    lazy imports of diskcache and sqlite3, as the command would)."""
+    lazy import of sqlite3, as the command would)."""
     import aiohttp  # noqa: F401
     import httpx  # noqa: F401
     import httpx_aiohttp  # noqa: F401

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS
 from mmo.core.paths import MmoPaths
 from mmo.core.types import Completion, Cost, Message, Params, Request, ToolCall, Usage
+from mmo.runtime.answer_store import FILE_NAME, AnswerStore
 from mmo.runtime.cache import ResponseCache, cache_key
 from mmo.runtime.keys import KeyStore
 
@@ -153,11 +155,7 @@ def test_stats_count_entries_hits_and_misses_and_clear_resets(cache: ResponseCac
 
 
 def test_an_unreadable_entry_is_a_miss(cache: ResponseCache, tmp_path: Path) -> None:
-    import diskcache
-
-    with diskcache.Cache(str(tmp_path / "responses")) as raw:
-        raw.set("bad", "{not json")
-        raw.set("partial", '{"text": "no model id"}')
+    AnswerStore(tmp_path / "responses").put_many([("bad", "{not json"), ("partial", '{"text": "no model id"}')])
     assert cache.get("bad") is None
     assert cache.get("partial") is None
     assert cache.stats().entries == 0
@@ -177,17 +175,10 @@ def test_the_api_key_never_reaches_cache_keys_or_files(monkeypatch: pytest.Monke
     with ResponseCache(directory) as store:
         store.set(key, _completion())
         assert store.get(key) is not None
-        stored_keys = list(store._cache)  # checking what actually landed on disk
-    assert all("SECRET" not in k for k in stored_keys)
+    with sqlite3.connect(directory / FILE_NAME) as db:  # what actually landed on disk
+        stored_keys = [row[0] for row in db.execute("SELECT key FROM answers")]
+    assert stored_keys and all("SECRET" not in k for k in stored_keys)
     files = [p for p in directory.rglob("*") if p.is_file()]
     assert files
     for path in files:
         assert b"SECRET" not in path.read_bytes(), path
-
-
-def test_importing_the_cache_module_does_not_import_diskcache() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, mmo.runtime.cache; print('diskcache' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

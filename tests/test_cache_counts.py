@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import diskcache
 import pytest
 
 from mmo.core.types import Completion
+from mmo.runtime.answer_store import AnswerStore
 from mmo.runtime.cache import CULL_EVERY, WRITE_GROUP, ResponseCache
 
 
@@ -42,8 +42,7 @@ def test_an_open_cache_reports_its_own_counts_too(tmp_path: Path) -> None:
 
 def test_an_unreadable_entry_counts_as_a_miss(tmp_path: Path) -> None:
     directory = tmp_path / "responses"
-    with diskcache.Cache(str(directory)) as raw:
-        raw.set("bad", "{not json")
+    AnswerStore(directory).put_many([("bad", "{not json")])
     with ResponseCache(directory) as cache:
         assert cache.get("bad") is None
         assert cache.stats().misses == 1
@@ -51,22 +50,20 @@ def test_an_unreadable_entry_counts_as_a_miss(tmp_path: Path) -> None:
 
 def test_entries_are_still_evicted_down_to_the_size_limit(tmp_path: Path) -> None:
     directory = tmp_path / "responses"
-    with diskcache.Cache(str(directory), size_limit=64 * 1024):  # a tiny limit, kept in the directory
-        pass
     filler = "x" * 2000
-    with ResponseCache(directory) as cache:
+    with ResponseCache(directory, size_limit=64 * 1024) as cache:
         for n in range(200):  # ~400 KB: far above the limit
             cache.set(f"k{n}", answer(filler + str(n)))
         assert cache.stats().entries == 200  # nothing evicted while storing
-    with ResponseCache(directory) as reopened:
-        assert reopened.stats().entries < 200  # evicted on close
+    with ResponseCache(directory, size_limit=64 * 1024) as reopened:
+        assert 0 < reopened.stats().entries < 200  # evicted on close, the newest kept
+        assert reopened.get("k199") is not None and reopened.get("k0") is None
+        assert reopened.stats().size_bytes <= 64 * 1024
 
 
 def test_a_long_run_evicts_every_cull_every_stores(tmp_path: Path) -> None:
     directory = tmp_path / "responses"
-    with diskcache.Cache(str(directory), size_limit=64 * 1024):
-        pass
-    with ResponseCache(directory) as cache:
+    with ResponseCache(directory, size_limit=64 * 1024) as cache:
         for n in range(CULL_EVERY):
             cache.set(f"k{n}", answer("y" * 500 + str(n)))
         assert cache.stats().entries < CULL_EVERY  # evicted without closing

@@ -1,29 +1,27 @@
-"""The response cache: completions on disk (diskcache), keyed by everything that shapes an answer.
+"""The response cache: completions on disk (``AnswerStore``), keyed by everything that shapes an
+answer.
 
 The key is a SHA-256 over canonical JSON of the provider's identity (kind, base URL), the model,
 every message and every output-affecting parameter, provider extras included; a parameter left
 out of the key would hand back an answer to a different question. It never holds the API key:
 ``Provider.identity()`` never carries one, and nothing here reads keys.
 
-Values are stored as JSON text (not pickles), so a cache directory is inspectable and loading it
+Values are stored as JSON text (not pickles), so a cache file is inspectable and loading it
 cannot run code.
 
-Speed (a batch looks up and stores one entry per row; measured with 20,000 ~300-byte entries):
+Speed (a batch looks up and stores one entry per row):
 
-* diskcache's own hit/miss statistics make every ``get`` a write transaction, so hits and misses
-  are counted here and added to the directory's totals on close (a process killed first loses only
-  its counts): get 30 -> 10 µs of CPU (hit), 22 -> 8 µs (miss);
-* a transaction per ``set`` costs more than the store itself, so stores are written in groups of
+* hits and misses are counted here and added to the file's totals on close (a process killed
+  first loses only its counts), so a ``get`` is one indexed read;
+* a transaction per store costs more than the store itself, so stores are written in groups of
   ``WRITE_GROUP`` in one transaction, or when the oldest has waited ``WRITE_DELAY_S`` (checked at
   the next store), and always on ``flush``/``close``; until then ``get`` finds them in memory, and
-  other processes do not see them yet. A process killed first loses those cache entries only:
-  97 -> 38 µs of CPU per store (wall 124 -> 48 µs); groups of 256 rather than 32 share more
-  index pages per commit;
+  other processes do not see them yet. A process killed first loses those cache entries only;
 * a key hashes the canonical JSON of the messages, the model, the parameters and the provider;
   everything but the messages is the same for every row of a batch, so ``CacheKeys`` encodes that
   part once per (model, parameters) and only the messages per call (12.5 -> 5.6 µs per key),
   giving exactly the key ``cache_key`` computes;
-* diskcache culls (two queries) in every store: here every ``CULL_EVERY`` stores and on close;
+* eviction down to the size limit runs every ``CULL_EVERY`` stores and on close;
 * memory stays bounded: no memory map, a 4 MiB page cache.
 """
 
@@ -34,18 +32,16 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from mmo.core.codec import completion_from_dict, completion_to_dict
 from mmo.core.types import Completion, Message, Params, Request
-
-if TYPE_CHECKING:
-    import diskcache
+from mmo.runtime.answer_store import SIZE_LIMIT, AnswerStore
 
 # Bump when the key's inputs or the stored value's shape change: old entries then simply miss.
 KEY_SCHEMA = 1
 CACHEABLE_FINISH_REASONS = frozenset({"stop", "length", "tool_calls"})
-CULL_EVERY = 1000  # stores between two evictions down to diskcache's size limit (1 GB)
+CULL_EVERY = 1000  # stores between two evictions down to the size limit (1 GiB by default)
 WRITE_GROUP = 256  # stores written in one transaction
 WRITE_DELAY_S = 1.0  # the longest a store waits for its group (checked at the next store)
 
@@ -128,22 +124,14 @@ class CacheStats:
 
 
 class ResponseCache:
-    """Completions by cache key. Safe to share between processes (diskcache uses SQLite)."""
+    """Completions by cache key. Safe to share between processes (``AnswerStore``, SQLite)."""
 
-    __slots__ = ("directory", "key", "_cache", "_hits", "_misses", "_pending", "_pending_since", "_since_cull")
+    __slots__ = ("directory", "key", "_store", "_hits", "_misses", "_pending", "_pending_since", "_since_cull")
 
-    def __init__(self, directory: Path) -> None:
-        import diskcache
-
+    def __init__(self, directory: Path, size_limit: int = SIZE_LIMIT) -> None:
         self.directory = directory
         self.key = CacheKeys()  # the cache key of a call, as ``cache_key`` computes it
-        directory.mkdir(parents=True, exist_ok=True)
-        # diskcache's defaults map 64 MiB of the database and keep a 32 MiB page cache, both filling
-        # as a batch reads and writes (a 100,000-row batch grew by ~80 MiB); 4 MiB of page cache
-        # costs no measurable speed, since gets and sets by key touch few pages.
-        self._cache: diskcache.Cache = diskcache.Cache(
-            str(directory), statistics=False, cull_limit=0, sqlite_mmap_size=0, sqlite_cache_size=1024
-        )
+        self._store = AnswerStore(directory, size_limit)
         self._hits = self._misses = self._since_cull = 0
         self._pending: dict[str, str] = {}
         self._pending_since = 0.0
@@ -152,8 +140,8 @@ class ResponseCache:
         """The stored completion marked ``cached=True`` (latency as it was measured), or ``None``."""
         stored = self._pending.get(key)
         if stored is None:
-            stored = self._cache.get(key)
-        if not isinstance(stored, str):
+            stored = self._store.get(key)
+        if stored is None:
             self._misses += 1
             return None
         try:
@@ -162,7 +150,8 @@ class ResponseCache:
             completion = completion_from_dict(data)
         except (ValueError, KeyError, TypeError):
             # An unreadable entry is a miss, and is dropped so it cannot keep missing.
-            self._cache.delete(key)
+            self._pending.pop(key, None)
+            self._store.delete(key)
             self._misses += 1
             return None
         self._hits += 1
@@ -188,9 +177,7 @@ class ResponseCache:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        with self._cache.transact():
-            for key, value in pending.items():
-                self._cache.set(key, value)
+        self._store.put_many(pending.items())
         self._since_cull += len(pending)
         if self._since_cull >= CULL_EVERY:
             self._cull()
@@ -198,26 +185,24 @@ class ResponseCache:
     def stats(self) -> CacheStats:
         self.flush()
         self._save_counts()
-        hits, misses = self._cache.stats(enable=False)
-        return CacheStats(self.directory, len(self._cache), self._cache.volume(), hits, misses)
+        hits, misses = self._store.counts()
+        return CacheStats(self.directory, self._store.count(), self._store.size_bytes(), hits, misses)
 
     def clear(self) -> int:
         """Remove every entry and reset the hit/miss counts; returns how many entries went."""
         self._pending.clear()
-        removed = int(self._cache.clear())
-        self._cache.stats(enable=False, reset=True)
         self._hits = self._misses = 0
-        return removed
+        return self._store.clear()
 
     def close(self) -> None:
         self.flush()
         self._save_counts()
         if self._since_cull:
             self._cull()
-        self._cache.close()
+        self._store.close()
 
     def _cull(self) -> None:
-        self._cache.cull()
+        self._store.evict()
         self._since_cull = 0
 
     def _save_counts(self) -> None:
@@ -225,9 +210,7 @@ class ResponseCache:
         processes may be adding theirs)."""
         if not (self._hits or self._misses):
             return
-        with self._cache.transact():
-            self._cache.reset("hits", self._cache.reset("hits") + self._hits)
-            self._cache.reset("misses", self._cache.reset("misses") + self._misses)
+        self._store.add_counts(self._hits, self._misses)
         self._hits = self._misses = 0
 
     def __enter__(self) -> ResponseCache:

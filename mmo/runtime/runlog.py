@@ -23,7 +23,6 @@ from mmo.runtime.tokens import TokenRatio
 if TYPE_CHECKING:
     import sqlite3
 
-BUSY_TIMEOUT_MS = 5000
 RATIO_WINDOW = 50  # recent calls the token ratio is learnt from
 RATIO_MIN_SAMPLES = 3
 
@@ -165,17 +164,10 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode with WAL and a busy timeout (several mmo processes may
-    write at once during batch runs)."""
-    import sqlite3
+    """A shared connection (``open_shared``) with foreign keys enforced."""
+    from mmo.runtime.sqlite_files import open_shared
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute("PRAGMA foreign_keys = ON")
-    return db
+    return open_shared(path, "foreign_keys = ON")
 
 
 # ---------------------------------------------------------------- the log
