@@ -156,3 +156,45 @@ def test_delayed_errors_are_waited_for() -> None:
     completion = run_profile(fallback("fake:a", "fake:b", attempts=1), {"fake": fake})
     first = next(completion.trace.attempts())
     assert first.error == "Timeout" and first.duration_ms >= 20
+
+
+# ---- a single model as the whole strategy retries on its own -------------------------------------
+
+
+def single(model: str, **retry: object) -> dict:
+    return {"strategy": model, "retry": {**FAST_RETRY, **retry}}
+
+
+def test_a_single_model_strategy_retries_a_transient_error_as_the_profile_says() -> None:
+    fake = FakeProvider().script("a", ServerError("boom", provider="fake", model="a", status=500), FakeReply("Paris"))
+    completion = run_profile(single("fake:a"), {"fake": fake})
+    assert completion.text == "Paris"
+    assert [c.model for c in fake.calls] == ["a", "a"]
+    assert [a.error for a in completion.trace.attempts()] == ["ServerError", None]
+    assert any(e.message.startswith("retrying fake:a") for e in completion.trace.children[0].events)
+
+
+def test_a_single_model_gives_up_after_its_attempts_with_the_models_own_error() -> None:
+    fake = FakeProvider().script("a", default=Timeout("slow", provider="fake", model="a"))
+    with pytest.raises(Timeout):  # the error itself, not a group: the exit code stays the error's
+        run_profile(single("fake:a", attempts=2), {"fake": fake})
+    assert len(fake.calls) == 2
+
+
+def test_a_single_model_does_not_retry_a_permanent_error_nor_under_fail_fast() -> None:
+    fake = FakeProvider().script("a", BadRequest("no", provider="fake", model="a", status=400), FakeReply("never"))
+    with pytest.raises(BadRequest):
+        run_profile(single("fake:a"), {"fake": fake})
+    assert len(fake.calls) == 1
+    fake = FakeProvider().script("a", ServerError("boom", provider="fake", model="a", status=500), FakeReply("never"))
+    with pytest.raises(ServerError):
+        run_profile(single("fake:a"), {"fake": fake}, options=RunOptions(fail_fast=True))
+    assert len(fake.calls) == 1
+
+
+def test_a_model_inside_a_strategy_makes_one_attempt_its_parent_decides() -> None:
+    fake = FakeProvider().script("a", ServerError("boom", provider="fake", model="a", status=500), FakeReply("late"))
+    fake.script("b", FakeReply("from b"))
+    completion = run_profile(fallback("fake:a", "fake:b", attempts=1), {"fake": fake})
+    assert completion.text == "from b"
+    assert [c.model for c in fake.calls] == ["a", "b"]

@@ -10,7 +10,7 @@ import pytest
 from mmo.core.errors import AllAttemptsFailed, BudgetExceeded, ConfigError, Overloaded, RateLimited, ServerError, UnknownName
 from mmo.core.target import RunOptions
 from mmo.core.types import RateLimitInfo, Usage
-from mmo.providers.fake import FakeProvider, FakeReply
+from mmo.providers.fake import FakeError, FakeProvider, FakeReply
 from mmo.providers.rate_limits import parse_rate_limits
 from mmo.runtime.breaker import CircuitBreaker
 from mmo.runtime.limits import LimitsGuard, TokenBucket, limits_by_model
@@ -261,19 +261,82 @@ def test_rate_limit_headers_with_room_left_change_nothing() -> None:
 BREAKER = LimitSpec(breaker=BreakerSpec(failures=2, window_s=60, cooldown_s=30))
 
 
-def test_repeated_transient_failures_open_the_circuit_and_calls_fail_fast() -> None:
+def test_an_open_circuit_makes_a_call_with_nowhere_else_to_go_wait_and_probe() -> None:
+    """Other calls' failures opened the circuit: the next call waits out the cooldown and is
+    the half-open trial, instead of failing without being sent."""
     clock = FakeClock()
-    fake = FakeProvider().script("a", default=ServerError("boom", provider="fake", model="a", status=500))
-    root, services, _ = setup({"fake:a": BREAKER}, fake, clock)
+    boom = ServerError("boom", provider="fake", model="a", status=500)
+    fake = FakeProvider().script("a", boom, boom, FakeReply("back"))
+    root, services, guard = setup({"fake:a": BREAKER}, fake, clock)
     for _ in range(2):
         with pytest.raises(ServerError):
             run_sync(root, services)
+    assert guard.limiter("fake:a").breaker.state == "open"
     spans: list = []
+    assert run_sync(root, services, spans=spans).text == "back"
+    assert clock.slept == [pytest.approx(30.0)]
+    assert len(fake.calls) == 3
+    assert guard.limiter("fake:a").breaker.state == "closed"
+    notes = events(spans[0])
+    assert any("waiting for fake:a: circuit open for 30.0 s after 2 failures" in m for m in notes)
+    assert any("this call is the trial" in m for m in notes)
+
+
+def test_a_circuit_wait_longer_than_the_patience_fails_retryable_without_calling() -> None:
+    clock = FakeClock()
+    fake = FakeProvider().script("a", default=ServerError("boom", provider="fake", model="a", status=500))
+    root, services, _ = setup({"fake:a": BREAKER}, fake, clock, max_wait_s=10)
+    for _ in range(2):
+        with pytest.raises(ServerError):
+            run_sync(root, services)
     with pytest.raises(Overloaded, match=r"circuit open for 30\.0 s after 2 failures") as caught:
-        run_sync(root, services, spans=spans)
+        run_sync(root, services)
     assert len(fake.calls) == 2  # the third call never reached the provider
-    assert caught.value.failover and not caught.value.retryable
-    assert any("not called: circuit open" in m for m in events(spans[0]))
+    assert caught.value.retryable and caught.value.failover  # a later pass may send it
+    assert clock.slept == []
+
+
+def test_calls_waiting_on_an_open_circuit_follow_the_one_trial() -> None:
+    """After the cooldown one call probes the model; the others wait for its outcome and then
+    all go, instead of failing while it is in flight."""
+    clock = FakeClock()
+    boom = ServerError("boom", provider="fake", model="a", status=500)
+    fake = FakeProvider().script("a", boom, boom, FakeReply("probe", delay_s=0.05), default=FakeReply("ok"))
+    profile = profile_of({"strategy": "fake:a"})
+    guard = LimitsGuard({"fake:a": BREAKER}, max_wait_s=60, clock=clock, sleep=clock.sleep)
+    services = session_services(profile, {"fake": fake}, [guard])
+    single = build(profile)
+    for _ in range(2):
+        with pytest.raises(ServerError):
+            run_sync(single, services)
+    root = Together(*(build(profile, "fake:a") for _ in range(4)))
+    spans: list = []
+    run_sync(root, services, spans=spans)
+    assert len(fake.calls) == 2 + 4
+    notes = events(spans[0])
+    assert sum("this call is the trial" in m for m in notes) == 1
+    assert sum("waiting for fake:a: circuit half-open after 2 failures: a trial call is in flight" in m for m in notes) == 3
+    assert guard.limiter("fake:a").breaker.state == "closed"
+
+
+def test_a_failed_trial_sends_the_waiting_calls_back_to_wait_for_the_next_cooldown() -> None:
+    clock = FakeClock()
+    boom = ServerError("boom", provider="fake", model="a", status=500)
+    fake = FakeProvider().script("a", boom, boom, FakeError(boom, delay_s=0.05), default=FakeReply("ok"))
+    profile = profile_of({"strategy": "fake:a"})
+    guard = LimitsGuard({"fake:a": BREAKER}, max_wait_s=100, clock=clock, sleep=clock.sleep)
+    services = session_services(profile, {"fake": fake}, [guard])
+    single = build(profile)
+    for _ in range(2):
+        with pytest.raises(ServerError):
+            run_sync(single, services)
+    trial, waiter = build(profile, "fake:a"), build(profile, "fake:a")
+    spans: list = []
+    with pytest.raises(ServerError):  # the trial's own error; the waiter answered after a second cooldown
+        run_sync(Together(trial, waiter), services, spans=spans)
+    assert [c.model for c in fake.calls] == ["a"] * 4
+    assert clock.slept == [pytest.approx(30.0), pytest.approx(30.0)]
+    assert guard.limiter("fake:a").breaker.state == "closed"
 
 
 def test_an_open_circuit_sends_a_fallback_to_the_next_model_without_waiting() -> None:
@@ -291,7 +354,7 @@ def test_an_open_circuit_sends_a_fallback_to_the_next_model_without_waiting() ->
 def test_after_the_cooldown_one_trial_call_decides() -> None:
     clock = FakeClock()
     fake = FakeProvider().script("a", *[ServerError("boom", provider="fake", model="a", status=500)] * 3, FakeReply("back"))
-    root, services, guard = setup({"fake:a": BREAKER}, fake, clock)
+    root, services, guard = setup({"fake:a": BREAKER}, fake, clock, max_wait_s=10)  # refused, not waited for
     for _ in range(2):
         with pytest.raises(ServerError):
             run_sync(root, services)
@@ -345,7 +408,7 @@ def test_a_permanent_error_proves_the_server_is_up_and_ends_the_streak() -> None
 def test_every_model_has_a_breaker_even_without_limits() -> None:
     clock = FakeClock()
     fake = FakeProvider().script("a", default=Overloaded("busy", provider="fake", model="a", status=529))
-    root, services, _ = setup({}, fake, clock)
+    root, services, _ = setup({}, fake, clock, max_wait_s=10)
     for _ in range(5):  # the default: 5 failures in a row within 60 s
         with pytest.raises(Overloaded, match="busy"):
             run_sync(root, services)

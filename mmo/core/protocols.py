@@ -89,8 +89,11 @@ class RunContext(Protocol):
         """The model's context window as the catalogue knows it (a profile's figure first)."""
         ...
 
-    async def call(self, child: Node, request: Request, *, stream: bool = True) -> Completion:
-        """Run ``child`` under its own span. ``stream=False`` keeps its output off the screen."""
+    async def call(self, child: Node, request: Request, *, stream: bool = True, alternative: bool = False) -> Completion:
+        """Run ``child`` under its own span. ``stream=False`` keeps its output off the screen.
+        ``alternative=True`` says the caller can move on to another target if this child cannot
+        be served now: a guard may then refuse at once (a model whose circuit is open) where it
+        would otherwise wait."""
         ...
 
     async def complete(self, target: ModelTarget, request: Request) -> Completion:

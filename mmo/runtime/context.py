@@ -30,10 +30,13 @@ class SpanContext:
     and the stream sink (``None`` when this node must not show partial output, e.g. below a
     judge or a vote)."""
 
-    __slots__ = ("services", "options", "span", "sink")
+    __slots__ = ("services", "options", "span", "sink", "may_move_on")
 
-    def __init__(self, services: Services, options: RunOptions, span: SpanBuilder, sink: StreamSink | None) -> None:
+    def __init__(
+        self, services: Services, options: RunOptions, span: SpanBuilder, sink: StreamSink | None, may_move_on: bool = False
+    ) -> None:
         self.services, self.options, self.span, self.sink = services, options, span, sink
+        self.may_move_on = may_move_on  # a strategy above has another target if this one cannot be served now
 
     @property
     def path(self) -> str:
@@ -61,11 +64,14 @@ class SpanContext:
     def context_window(self, target: ModelTarget) -> int | None:
         return self.services.catalog.context_window(target.ref).value
 
-    async def call(self, child: Node, request: Request, *, stream: bool = True) -> Completion:
+    async def call(self, child: Node, request: Request, *, stream: bool = True, alternative: bool = False) -> Completion:
         """Run ``child`` under its own span. ``stream=False`` keeps its output off the screen
-        (strategies that judge an answer before accepting it)."""
+        (strategies that judge an answer before accepting it); ``alternative``: the caller has
+        another target to move on to (a fallback's later entries), which holds for everything
+        below ``child`` too."""
         builder = SpanBuilder(child.kind, child.label, f"{self.path}/{child.label}", self.span.origin)
-        child_ctx = SpanContext(self.services, self.options, builder, self.sink if stream else None)
+        sink = self.sink if stream else None
+        child_ctx = SpanContext(self.services, self.options, builder, sink, alternative or self.may_move_on)
         try:
             result = await child.run(request, child_ctx)
         except asyncio.CancelledError:

@@ -30,6 +30,12 @@ class GuardContext(Protocol):
         """The run's start time: the same for every call of one run, so a run's identity."""
         ...
 
+    @property
+    def may_move_on(self) -> bool:
+        """A strategy above has another target if this call cannot be served now (``RunContext.call``
+        with ``alternative``): refuse at once rather than wait."""
+        ...
+
     def note(self, message: str, **attrs: Any) -> None: ...
 
 

@@ -17,13 +17,17 @@ its limits, as they share the provider's.
   every later call of the session; ``observe_rate_limits`` does the same for rate-limit headers
   that report nothing remaining (until their reset).
 
-Waiting is bounded. A call waits for a slot, tokens or the end of a pause at most ``max_wait_s``
-in total: the profile's ``retry.max_retry_after_s`` (the patience a fallback has for a
-Retry-After), and 0 with ``--fail-fast``. When the wait would be longer, the call fails at once
-with ``RateLimited`` (``retry_after`` = the wait), a failover error, so a fallback moves on. An
-open circuit fails with ``Overloaded`` marked not retryable, so a fallback moves on at once
-instead of waiting for the cooldown. Waits are ``asyncio`` sleeps: cancelling the call cancels
-the wait and gives back what it held.
+Other calls' failures never fail a call by themselves: a paused model, full buckets, busy slots
+and an open circuit make the call wait (for an open circuit, until the cooldown ends and then for
+the outcome of the one half-open trial call, which probes the model for everyone). Waiting is
+bounded: at most ``max_wait_s`` in total, the profile's ``retry.max_retry_after_s`` (the patience
+a fallback has for a Retry-After), and 0 with ``--fail-fast``. When the wait would be longer, the
+call fails at once, retryable, with ``RateLimited`` (``retry_after`` = the wait) or, for the
+circuit, ``Overloaded``; both fail over. One exception: a call whose strategy can move on to
+another target (a fallback's entry that is not its last, ``may_move_on``) is refused at once by
+an open circuit, with ``Overloaded`` marked not retryable, so the fallback moves on instead of
+waiting for the cooldown. Waits are ``asyncio`` sleeps: cancelling the call cancels the wait and
+gives back what it held.
 
 State lives in the guard, one per session (so per process): limits are not shared between
 machines. ``clock`` and ``sleep`` are injectable dependencies (monotonic time and
@@ -125,6 +129,7 @@ class ModelLimiter:
         self.breaker = CircuitBreaker(self.spec.breaker, clock)
         self._paused_until = 0.0
         self._pause_reason = ""
+        self._trial_settled = asyncio.Event()  # set (then replaced) when a half-open trial ends
         # No concurrency slots and no buckets: a call waits only for a pause or the breaker.
         self._unlimited = self._slots is None and self.rpm is None and self.tpm is None
         self._free = Permit(self, 0.0, False, False)  # the permit such a call holds (Permit is frozen)
@@ -142,23 +147,26 @@ class ModelLimiter:
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
 
-    async def acquire(self, tokens: int, patience: float, note: Note) -> Permit:
+    async def acquire(self, tokens: int, patience: float, note: Note, *, may_move_on: bool = False) -> Permit:
+        """Wait (at most ``patience`` seconds in all) until this model may be called, and take
+        what the call needs. ``may_move_on``: the caller has another target, so an open circuit
+        refuses at once instead of being waited for."""
         if self._unlimited and self.breaker.state_is_closed() and self._paused_until <= self._clock():
             return self._free  # what the full path below returns here, without its awaits
-        self._refuse_if_open(note)
+        waited = await self._await_circuit(patience, note, may_move_on)
         trial = self.breaker.admit()
         if trial:
             note(f"limits: circuit of {self.model_id} half-open: this call is the trial")
         slot = False
         try:
-            waited = await self._take_slot(patience, note)
+            waited += await self._take_slot(patience - waited, note)
             slot = self._slots is not None
             taken = await self._take_rate(tokens, patience - waited, note)
         except BaseException:
             if slot:
                 self._slots.release()  # type: ignore[union-attr]
             if trial:
-                self.breaker.record("neutral", trial=True)
+                self._settle_trial("neutral")
             raise
         return Permit(self, taken, slot, trial)
 
@@ -170,7 +178,16 @@ class ModelLimiter:
             self.pause(error.retry_after, f"{self.model_id} asked to wait {error.retry_after:g} s (Retry-After)")
         if completion is not None and completion.rate_limits is not None:
             self.observe_rate_limits(completion.rate_limits)
-        self.breaker.record(_breaker_outcome(error), trial=permit.trial)
+        if permit.trial:
+            self._settle_trial(_breaker_outcome(error))
+        else:
+            self.breaker.record(_breaker_outcome(error), trial=False)
+
+    def _settle_trial(self, outcome: Outcome) -> None:
+        """Record the half-open trial's outcome and wake the calls waiting for it."""
+        self.breaker.record(outcome, trial=True)
+        self._trial_settled.set()
+        self._trial_settled = asyncio.Event()
 
     def observe_rate_limits(self, info: RateLimitInfo) -> None:
         """Pause until the reset when a provider's rate-limit headers say nothing is left."""
@@ -183,15 +200,40 @@ class ModelLimiter:
             seconds, what = max(waits)
             self.pause(seconds, f"{self.model_id} reported 0 {what} remaining, reset in {seconds:g} s")
 
-    def _refuse_if_open(self, note: Note) -> None:
-        refusal = self.breaker.refusal()
-        if refusal is None:
-            return
-        note(f"limits: {self.model_id} not called: {refusal.message}")
+    async def _await_circuit(self, patience: float, note: Note, may_move_on: bool) -> float:
+        """Seconds waited until the circuit lets a call through: to the end of the cooldown, or
+        for the half-open trial's outcome. Other calls' failures opened it, so a call waits
+        rather than fails, unless its caller can move on, or the wait is past ``patience``."""
+        waited = 0.0
+        while (refusal := self.breaker.refusal()) is not None:
+            left = patience - waited
+            wait = refusal.retry_after
+            if may_move_on or left <= 0 or (wait is not None and wait > left):
+                raise self._circuit_refusal(refusal.message, refusal.retry_after, note, retryable=not may_move_on)
+            note(f"limits: waiting for {self.model_id}: {refusal.message}", wait_s=round(wait or 0.0, 3))
+            started = self._clock()
+            if wait is None:
+                await self._await_trial(left, refusal.message, note)
+            else:
+                await self._sleep(wait)
+            waited += self._clock() - started
+        return waited
+
+    async def _await_trial(self, patience: float, message: str, note: Note) -> None:
+        try:
+            async with asyncio.timeout(patience):
+                await self._trial_settled.wait()
+        except TimeoutError:
+            raise self._circuit_refusal(message, None, note, retryable=True) from None
+
+    def _circuit_refusal(self, message: str, retry_after: float | None, note: Note, *, retryable: bool) -> Overloaded:
+        """An open circuit as an error: not retryable when the caller moves on (trying the same
+        model again now only meets the open circuit), retryable once a waiting call gave up."""
+        note(f"limits: {self.model_id} not called: {message}")
         ref = ModelRef.parse(self.model_id)
-        error = Overloaded(refusal.message, provider=ref.provider, model=ref.name, retry_after=refusal.retry_after)
-        error.retryable = False  # retrying the same model now only hits the open circuit again
-        raise error
+        error = Overloaded(message, provider=ref.provider, model=ref.name, retry_after=retry_after)
+        error.retryable = retryable
+        return error
 
     async def _take_slot(self, patience: float, note: Note) -> float:
         """Seconds waited for a concurrency slot."""
@@ -314,7 +356,7 @@ class LimitsGuard(Guard):
         limiter = self.limiter(target.id)
         patience = 0.0 if ctx.options.fail_fast else self.max_wait_s
         tokens = estimate_call(request, target.id, ctx.tokens).total_tokens if limiter.counts_tokens else 0
-        return await limiter.acquire(tokens, patience, ctx.note)
+        return await limiter.acquire(tokens, patience, ctx.note, may_move_on=ctx.may_move_on)
 
     def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
         if isinstance(token, Permit):

@@ -68,7 +68,15 @@ def _kinds_by_spec() -> Mapping[type, StrategyKind]:
 
 
 def build_tree(portfolio: Portfolio) -> Node:
-    return TreeBuilder(portfolio).build()
+    """The profile's whole strategy. A single model there retries on its own (see
+    ``mmo.strategies.model``)."""
+    builder = TreeBuilder(portfolio)
+    root = builder.build()
+    from mmo.strategies.model import ModelNode
+
+    if isinstance(root, ModelNode):
+        return ModelNode(root.target, builder.retry_policy(None))
+    return root
 
 
 def describe(node: Node) -> str:

@@ -6,12 +6,13 @@ Retry-After asked; a hint longer than ``max_retry_after_s`` moves on at once ins
 An error that another target could answer (``failover``: also a missing model or key, an
 exhausted quota, a too-long context) moves to the next child. An error no target could answer
 (a malformed request) stops the fallback: retrying it elsewhere would only spend money.
-With ``fail_fast`` (interactive use) nothing waits: every failure moves on at once.
+With ``fail_fast`` (interactive use) nothing waits: every failure moves on at once. Every target
+but the last is called as one with an ``alternative``: a model whose circuit is open is refused
+at once (the next target answers) instead of being waited for.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 from typing import TYPE_CHECKING, Sequence
 
@@ -24,7 +25,7 @@ from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
 from mmo.spec.portfolio import RetrySpec
 from mmo.strategies.kinds import Builder, StrategyKind
-from mmo.strategies.retry import RetryPolicy
+from mmo.strategies.retry import RetryPolicy, call_with_retries
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
@@ -54,30 +55,18 @@ class FallbackNode:
         return first_or_every([est.range(child, request) for child in self.nodes])
 
     async def run(self, request: Request, ctx: RunContext) -> Completion:
-        fail_fast = self.policy.fail_fast or ctx.options.fail_fast
         errors: list[BaseException] = []
         for position, child in enumerate(self.nodes):
-            for retry_index in range(1 if fail_fast else self.policy.attempts):
-                try:
-                    return await ctx.call(child, request)
-                except (MmoError, AllAttemptsFailed) as error:
-                    errors.append(error)
-                    if not getattr(error, "failover", False):
-                        ctx.note(f"{child.label} failed with an error no other target can fix; stopping", error=type(error).__name__)
-                        raise
-                    wait = self._wait_before_retry(error, retry_index, fail_fast)
-                    if wait is None:
-                        break
-                    ctx.note(f"retrying {child.label} in {wait:.2f}s after {type(error).__name__}", wait_s=round(wait, 3))
-                    await asyncio.sleep(wait)
-            if position + 1 < len(self.nodes):
+            last = position + 1 == len(self.nodes)
+            try:
+                return await call_with_retries(ctx, child, request, self.policy, self._rng, alternative=not last, errors=errors)
+            except (MmoError, AllAttemptsFailed) as error:
+                if not getattr(error, "failover", False):
+                    ctx.note(f"{child.label} failed with an error no other target can fix; stopping", error=type(error).__name__)
+                    raise
+            if not last:
                 ctx.note(f"moving on from {child.label} to {self.nodes[position + 1].label}: {one_line(errors[-1])}")
         raise AllAttemptsFailed(f"all {len(self.nodes)} alternatives of {self.label} failed", errors)
-
-    def _wait_before_retry(self, error: BaseException, retry_index: int, fail_fast: bool) -> float | None:
-        if fail_fast or not getattr(error, "retryable", False) or retry_index + 1 >= self.policy.attempts:
-            return None
-        return self.policy.delay(retry_index, getattr(error, "retry_after", None), self._rng)
 
 
 def build(builder: Builder, spec: FallbackSpec) -> Node:

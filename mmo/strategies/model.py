@@ -1,7 +1,15 @@
-"""The leaf strategy: one model, by alias or ``provider:model``, with optional parameters."""
+"""The leaf strategy: one model, by alias or ``provider:model``, with optional parameters.
+
+A model that is the whole strategy (a profile's ``strategy: flash``, or ``--model``) has nothing
+to move on to, so it retries its retryable errors itself, as a fallback would (the profile's
+``retry:``): each try is a child span of its own. Inside other strategies a model makes one
+attempt; its parent decides what a failure means (a fallback retries and moves on, a cascade
+escalates, an ensemble counts the member out).
+"""
 
 from __future__ import annotations
 
+import random
 from typing import Sequence
 
 from mmo.core.estimate import CostRange
@@ -11,6 +19,7 @@ from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
 from mmo.spec.params import ParamsSpec
 from mmo.strategies.kinds import Builder, StrategyKind
+from mmo.strategies.retry import RetryPolicy, call_with_retries
 
 
 class ModelNodeSpec(Spec):
@@ -23,12 +32,17 @@ class ModelNodeSpec(Spec):
 class ModelNode:
     kind = "model"
 
-    def __init__(self, target: ModelTarget) -> None:
+    def __init__(self, target: ModelTarget, retry: RetryPolicy | None = None) -> None:
         self.target = target
         self.label = target.label
+        self.retry = retry
+        self._once = ModelNode(target) if retry is not None else None  # one try, in its own span
+        self._rng = random.Random()
 
     async def run(self, request: Request, ctx: RunContext) -> Completion:
-        return await ctx.complete(self.target, request)
+        if self.retry is None or self._once is None:
+            return await ctx.complete(self.target, request)
+        return await call_with_retries(ctx, self._once, request, self.retry, self._rng, alternative=False, errors=[])
 
     def children(self) -> Sequence[Node]:
         return ()
