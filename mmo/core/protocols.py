@@ -122,7 +122,10 @@ class Estimator(Protocol):
 @runtime_checkable
 class Node(Protocol):
     """A strategy node. ``kind`` is the spec key that built it ("model", "fallback", ...);
-    ``label`` is what the trace shows (an alias, or the kind)."""
+    ``label`` is what the trace shows (an alias, or the kind). A node that runs its children at
+    the same time (an ensemble's members, a hedge's branches) also sets a class attribute
+    ``runs_children_together = True``, so that connection pools are sized for it
+    (``concurrent_calls``)."""
 
     kind: str
     label: str
@@ -147,3 +150,13 @@ def leaf_targets(node: Node) -> list[ModelTarget]:
     for child in node.children():
         found.extend(leaf_targets(child))
     return found
+
+
+def concurrent_calls(node: Node) -> int:
+    """The most model calls one request through ``node`` may have in flight at once: children
+    run one after another, unless the node runs them together (``runs_children_together``)."""
+    children = node.children()
+    if not children:
+        return 1
+    counts = [concurrent_calls(child) for child in children]
+    return sum(counts) if getattr(node, "runs_children_together", False) else max(counts)

@@ -97,6 +97,7 @@ def _best_ranked(labels: Sequence[str], tie_break: Sequence[str], ballots: Seque
 
 class EnsembleNode:
     kind = "ensemble"
+    runs_children_together = True  # members / branches in flight at once: pools are sized for them
 
     def __init__(
         self,

@@ -43,6 +43,7 @@ class HedgeSpec(Spec):
 
 class HedgeNode:
     kind = "hedge"
+    runs_children_together = True  # members / branches in flight at once: pools are sized for them
 
     def __init__(self, nodes: Sequence[Node], after_ms: float, label: str = "hedge") -> None:
         if len(nodes) < 2:

@@ -8,9 +8,11 @@ if TYPE_CHECKING:
     import httpx
 
 
-def batch_client(concurrency: int, environ: Mapping[str, str]) -> Callable[[], httpx.AsyncClient]:
+def batch_client(connections: int, environ: Mapping[str, str]) -> Callable[[], httpx.AsyncClient]:
     """httpx over aiohttp (``mmo.providers.fast_client``), or plain httpx where that module is
-    absent."""
+    absent, with room for ``connections`` at once: the batch's concurrency times the calls one
+    row may have in flight together (``concurrent_calls``: a hedge's branches, an ensemble's
+    members), so a row's second call never waits for a connection its own first call holds."""
     try:
         from mmo.providers.fast_client import batch_client_factory
     except ModuleNotFoundError as missing:
@@ -18,5 +20,5 @@ def batch_client(concurrency: int, environ: Mapping[str, str]) -> Callable[[], h
             raise
         from mmo.providers.http import make_client
 
-        return lambda: make_client(max_connections=concurrency)
-    return batch_client_factory(concurrency, environ)
+        return lambda: make_client(max_connections=connections)
+    return batch_client_factory(connections, environ)

@@ -34,8 +34,9 @@ from mmo.app.engine import Engine, open_engine
 from mmo.app.profile_choice import ResolvedProfile, resolve_profile
 from mmo.app.settings import AppEnv
 from mmo.core.errors import ConfigError
-from mmo.core.protocols import Provider
+from mmo.core.protocols import Provider, concurrent_calls
 from mmo.runtime.spend import RunCap
+from mmo.strategies.build import build_tree
 
 
 async def run_batch(
@@ -87,7 +88,7 @@ class _Invocation:
             self.observer.notice(notice)
         started_at, clock = started_now(), time.perf_counter()
         run_cap = RunCap(job.max_cost_usd, state.spent_usd(), job.allow_unknown_prices) if job.max_cost_usd is not None else None
-        client = batch_client(job.concurrency, self.env.environ)
+        client = batch_client(job.concurrency * concurrent_calls(build_tree(self.resolved.profile)), self.env.environ)
         async with open_engine(job.settings, self.env, resolved=self.resolved, providers=providers, client_factory=client, run_cap=run_cap) as engine:
             _refuse_unpriced(job, engine)
             stream_to = stdout if job.unordered and targets.output is None else None
