@@ -166,7 +166,9 @@ def test_an_unparseable_judge_reply_falls_back_to_the_vote(reply: str) -> None:
     completion = run_profile(ensemble("flash", "pro", "llama", combine="judge", judge="referee"), {"fake": fake})
     assert completion.model_id == "fake:pro"
     messages = notes(ensemble_span(completion.trace))
-    assert any(m.startswith("judge reply") and "falling back to a vote" in m for m in messages)
+    # An empty reply is no answer at all (EmptyAnswer); any other is not a number.
+    opening = "judge referee failed (EmptyAnswer" if reply == "" else "judge reply"
+    assert any(m.startswith(opening) and "falling back to a vote" in m for m in messages)
     assert "A wins with 2 of 3 votes; answer from pro" in messages
 
 

@@ -78,7 +78,8 @@ def result_table(result: RunOutcome) -> Table:
     )
     # On a narrow terminal the model id gives way (with an ellipsis) before the numbers do.
     table.add_column("model", no_wrap=True, overflow="ellipsis")
-    rows = [_attempt_cells(attempt, completion) for attempt in result.trace.attempts()]
+    answering = answering_attempt(result.trace, completion) if is_truncated(completion) else None
+    rows = [_attempt_cells(attempt, completion, truncated=attempt is answering) for attempt in result.trace.attempts()]
     for index, column in enumerate(("result", "latency", "TTFT", "tokens", "cost"), start=1):
         widest = max([len(column), *(len(row[index]) for row in rows)])
         justify: JustifyMethod = "right" if column in {"latency", "TTFT", "cost"} else "left"
@@ -91,11 +92,13 @@ def result_table(result: RunOutcome) -> Table:
     simulated = bool(completion and completion.latency_simulated and completion.latency_ms > result.trace.duration_ms)
     total_latency = completion.latency_ms if simulated and completion else result.trace.duration_ms
     notes = [f"prices: {sources}"] if (sources := _price_sources(result.trace)) else []
+    if is_truncated(completion):
+        notes.append("truncated: the answer was cut at max_tokens (raise it with -p max_tokens=N)")
     if completion is not None and completion.latency_simulated:
         notes.append("* latency simulated by the replay provider")
     table.add_row(
         "total",
-        "ok" if completion else "failed",
+        ("truncated" if is_truncated(completion) else "ok") if completion else "failed",
         millis(total_latency, simulated=simulated),
         "",
         f"{usage.input_tokens}/{usage.output_tokens}",
@@ -108,11 +111,11 @@ def result_table(result: RunOutcome) -> Table:
     return table
 
 
-def _attempt_cells(attempt: Span, completion: Completion | None) -> tuple[str, ...]:
+def _attempt_cells(attempt: Span, completion: Completion | None, *, truncated: bool) -> tuple[str, ...]:
     simulated = bool(completion and completion.latency_simulated and attempt.status == "ok" and attempt.model_id == completion.model_id)
     latency = completion.latency_ms if simulated and completion else attempt.duration_ms
     usage = attempt.usage
-    outcome = "ok" if attempt.status == "ok" else (attempt.error or attempt.status)
+    outcome = "truncated" if truncated else "ok" if attempt.status == "ok" else (attempt.error or attempt.status)
     return (
         attempt.model_id or attempt.label,
         f"{outcome} (cache)" if attempt.cached else outcome,
@@ -121,6 +124,11 @@ def _attempt_cells(attempt: Span, completion: Completion | None) -> tuple[str, .
         f"{usage.input_tokens}/{usage.output_tokens}" if usage else "-",
         money(attempt.cost),
     )
+
+
+def is_truncated(completion: Completion | None) -> bool:
+    """The answer was cut at its output limit (``max_tokens``): shown, but flagged."""
+    return completion is not None and completion.truncated
 
 
 def _price_sources(trace: Span) -> str:
@@ -176,6 +184,7 @@ def result_json(result: RunOutcome) -> dict[str, Any]:
     }
     if result.completion is not None:
         out["answer"] = result.completion.text
+        out["truncated"] = is_truncated(result.completion)
         out["completion"] = completion_to_dict(result.completion, with_trace=False)
     if result.error is not None:
         to_dict = getattr(result.error, "to_dict", None)

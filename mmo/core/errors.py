@@ -28,7 +28,8 @@
             ├── BadRequest           any other 4xx: the request itself is wrong
             ├── PolicyBlocked        a profile policy forbids this target (PII to a non-local model)
             ├── QualityGateFailed    every cascade answer failed its gates (on_exhausted: error)
-            └── MalformedResponse    a body we cannot parse
+            ├── MalformedResponse    a body we cannot parse
+            └── EmptyAnswer          a 200 with no text and no tool call (paid for, still no answer)
 
     AllAttemptsFailed(ExceptionGroup) every alternative failed; holds each child's error
 
@@ -278,6 +279,12 @@ class QualityGateFailed(PermanentError):
 
 class MalformedResponse(PermanentError):
     """The provider answered with something we cannot parse."""
+
+
+class EmptyAnswer(PermanentError):
+    """The server answered (and billed) without any text or tool call: ``content: null``, or a
+    reasoning model that spent ``max_tokens`` before writing. Not an answer: a fallback moves on,
+    a single model fails, and it is never cached."""
 
 
 class AllAttemptsFailed(ExceptionGroup):

@@ -223,6 +223,11 @@ class Completion:
     def with_changes(self, **changes: Any) -> Completion:
         return replace(self, **changes)
 
+    @property
+    def truncated(self) -> bool:
+        """Cut at the output limit (``max_tokens``): an answer, but maybe not a whole one."""
+        return self.finish_reason == "length"
+
 
 @dataclass(frozen=True, slots=True)
 class Delta:

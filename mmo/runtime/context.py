@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from mmo.catalog.catalog import Catalog
-from mmo.core.errors import StreamCut, one_line
+from mmo.core.errors import EmptyAnswer, StreamCut, one_line
 from mmo.core.protocols import Node, Provider, StreamSink
 from mmo.core.target import ModelTarget, RunOptions
 from mmo.core.trace import Span, SpanBuilder
@@ -105,6 +105,8 @@ class SpanContext:
             self.services.warn(f"no price known for {target.id}: its cost is shown as unknown")
         completion = evolve(completion, cost=cost)
         self._record(completion, cost, cached=False)
+        if _is_empty(completion):
+            raise _empty_answer(target, completion)  # after the record: its cost counts
         if key is not None and self.options.write_cache:
             self.services.cache.set(key, completion)  # type: ignore[union-attr]
         return completion
@@ -163,7 +165,8 @@ class SpanContext:
     def _cache_get(self, key: str | None) -> Completion | None:
         if key is None or not self.options.read_cache:
             return None
-        return self.services.cache.get(key)  # type: ignore[union-attr]
+        cached = self.services.cache.get(key)  # type: ignore[union-attr]
+        return None if cached is None or _is_empty(cached) else cached  # an empty answer stored before is not one
 
     def _record(self, completion: Completion, cost: Cost, *, cached: bool) -> None:
         self.span.attempt.update(usage=completion.usage, cost=cost, cached=cached, ttft_ms=completion.ttft_ms)
@@ -190,6 +193,18 @@ class SpanContext:
 
     def _record_usage_estimate(self, usage: Usage, cost: Cost) -> None:
         self.span.attempt.update(usage=usage, cost=cost, cached=False)
+
+
+def _is_empty(completion: Completion) -> bool:
+    return not completion.tool_calls and not completion.text.strip()
+
+
+def _empty_answer(target: ModelTarget, completion: Completion) -> EmptyAnswer:
+    why = "no text and no tool call"
+    if completion.finish_reason == "length":
+        spent = completion.usage.output_tokens
+        why += f"; the output limit was reached{f' after {spent} tokens' if spent else ''} before any text: raise -p max_tokens"
+    return EmptyAnswer(f"empty answer ({why})", provider=target.ref.provider, model=target.ref.name)
 
 
 async def execute(

@@ -67,6 +67,7 @@ class RowOutcome:
     prompt_chars: int
     attempts: tuple[AttemptNumbers, ...]
     line: str  # the output line (JSON, no newline)
+    truncated: bool = False  # answered, but cut at max_tokens
 
 
 def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
@@ -91,6 +92,8 @@ def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
     }
     if completion is not None:
         fields["finish_reason"] = completion.finish_reason
+        if completion.truncated:
+            fields["truncated"] = True
         if completion.tool_calls:
             fields["tool_calls"] = [call.to_dict() for call in completion.tool_calls]
     else:
@@ -110,6 +113,7 @@ def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
         prompt_chars=sum(len(m.content) for m in row.request.messages),
         attempts=tuple(_attempts(attempts, completion)),
         line=_LINE(fields),
+        truncated=completion is not None and completion.truncated,
     )
 
 

@@ -93,6 +93,8 @@ class _Invocation:
             _refuse_unpriced(job, engine)
             stream_to = stdout if job.unordered and targets.output is None else None
             runner, stop = await self._run_rows(engine, stream_to, control)
+            if truncated := runner.tally.truncated_rows:
+                engine.services.warn(f"{truncated} answer(s) cut at max_tokens (\"truncated\": true in the output): raise it with -p max_tokens=N")
             if stream_to is None:
                 _write_outputs(state, targets, job.unordered, stdout)
             errors_report = write_errors_report(targets.errors, state.malformed())

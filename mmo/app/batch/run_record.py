@@ -52,10 +52,12 @@ class InvocationTally:
     output_tokens: int = 0
     cost_usd: float = 0.0
     cost_unknown_rows: int = 0
+    truncated_rows: int = 0
     calls: dict[tuple[str, str], CallTotals] = field(default_factory=dict)
 
     def add(self, outcome: RowOutcome) -> None:
         self.rows[outcome.status] += 1
+        self.truncated_rows += outcome.truncated
         self.input_tokens += outcome.input_tokens
         self.output_tokens += outcome.output_tokens
         if outcome.cost_usd is None:
