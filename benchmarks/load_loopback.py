@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "loopback_load.json"
@@ -56,9 +56,9 @@ class RunResult:
 class ServerProcess:
     """``python -m tests.support.loopback`` on a free port, stopped on exit."""
 
-    def __init__(self, latency_ms: float, lifetime_s: float) -> None:
+    def __init__(self, latency_ms: float, lifetime_s: float, extra_args: Sequence[str] = ()) -> None:
         self._args = [sys.executable, "-m", "tests.support.loopback", "--port", "0",
-                      "--latency-ms", str(latency_ms), "--lifetime-s", str(lifetime_s)]
+                      "--latency-ms", str(latency_ms), "--lifetime-s", str(lifetime_s), *extra_args]
         self.url = ""
 
     def __enter__(self) -> ServerProcess:
