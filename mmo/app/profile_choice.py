@@ -1,10 +1,12 @@
 """From what the user asked for (``--profile``, ``--model``, ``MMO_PROFILE``) to one validated
-profile."""
+profile. A project profile that hides another of the same name is announced (``AppEnv.notice``)
+before anything runs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mmo.app.readiness import shadow_warning
 from mmo.app.settings import AppEnv, ProfileChoice
 from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError
@@ -36,6 +38,8 @@ def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
         return _single_model_profile(choice.model or "")
     else:
         loaded = load_profile(name, cwd=env.cwd, paths=env.paths)
+    if (shadow := shadow_warning(loaded.source)) is not None:
+        env.notice(shadow)
     profile = loaded.profile
     if choice.model is not None:
         profile = profile.model_copy(update={"strategy": choice.model})
