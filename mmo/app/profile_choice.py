@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmo.app.readiness import shadow_warning
 from mmo.app.settings import AppEnv, ProfileChoice
 from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError
@@ -23,6 +22,7 @@ class ResolvedProfile:
 def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
     """The profile to run: the named one, ``MMO_PROFILE``, or a one-model profile for ``--model``."""
     from mmo.config.loader import load_profile
+    from mmo.config.search import shadow_notice
 
     name = choice.profile or env.environ.get("MMO_PROFILE")
     if name is None and choice.model is None:
@@ -38,7 +38,7 @@ def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
         return _single_model_profile(choice.model or "")
     else:
         loaded = load_profile(name, cwd=env.cwd, paths=env.paths)
-    if (shadow := shadow_warning(loaded.source)) is not None:
+    if (shadow := shadow_notice(loaded.source)) is not None:
         env.notice(shadow)
     profile = loaded.profile
     if choice.model is not None:

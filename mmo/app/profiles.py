@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from mmo.app.readiness import readiness_warnings, shadow_warning
+from mmo.app.readiness import readiness_warnings
 from mmo.config.loader import (
     Problem,
     ProfileCheck,
@@ -20,6 +20,7 @@ from mmo.config.loader import (
     profile_json_schema,
 )
 from mmo.config.schema import Profile
+from mmo.config.search import shadow_notice
 from mmo.core.errors import ConfigError
 from mmo.core.paths import MmoPaths
 
@@ -139,7 +140,7 @@ def validate(
     except ConfigError as error:
         return Validation(name_or_path, None, None, (Problem(name_or_path, error.message),))
     check = check_source(source)
-    shadow = shadow_warning(source)
+    shadow = shadow_notice(source)
     warnings = [Problem(source.location, shadow)] if shadow else []
     if check.ok:
         warnings += readiness_warnings(check, os.environ if environ is None else environ, paths)

@@ -1,8 +1,7 @@
 """What a valid profile still lacks to run well on this machine, as warnings for ``mmo profiles
 validate``: a provider the tree calls with no key here (its calls will fail, or a fallback will
-move past them), a model with no price anywhere (its cost shows as unknown, and a budget or
-``--max-cost`` refuses it), and a project profile hiding another of the same name. Each is
-located at the line of the profile that names it. Nothing is called and no key is read: only
+move past them) and a model with no price anywhere (its cost shows as unknown, and a budget or
+``--max-cost`` refuses it). Each is located at the line of the profile that names it. Nothing is called and no key is read: only
 whether one is there.
 """
 
@@ -16,7 +15,6 @@ from mmo.config.loader import ProfileCheck
 from mmo.config.problems import KeyPath, Problem, format_key_path
 from mmo.config.references import strategy_references
 from mmo.config.schema import Profile
-from mmo.config.search import ProfileSource
 from mmo.config.yaml_lines import line_of
 from mmo.core.errors import ConfigError
 from mmo.core.paths import MmoPaths
@@ -25,18 +23,6 @@ from mmo.core.target import ModelTarget
 from mmo.providers.kinds import provider_kind
 from mmo.runtime.keys import KeyStore
 from mmo.strategies.build import build_tree
-
-
-def shadow_warning(source: ProfileSource) -> str | None:
-    """What to say when a project's profile hides one of the same name, naming both files."""
-    hidden = source.shadows
-    if hidden is None:
-        return None
-    where = "built-in" if hidden.origin == "builtin" else "user"
-    return (
-        f"profile {source.name!r} is {source.location} from this directory's ./profiles, which hides the {where} "
-        f"profile {hidden.location}: check what it runs and where it sends your keys, or rename it"
-    )
 
 
 def readiness_warnings(check: ProfileCheck, environ: Mapping[str, str], paths: MmoPaths) -> list[Problem]:

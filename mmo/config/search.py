@@ -86,6 +86,18 @@ def find_profile(name: str, *, cwd: Path, paths: MmoPaths) -> ProfileSource:
     raise UnknownName("profile", name, known)
 
 
+def shadow_notice(source: ProfileSource) -> str | None:
+    """What to tell the user when a project's profile hides one of the same name: both files."""
+    hidden = source.shadows
+    if hidden is None:
+        return None
+    where = "built-in" if hidden.origin == "builtin" else "user"
+    return (
+        f"profile {source.name!r} is {source.location} from this directory's ./profiles, which hides the {where} "
+        f"profile {hidden.location}: check what it runs and where it sends your keys, or rename it"
+    )
+
+
 def list_profiles(*, cwd: Path, paths: MmoPaths) -> list[ProfileSource]:
     """Every visible profile, sorted by name and then by precedence. A name found in an earlier
     place shadows the same name further down; those later ones carry ``shadowed_by``."""
