@@ -1,4 +1,6 @@
-"""API keys: an environment variable first (CI, one-off overrides), then the OS keyring.
+"""API keys: an environment variable first (CI, one-off overrides), then the OS keyring, which
+holds keys for the providers' own hosts only: a provider pointed elsewhere resolves only the
+variable its profile names (``use_keyring=False``, ``mmo.catalog.key_scope``).
 
 Keys live in the keyring under service ``mmo`` with the provider name as the user name. On a box
 without a keyring backend (headless Linux, CI containers) keyring selects its ``fail`` backend,
