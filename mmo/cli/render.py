@@ -189,12 +189,16 @@ def result_json(result: RunOutcome) -> dict[str, Any]:
     return out
 
 
+def is_terminal(out: IO[str]) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(callable(isatty) and isatty())
+
+
 def answer_text(text: str, out: IO[str]) -> str:
     """An answer as it is written to ``out``: as it came when ``out`` is a file or a pipe (it is
     the user's data), with control characters shown as escapes on a terminal (an answer must not
     be able to clear the screen, move the cursor or set the clipboard; line breaks and tabs stay)."""
-    isatty = getattr(out, "isatty", None)
-    return shown(text) if callable(isatty) and isatty() else text
+    return shown(text) if is_terminal(out) else text
 
 
 class StreamPrinter:
@@ -206,7 +210,7 @@ class StreamPrinter:
         self.out, self.marker_out = out, marker_out
         self.shown_any = False
         self.pending_restart: StreamRestart | None = None
-        self.escaped = answer_text("\x1b", out) != "\x1b"  # a terminal: see ``answer_text``
+        self.escaped = is_terminal(out)  # see ``answer_text``
 
     def __call__(self, event: Delta | StreamRestart) -> None:
         if isinstance(event, StreamRestart):
