@@ -213,6 +213,13 @@ def test_an_alias_bomb_is_refused_with_file_and_line(project: Path) -> None:
         load_profile(str(path), cwd=project, paths=MmoPaths.from_env())
 
 
+def test_an_alias_inside_the_node_it_names_is_refused_as_a_cycle(project: Path) -> None:
+    path = write(project / "p.yaml", "description: x\nstrategy: &s {fallback: [*s]}\n")
+    result = validate(str(path), cwd=project)
+    assert not result.ok and "(a cycle)" in result.problems[0].message
+    assert (result.problems[0].line, result.problems[0].key_path) == (2, "strategy")
+
+
 def test_aliases_that_stay_small_still_work(project: Path) -> None:
     text = "x-params: &p {temperature: 0.1}\nmodels:\n  a: {model: openai:gpt-5-mini, params: *p}\n  b: {model: openai:gpt-4o-mini, params: *p}\nstrategy: {fallback: [a, b]}\n"
     assert validate(str(write(project / "p.yaml", text)), cwd=project).problems[0].key_path == "x-params"  # unknown key, not a bomb

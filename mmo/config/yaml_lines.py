@@ -7,7 +7,8 @@ never with yaml's own snippet of the offending line.
 Aliases let a few hundred bytes stand for billions of nodes ("billion laughs": an alias of a list
 of aliases of lists ...), and everything after parsing walks the expanded document. So the node
 tree is walked with aliases expanded, counting, before anything is built from it: past
-``MAX_NODES`` nodes or ``MAX_DEPTH`` levels the file is refused, at the cost of that many steps.
+``MAX_NODES`` nodes or ``MAX_DEPTH`` levels the file is refused, at the cost of that many steps;
+so is an alias inside the node it names (a cycle).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ MAX_NODES = 100_000  # nodes of the document with its aliases expanded; a large 
 MAX_DEPTH = 64  # levels of nesting; strategies nest a handful deep
 
 
-class _TooLarge(Exception):
-    """The document expands past ``MAX_NODES`` or nests past ``MAX_DEPTH``, at ``path``."""
+class _Refused(Exception):
+    """The document expands past ``MAX_NODES``, nests past ``MAX_DEPTH`` or holds a cycle, at ``path``."""
 
     def __init__(self, what: str, path: KeyPath) -> None:
         super().__init__(what)
@@ -35,7 +36,7 @@ class _TooLarge(Exception):
 @dataclass
 class _Walk:
     """The state of one walk over a node tree: the key lines found, the problems, the nodes on the
-    current path (a recursive alias stops there) and the nodes visited so far."""
+    current path (an alias of one of them is a cycle) and the nodes visited so far."""
 
     file: str
     lines: dict[KeyPath, int]
@@ -75,8 +76,8 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
         return ParsedYaml(None, {}, (_yaml_problem(error, file),), False)
     except yaml.YAMLError as error:
         return ParsedYaml(None, {}, (Problem(file, f"invalid YAML: {error}"),), False)
-    except _TooLarge as error:
-        return ParsedYaml(None, {}, (_too_large_problem(error, walk),), False)
+    except _Refused as error:
+        return ParsedYaml(None, {}, (_refused_problem(error, walk),), False)
     except RecursionError:  # the parser's own recursion, on brackets nested thousands deep
         return ParsedYaml(None, {}, (Problem(file, f"the YAML nests deeper than {MAX_DEPTH} levels: not a profile"),), False)
     finally:
@@ -85,7 +86,7 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
     return ParsedYaml(data, walk.lines, tuple(walk.problems), True)
 
 
-def _too_large_problem(error: _TooLarge, walk: _Walk) -> Problem:
+def _refused_problem(error: _Refused, walk: _Walk) -> Problem:
     # Located at the top-level key whose value expands: the place to look for the aliases.
     top = error.path[:1]
     return Problem(walk.file, error.what, format_key_path(top), walk.lines.get(top))
@@ -104,13 +105,13 @@ def _yaml_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
 def _index_nodes(node: Any, path: KeyPath, walk: _Walk) -> None:
     import yaml
 
-    if id(node) in walk.active:  # a recursive alias
-        return
+    if id(node) in walk.active:  # an alias inside the node it names: endless once built
+        raise _Refused("an alias refers to a node that holds it (a cycle): not a profile", path)
     walk.visited += 1
     if walk.visited > MAX_NODES:
-        raise _TooLarge(f"the YAML expands to more than {MAX_NODES:,} nodes (aliases of aliases?): not a profile", path)
+        raise _Refused(f"the YAML expands to more than {MAX_NODES:,} nodes (aliases of aliases?): not a profile", path)
     if len(path) > MAX_DEPTH:
-        raise _TooLarge(f"the YAML nests deeper than {MAX_DEPTH} levels: not a profile", path)
+        raise _Refused(f"the YAML nests deeper than {MAX_DEPTH} levels: not a profile", path)
     walk.active.add(id(node))
     if isinstance(node, yaml.MappingNode):
         first_seen: dict[str, int] = {}
