@@ -158,3 +158,21 @@ def test_tables_and_trees_show_server_text_escaped() -> None:
     plain = io.StringIO()
     Console(file=plain, force_terminal=True, highlight=False).print(f"m{CLEAR_SCREEN}")  # what rich alone would do
     assert CLEAR_SCREEN in plain.getvalue()
+
+
+def test_logs_show_escapes_what_an_older_run_log_holds_raw() -> None:
+    from datetime import UTC, datetime
+
+    from mmo.core.paths import MmoPaths
+    from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
+
+    run_id = "e" * 32
+    record = RunRecord(run_id=run_id, started_at=datetime.now(UTC).isoformat(), command="ask", profile=f"p{CLEAR_SCREEN}", strategy="lab:m",
+                       prompt=f"prompt{SET_CLIPBOARD}", answer=f"answer{CLEAR_SCREEN}", model_id=f"lab:m{CLEAR_SCREEN}", status="error",
+                       error_class="BadRequest", error_message=HOSTILE, input_tokens=1, output_tokens=1, cost_usd=0.0, cost_source="sum", latency_ms=1.0)
+    with RunLog(MmoPaths.from_env().runlog_path) as log:
+        log.record(record, [AttemptRecord(run_id, 0, "/x", f"lab:m{CLEAR_SCREEN}", "error", error_class="BadRequest")])
+    for args in (("logs",), ("logs", "show", run_id[:8])):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert "\\x1b[2J" in result.stdout and not any(control in result.stdout for control in RAW_CONTROLS), repr(result.stdout)
