@@ -43,7 +43,7 @@ def key_rows(env: AppEnv, profile: str | None = None) -> list[KeyRow]:
     for name, entry in sorted(settings.items()):
         if not provider_kind(entry.kind).needs_key:
             continue
-        source = store.source(name, entry.key_env)
+        source = store.source(name, entry.key_env, use_keyring=entry.keyring)
         if source is None:
             source = "not needed" if not entry.needs_key else "-"
         rows.append(KeyRow(name, entry.key_env, source))

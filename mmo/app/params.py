@@ -24,3 +24,5 @@ def _json_or_text(raw: str) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw
+    except RecursionError:  # brackets nested thousands deep: never a parameter
+        raise ConfigError(f"parameter value {raw[:40]!r}... nests too deeply to be a parameter") from None

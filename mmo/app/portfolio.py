@@ -3,11 +3,13 @@ profile's declarations laid over them) and the model catalogue with the profile'
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from mmo.catalog.catalog import Catalog, ModelOverride
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS, ProviderSettings, env_name
+from mmo.catalog.key_scope import foreign_key_message, key_goes_elsewhere, key_scope
 from mmo.catalog.price_memo import PriceMemo
 from mmo.catalog.prices import LibraryPrices, PriceOverride, library_version
 from mmo.config.schema import Profile
@@ -32,7 +34,7 @@ def _settings_from_entry(name: str, entry: ProviderEntryBase, builtin: ProviderS
         raise ConfigError(f"provider {name!r} needs a base_url (for example http://localhost:8000/v1)")
     own_fields = set(type(entry).model_fields) - set(ProviderEntryBase.model_fields)
     options: dict[str, Any] = {field: getattr(entry, field) for field in sorted(own_fields)}
-    return ProviderSettings(
+    settings = ProviderSettings(
         name=name,
         kind=entry.kind,
         base_url=(entry.base_url or (builtin.base_url if builtin else None) or "").rstrip("/") or None,
@@ -42,6 +44,21 @@ def _settings_from_entry(name: str, entry: ProviderEntryBase, builtin: ProviderS
         headers=frozen_mapping(entry.headers),
         options=frozen_mapping(options),
     )
+    return settings if builtin is None else _keep_key_home(settings, entry, builtin)
+
+
+def _keep_key_home(settings: ProviderSettings, entry: ProviderEntryBase, builtin: ProviderSettings) -> ProviderSettings:
+    """A built-in provider's key goes only to its own host (``mmo.catalog.key_scope``): pointed
+    elsewhere, it sends the key its profile names (from the environment only), a loopback server
+    gets none, and any other host without a named key is refused (``key_policy_problems`` reports
+    that with the file and line when the profile is loaded)."""
+    if key_scope(builtin, entry.base_url) == "own":
+        return settings
+    if key_goes_elsewhere(builtin, entry.base_url, key_env=entry.key_env, key=entry.key):
+        raise ConfigError(foreign_key_message(settings.name, builtin, entry.base_url or ""))
+    if entry.key_env:
+        return replace(settings, keyring=False)
+    return replace(settings, key_env=None, needs_key=False, keyring=False)
 
 
 def catalog_for(profile: Profile, endpoints: Mapping[str, ProviderSettings], prices_dir: Path | None = None) -> Catalog:

@@ -1,5 +1,6 @@
 """From what the user asked for (``--profile``, ``--model``, ``MMO_PROFILE``) to one validated
-profile."""
+profile. A project profile that hides another of the same name is announced (``AppEnv.notice``)
+before anything runs."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class ResolvedProfile:
 def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
     """The profile to run: the named one, ``MMO_PROFILE``, or a one-model profile for ``--model``."""
     from mmo.config.loader import load_profile
+    from mmo.config.search import shadow_notice
 
     name = choice.profile or env.environ.get("MMO_PROFILE")
     if name is None and choice.model is None:
@@ -36,6 +38,8 @@ def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
         return _single_model_profile(choice.model or "")
     else:
         loaded = load_profile(name, cwd=env.cwd, paths=env.paths)
+    if (shadow := shadow_notice(loaded.source)) is not None:
+        env.notice(shadow)
     profile = loaded.profile
     if choice.model is not None:
         profile = profile.model_copy(update={"strategy": choice.model})

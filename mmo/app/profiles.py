@@ -3,10 +3,12 @@ command line renders it."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from mmo.app.readiness import readiness_warnings
 from mmo.config.loader import (
     Problem,
     ProfileCheck,
@@ -18,6 +20,7 @@ from mmo.config.loader import (
     profile_json_schema,
 )
 from mmo.config.schema import Profile
+from mmo.config.search import shadow_notice
 from mmo.core.errors import ConfigError
 from mmo.core.paths import MmoPaths
 
@@ -62,12 +65,14 @@ class ProfileView:
 
 @dataclass(frozen=True, slots=True)
 class Validation:
-    """The outcome of `mmo profiles validate`: the profile when valid, else every problem."""
+    """The outcome of `mmo profiles validate`: the profile when valid, else every problem; and
+    what a valid one still lacks here (``mmo.app.readiness``), as warnings."""
 
     target: str
     location: str | None
     profile: Profile | None
     problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -80,6 +85,7 @@ class Validation:
             "valid": self.ok,
             "name": self.profile.name if self.profile else None,
             "problems": [problem.to_dict() for problem in self.problems],
+            "warnings": [warning.to_dict() for warning in self.warnings],
         }
 
 
@@ -122,15 +128,23 @@ def show(name_or_path: str, *, cwd: Path | None = None, paths: MmoPaths | None =
     return ProfileView(loaded.profile.name, source.origin, source.location, resolved, loaded.text)
 
 
-def validate(name_or_path: str, *, cwd: Path | None = None, paths: MmoPaths | None = None) -> Validation:
-    """Every problem of one profile file (or named profile), without raising for them."""
+def validate(
+    name_or_path: str, *, cwd: Path | None = None, paths: MmoPaths | None = None, environ: Mapping[str, str] | None = None
+) -> Validation:
+    """Every problem of one profile file (or named profile), without raising for them: the same
+    checks and tree build as a run, without keys or network; and, when it is valid, warnings
+    for what it lacks on this machine (keys, prices) and for a project profile hiding another."""
     cwd, paths = _where(cwd, paths)
     try:
         source = find_profile(name_or_path, cwd=cwd, paths=paths)
     except ConfigError as error:
         return Validation(name_or_path, None, None, (Problem(name_or_path, error.message),))
     check = check_source(source)
-    return Validation(name_or_path, source.location, check.profile, check.problems)
+    shadow = shadow_notice(source)
+    warnings = [Problem(source.location, shadow)] if shadow else []
+    if check.ok:
+        warnings += readiness_warnings(check, os.environ if environ is None else environ, paths)
+    return Validation(name_or_path, source.location, check.profile, check.problems, tuple(warnings))
 
 
 def schema() -> dict[str, Any]:

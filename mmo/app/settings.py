@@ -6,19 +6,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from mmo.core.paths import MmoPaths
 from mmo.core.target import RunOptions
 
 
+def warn_on_stderr(message: str) -> None:
+    """Say something the user must see before anything runs, on standard error."""
+    import sys
+
+    from mmo.core.shown import shown
+
+    if sys.stderr is not None:
+        sys.stderr.write(f"warning: {shown(message)}\n")
+        sys.stderr.flush()
+
+
 @dataclass(frozen=True, slots=True)
 class AppEnv:
-    """The outside world a use case may read: environment variables, working directory, paths."""
+    """The outside world a use case may read: environment variables, working directory, paths;
+    and where to say what the user must know before anything runs (``notice``: a project
+    profile hiding another of the same name), standard error unless a caller collects it."""
 
     environ: Mapping[str, str]
     cwd: Path
     paths: MmoPaths
+    notice: Callable[[str], None] = warn_on_stderr
 
     @classmethod
     def from_process(cls) -> AppEnv:

@@ -17,7 +17,9 @@ from mmo.core.types import frozen_mapping
 
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
-    """Everything needed to build one provider, except its key (resolved at call time)."""
+    """Everything needed to build one provider, except its key (resolved at call time).
+    ``keyring``: whether the key may come from the OS keyring, which holds keys for the
+    providers' own hosts only (``mmo.catalog.key_scope``)."""
 
     name: str
     kind: str  # the wire format it speaks: a provider kind of ``mmo.providers.kinds``
@@ -27,6 +29,7 @@ class ProviderSettings:
     base_url_env: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)  # kind-specific, e.g. replay's path
+    keyring: bool = True
 
     @property
     def override_envs(self) -> tuple[str, ...]:

@@ -58,10 +58,10 @@ def run_demo(task_id: str | None, *, profile: str = "demo", view: AskView = AskV
 
     task = demo_task(task_id)
     if not view.json_out:
-        from rich.console import Console
+        from mmo.cli.terminal import SafeConsole, warning_text
 
-        console = Console(stderr=True)
-        console.print(f"[bold]Demo:[/] task {task.id} from the bundled MMLU-Pro sample, answered by the offline {profile!r} profile\n")
+        console = SafeConsole(stderr=True)
+        console.print(warning_text(f"task {task.id} from the bundled MMLU-Pro sample, answered by the offline {profile!r} profile\n", label="Demo"))
         console.print(task.prompt, style="dim", highlight=False, markup=False)
         console.print()
     item = AskInput(prompt=task.prompt, settings=RunSettings(choice=ProfileChoice(profile)), metadata={"id": task.id})
@@ -82,11 +82,11 @@ def _read_prompt(prompt: str | None) -> str:
 
 def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool) -> None:
     import typer
-    from rich.console import Console
 
-    from mmo.cli.render import StreamPrinter, result_json, result_table, trace_tree
+    from mmo.cli.render import StreamPrinter, answer_text, result_json, result_table, trace_tree
+    from mmo.cli.terminal import SafeConsole, warning_text
 
-    err = Console(stderr=True)
+    err = SafeConsole(stderr=True)
     printer = StreamPrinter(sys.stdout, sys.stdout) if stream else None
     result: RunOutcome = asyncio.run(ask(item, AppEnv.from_process(), sink=printer))
     if json_out:
@@ -95,11 +95,11 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
         if printer is not None and printer.shown_any:
             printer.finish()
         else:
-            sys.stdout.write(result.completion.text.rstrip("\n") + "\n")
+            sys.stdout.write(answer_text(result.completion.text, sys.stdout).rstrip("\n") + "\n")
             sys.stdout.flush()
     if not json_out:
         for warning in result.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            err.print(warning_text(warning), highlight=False)
         if explain:
             err.print(trace_tree(result.trace))
         err.print(result_table(result))

@@ -14,6 +14,7 @@ from mmo.cli.options import (
     ProfileOption,
     RefreshOption,
     SimulateOutageOption,
+    positive_amount,
     run_settings,
 )
 
@@ -33,7 +34,10 @@ def batch(
     model: ModelOption = None,
     param: ParamOption = [],
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Rows in flight at once.")] = 16,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", metavar="USD", help="Hard cap on the run's spend: no call starts that could pass it.")] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", metavar="USD", parser=positive_amount, help="Hard cap on the run's spend: no call starts that could pass it."),
+    ] = None,
     allow_unknown_prices: Annotated[
         bool, typer.Option("--allow-unknown-prices", help="With --max-cost, run models with no known price (counted as $0 up front).")
     ] = False,

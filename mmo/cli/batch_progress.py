@@ -30,7 +30,9 @@ class ProgressObserver(BatchObserver):
         self._last: BatchProgress | None = None
 
     def notice(self, message: str) -> None:
-        self.console.print(f"[bold]note:[/] {message}", highlight=False)
+        from mmo.cli.terminal import warning_text
+
+        self.console.print(warning_text(message, label="note"), highlight=False)
 
     def progress(self, snapshot: BatchProgress) -> None:
         self._last = snapshot

@@ -32,8 +32,10 @@ def exit_code_of(report: BatchReport) -> int:
 
 
 def render_report(report: BatchReport, console: Console) -> None:
+    from mmo.cli.terminal import warning_text
+
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(warning_text(warning), highlight=False)
     console.print(summary_table(report))
     for line in outcome_lines(report):
         console.print(line, highlight=False, markup=False)

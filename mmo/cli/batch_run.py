@@ -33,11 +33,10 @@ def run_batch_command(job: BatchJob, *, dry_run: bool) -> None:
     import asyncio
     import os
 
-    from rich.console import Console
-
     from mmo.app.settings import AppEnv
+    from mmo.cli.terminal import SafeConsole
 
-    err = Console(stderr=True)
+    err = SafeConsole(stderr=True)
     if not err.is_terminal and "COLUMNS" not in os.environ:
         err.width = LOG_WIDTH  # a log file or a CI console: wide enough for the summary table
     env = AppEnv.from_process()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from mmo.core.errors import AllAttemptsFailed, AuthFailed, BudgetExceeded, ConfigError, MissingKey, MmoError, ProviderError
+from mmo.core.shown import shown, shown_line
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,7 +42,7 @@ def guarded(debug: bool, action: Callable[[], Any]) -> None:
         if debug:
             raise
         if not isinstance(error, (MmoError, AllAttemptsFailed, KeyboardInterrupt)):
-            typer.echo(f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)", err=True)
+            typer.echo(shown(f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)"), err=True)
             raise typer.Exit(EXIT_INTERNAL) from None
         typer.echo(message(error), err=True)
         raise typer.Exit(exit_code(error)) from None
@@ -67,14 +68,15 @@ def exit_code(error: BaseException) -> int:
 
 
 def message(error: BaseException) -> str:
-    """One line (a group: one line per attempt, indented) with no traceback."""
+    """One line (a group: one line per attempt, indented) with no traceback, its control
+    characters escaped (a message may quote a server or a file)."""
     if isinstance(error, AllAttemptsFailed):
-        lines = [f"error: {error.message}"]
-        lines += [f"  - {_describe(e)}" for e in _leaves(error)]
+        lines = [f"error: {shown_line(error.message)}"]
+        lines += [f"  - {shown_line(_describe(e))}" for e in _leaves(error)]
         return "\n".join(lines)
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
-    return f"error: {_describe(error)}"
+    return f"error: {shown(_describe(error))}"
 
 
 def _describe(error: BaseException) -> str:

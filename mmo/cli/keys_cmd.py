@@ -42,16 +42,16 @@ def list_keys(
 
 
 def _list(profile_name: str | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from mmo.app.keys import key_rows
     from mmo.app.settings import AppEnv
+    from mmo.cli.terminal import SafeConsole
 
     table = Table("provider", "environment variable", "key from", box=None, header_style="bold")
     for row in key_rows(AppEnv.from_process(), profile_name):
         table.add_row(row.provider, row.env_var or "-", row.source)
-    Console().print(table)
+    SafeConsole().print(table)
 
 
 @app.command("rm")

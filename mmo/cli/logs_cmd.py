@@ -68,9 +68,9 @@ def _list(query: Any, json_out: bool) -> None:
     if json_out:
         _echo_json([run_to_dict(r) for r in runs])
         return
-    from rich.console import Console
+    from mmo.cli.terminal import SafeConsole
 
-    console = Console()
+    console = SafeConsole()
     if not runs:
         console.print("no runs logged" + (" match these filters" if _filtered(query) else " yet: `mmo ask` records every run"))
         return
@@ -89,11 +89,10 @@ def _show(run_id: str, json_out: bool) -> None:
     if json_out:
         _echo_json(details.to_dict())
         return
-    from rich.console import Console
-
     from mmo.cli.render import trace_tree
+    from mmo.cli.terminal import SafeConsole
 
-    console = Console()
+    console = SafeConsole()
     console.print(run_header(details), highlight=False)
     console.print()
     console.print(attempts_table(details))
@@ -145,6 +144,7 @@ def run_header(details: "RunDetails") -> Any:
     from rich.text import Text
 
     from mmo.cli.render import millis, money
+    from mmo.core.shown import shown
     from mmo.core.types import Cost
 
     run = details.run
@@ -167,7 +167,7 @@ def run_header(details: "RunDetails") -> Any:
     text = Text()
     for name, value in rows:
         text.append(f"{name:>12}  ", style="bold")
-        text.append(f"{value}\n")
+        text.append(f"{shown(str(value))}\n")  # the log holds what servers and users sent
     text.rstrip()
     return text
 

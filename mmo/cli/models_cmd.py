@@ -42,8 +42,9 @@ def run_models(provider: str | None, search: str | None, profile: str | None, js
 
 
 def _print_table(listing: "ModelListing") -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from mmo.cli.terminal import SafeConsole
 
     table = Table("model", "input $/M", "output $/M", "cached $/M", "context", "max output", box=None, header_style="bold")
     for facts in listing.models:
@@ -56,7 +57,7 @@ def _print_table(listing: "ModelListing") -> None:
             _count(facts.context_window.value),
             _count(facts.max_output.value),
         )
-    console = Console()
+    console = SafeConsole()
     console.print(table)
     scope = f"; profile {listing.profile!r} overrides applied" if listing.profile else ""
     console.print(f"{len(listing.models)} models; prices from {listing.library} (offline snapshot){scope}", style="dim")

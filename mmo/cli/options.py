@@ -10,6 +10,21 @@ import typer
 if TYPE_CHECKING:
     from mmo.app.settings import RunSettings
 
+def positive_amount(value: str | float) -> float:
+    """A money or time flag's value: a finite number above 0. NaN would disable every comparison
+    made with it (``--max-cost nan`` capped nothing), an infinity or a negative number is never
+    meant; each is a usage error (exit 2)."""
+    import math
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise typer.BadParameter(f"{value!r} is not a number") from None
+    if not math.isfinite(number) or number <= 0:
+        raise typer.BadParameter(f"{value!r} must be a finite number above 0")
+    return number
+
+
 ProfileOption = Annotated[
     str | None, typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').")
 ]

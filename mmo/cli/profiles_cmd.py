@@ -38,20 +38,22 @@ def _list(json_out: bool) -> None:
     if json_out:
         _echo_json([row.to_dict() for row in rows])
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from mmo.cli.terminal import SafeConsole, shown, shown_line
 
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in ("name", "origin", "description", "path"):
         table.add_column(column, overflow="fold")
     for row in rows:
         origin = row.origin if row.shadowed_by is None else f"{row.origin} (shadowed by {row.shadowed_by})"
-        description = Text(row.description)
+        description = Text(shown(row.description))
         if row.problem is not None:
-            description = Text(f"invalid: {row.problem}", style="red")
-        table.add_row(Text(row.name, style="bold"), Text(origin), description, Text(row.location), style="dim" if row.shadowed_by else None)
-    console = Console()
+            description = Text(shown(f"invalid: {row.problem}"), style="red")
+        name, location = Text(shown_line(row.name), style="bold"), Text(shown_line(row.location))
+        table.add_row(name, Text(origin), description, location, style="dim" if row.shadowed_by else None)
+    console = SafeConsole()
     console.print(table)
     if any(row.shadowed_by for row in rows):
         console.print(Text("A shadowed profile is hidden by one of the same name found earlier (./profiles, then the config directory, then built-ins).", style="dim"))
@@ -77,17 +79,17 @@ def _show(name: str, resolved: bool, json_out: bool) -> None:
     text = _as_yaml(view.resolved) if resolved else view.yaml_text
     # A YAML comment, so `mmo profiles show demo > profiles/mine.yaml` gives a valid file.
     header = f"# profile {view.name!r} ({view.origin}): {view.location}\n"
-    from rich.console import Console
+    from mmo.cli.terminal import SafeConsole, shown
 
-    console = Console()
+    console = SafeConsole()
     if not console.is_terminal:
         typer.echo(header + text, nl=False)
         return
     from rich.syntax import Syntax
     from rich.text import Text
 
-    console.print(Text(header.rstrip("\n"), style="dim"))
-    console.print(Syntax(text.rstrip("\n"), "yaml", background_color="default", word_wrap=True))
+    console.print(Text(shown(header.rstrip("\n")), style="dim"))
+    console.print(Syntax(shown(text.rstrip("\n")), "yaml", background_color="default", word_wrap=True))
 
 
 def _as_yaml(data: dict[str, Any]) -> str:
@@ -101,20 +103,24 @@ def validate_profile(
     file: str = typer.Argument(..., help="A profile YAML file (or the name of a profile)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON: valid, and each problem with file, line and key path."),
 ) -> None:
-    """Check a profile: YAML syntax, schema, and that every model and provider it names exists.
-    Exits with code 2 and one line per problem (file:line: key.path: message) when it is invalid."""
+    """Check a profile as a run would (YAML, schema, names, where keys go, the strategy tree), without
+    keys or network; warn about missing keys and unpriced models. Exits with code 2 and one line
+    per problem (file:line: key.path: message) when it is invalid."""
     from mmo.app.profiles import validate
     from mmo.cli.errors import EXIT_USAGE
+    from mmo.core.shown import shown
 
     result = validate(file)
     if json_out:
         _echo_json(result.to_dict())
-    elif result.ok and result.profile is not None:
-        profile = result.profile
-        typer.echo(f"{result.location}: ok: profile {profile.name!r}, {len(profile.models)} models")
     else:
+        if result.ok and result.profile is not None:
+            profile = result.profile
+            typer.echo(shown(f"{result.location}: ok: profile {profile.name!r}, {len(profile.models)} models"))
         for problem in result.problems:
-            typer.echo(str(problem))
+            typer.echo(shown(str(problem)))
+        for warning in result.warnings:
+            typer.echo(shown(f"warning: {warning}"), err=True)
     if not result.ok:
         raise typer.Exit(EXIT_USAGE)
 

@@ -1,4 +1,9 @@
-"""Rich renderables for results and traces: output as data, rendered late by the caller."""
+"""Rich renderables for results and traces: output as data, rendered late by the caller.
+
+Text from a server, a profile or the run log is shown with its control characters escaped
+(``mmo.core.shown``): strings through ``mmo.cli.terminal.SafeConsole``, ``Text`` pieces built
+here explicitly. An answer written to a terminal is escaped too (``answer_text``); written to a
+file or a pipe it is left as it came."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.tree import Tree
 
 from mmo.app.outcome import RunOutcome
 from mmo.core.codec import completion_to_dict
+from mmo.core.shown import shown, shown_line
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Cost, Delta, StreamRestart
 
@@ -142,7 +148,7 @@ def trace_tree(trace: Span) -> Tree:
     for child in trace.children:
         _add_span(tree, child)
     for event in trace.events:
-        tree.add(Text(event.message, style="dim"))
+        tree.add(Text(shown(event.message), style="dim"))
     return tree
 
 
@@ -150,7 +156,7 @@ def _add_span(parent: Tree, span: Span) -> None:
     style = {"ok": "green", "error": "red", "cancelled": "yellow"}[span.status]
     label = Text()
     label.append(f"{span.kind} ", style="bold")
-    label.append(span.label)
+    label.append(shown_line(span.label))
     label.append(f"  {span.status}", style=style)
     label.append(f"  {millis(span.duration_ms)}", style="dim")
     if span.is_attempt:
@@ -163,9 +169,9 @@ def _add_span(parent: Tree, span: Span) -> None:
             label.append("  cache hit", style="cyan")
     node = parent.add(label)
     if span.error_message:
-        node.add(Text(span.error_message, style="red"))
+        node.add(Text(shown(span.error_message), style="red"))
     for event in span.events:
-        node.add(Text(f"{event.message}", style="dim"))
+        node.add(Text(shown(event.message), style="dim"))
     for child in span.children:
         _add_span(node, child)
 
@@ -192,6 +198,18 @@ def result_json(result: RunOutcome) -> dict[str, Any]:
     return out
 
 
+def is_terminal(out: IO[str]) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(callable(isatty) and isatty())
+
+
+def answer_text(text: str, out: IO[str]) -> str:
+    """An answer as it is written to ``out``: as it came when ``out`` is a file or a pipe (it is
+    the user's data), with control characters shown as escapes on a terminal (an answer must not
+    be able to clear the screen, move the cursor or set the clipboard; line breaks and tabs stay)."""
+    return shown(text) if is_terminal(out) else text
+
+
 class StreamPrinter:
     """The stream sink for a terminal: text as it arrives; when a stream that already showed
     text is abandoned, a visible marker naming the failed model and, once known, the model that
@@ -201,6 +219,7 @@ class StreamPrinter:
         self.out, self.marker_out = out, marker_out
         self.shown_any = False
         self.pending_restart: StreamRestart | None = None
+        self.escaped = is_terminal(out)  # see ``answer_text``
 
     def __call__(self, event: Delta | StreamRestart) -> None:
         if isinstance(event, StreamRestart):
@@ -209,12 +228,10 @@ class StreamPrinter:
         if self.pending_restart is not None:
             failed = self.pending_restart
             self.pending_restart = None
-            self.marker_out.write(
-                f"\n\n[mmo] the stream from {failed.failed_model} was cut ({failed.error}); "
-                f"the answer from {event.model_id or 'the next model'} follows:\n\n"
-            )
+            marker = f"the stream from {failed.failed_model} was cut ({failed.error}); the answer from {event.model_id or 'the next model'} follows:"
+            self.marker_out.write(f"\n\n[mmo] {shown_line(marker)}\n\n")
             self.marker_out.flush()
-        self.out.write(event.text)
+        self.out.write(shown(event.text) if self.escaped else event.text)
         self.out.flush()
         self.shown_any = True
 

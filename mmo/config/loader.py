@@ -1,25 +1,29 @@
 """Loading and checking a profile: the front door of ``mmo.config``.
 
 ``load_profile`` finds a profile (the search order is in ``search.py``), parses it
-(``yaml_lines.py``), validates it against the schema (``models.py``; pydantic's errors are put in
-the user's terms by ``schema_problems.py``) and checks the names it refers to (``references.py``).
-Every way a profile can be wrong becomes a ``Problem``: ``check_source`` collects them without
-raising (for ``mmo profiles validate``); ``load_profile`` raises them as one ``ConfigError``.
+(``yaml_lines.py``, which bounds size and alias expansion), validates it against the schema
+(``schema.py``; pydantic's errors are put in the user's terms by ``schema_problems.py``), checks
+the names it refers to (``references.py``) and where it would send keys (``key_policy.py``), and
+builds its strategy tree as a run would (``tree_check.py``). Every way a profile can be wrong
+becomes a ``Problem``: ``check_source`` collects them without raising (for ``mmo profiles
+validate``); ``load_profile`` raises them as one ``ConfigError``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from pydantic import ValidationError
 
-from mmo.config.problems import Problem, format_key_path
+from mmo.config.key_policy import key_policy_problems
+from mmo.config.problems import KeyPath, Problem, format_key_path
 from mmo.config.references import reference_problems
 from mmo.config.schema import Profile
 from mmo.config.schema_problems import schema_problems
 from mmo.config.search import ProfileSource, find_profile, list_profiles
+from mmo.config.tree_check import build_problems
 from mmo.config.yaml_lines import line_of, parse_yaml, yaml_type
 from mmo.core.errors import ConfigError
 from mmo.core.paths import MmoPaths
@@ -55,6 +59,7 @@ class ProfileCheck:
     text: str
     profile: Profile | None
     problems: tuple[Problem, ...]
+    lines: Mapping[KeyPath, int] = field(default_factory=dict)  # the line of each key path
 
     @property
     def ok(self) -> bool:
@@ -101,8 +106,11 @@ def check_source(source: ProfileSource) -> ProfileCheck:
         profile = Profile.model_validate(data)
     except ValidationError as error:
         return ProfileCheck(source, text, None, _in_file_order(problems + schema_problems(error, file, lines)))
-    problems += [Problem(file, message, format_key_path(path), line_of(path, lines)) for path, message in reference_problems(profile)]
-    return ProfileCheck(source, text, None if problems else profile, _in_file_order(problems))
+    found = reference_problems(profile) + key_policy_problems(profile)
+    if not found and not problems:  # a tree with a dangling name cannot be built
+        found = build_problems(profile)
+    problems += [Problem(file, message, format_key_path(path), line_of(path, lines)) for path, message in found]
+    return ProfileCheck(source, text, None if problems else profile, _in_file_order(problems), lines)
 
 
 def _in_file_order(problems: list[Problem]) -> tuple[Problem, ...]:

@@ -5,12 +5,18 @@
 2. ``./profiles/NAME.yaml`` in the working directory (a project's own profiles);
 3. ``MmoPaths.profiles_dir / NAME.yaml``: the user's config directory (``MMO_HOME`` overrides it);
 4. the built-ins shipped in the package, ``mmo/profiles/NAME.yaml``.
+
+A project's profile is code someone else may have written (a cloned repository's ``./profiles``):
+when one hides a profile of the same name from the user's directory or the built-ins, the
+profile found says so (``ProfileSource.shadows``), and the commands warn on standard error.
+
+A profile file is at most ``MAX_PROFILE_BYTES`` (1 MiB): only that much is read.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
@@ -23,19 +29,22 @@ PROFILE_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
 BUILTIN_PACKAGE = "mmo"
 BUILTIN_DIR = "profiles"
 PROJECT_DIR = "profiles"
+MAX_PROFILE_BYTES = 1024 * 1024  # profiles are a few KiB; a bigger file is a mistake or an attack
 
 
 @dataclass(frozen=True, slots=True)
 class ProfileSource:
     """Where one profile lives. ``path`` is set for files on disk, ``resource`` (the file name
     inside ``mmo/profiles``) for built-ins. ``shadowed_by`` is set only by ``list_profiles``:
-    the origin of the profile of the same name that wins over this one."""
+    the origin of the profile of the same name that wins over this one. ``shadows`` is set only
+    by ``find_profile``, for a project's profile: the profile of the same name it hides."""
 
     name: str
     origin: Origin
     path: Path | None = None
     resource: str | None = None
     shadowed_by: Origin | None = None
+    shadows: ProfileSource | None = None
 
     @property
     def location(self) -> str:
@@ -45,10 +54,18 @@ class ProfileSource:
         return f"{BUILTIN_PACKAGE}/{BUILTIN_DIR}/{self.resource}"
 
     def read_text(self) -> str:
+        """The file's text; refuses a file over ``MAX_PROFILE_BYTES`` without reading the rest."""
         try:
             if self.path is not None:
-                return self.path.read_text(encoding="utf-8")
-            return str(_builtin_dir().joinpath(self.resource or "").read_text(encoding="utf-8"))
+                with self.path.open("rb") as file:
+                    data = file.read(MAX_PROFILE_BYTES + 1)
+            else:
+                data = _builtin_dir().joinpath(self.resource or "").read_bytes()
+            if len(data) > MAX_PROFILE_BYTES:
+                raise ConfigError(
+                    f"profile file is larger than {MAX_PROFILE_BYTES // 1024} KiB: not a profile (is this the right file?)", source=self.location
+                )
+            return data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             raise ConfigError(f"cannot read profile: {reason}", source=self.location) from None
@@ -59,10 +76,26 @@ def find_profile(name: str, *, cwd: Path, paths: MmoPaths) -> ProfileSource:
     close matches when no place has it, ``ConfigError`` when an explicit path does not exist."""
     if looks_like_path(name):
         return _explicit_source(name, cwd)
-    for source in _sources_named(name, cwd, paths):
+    sources = _sources_named(name, cwd, paths)
+    for source in sources:
+        if source.origin == "project":
+            hidden = next((other for other in sources if other.origin != "project"), None)
+            return source if hidden is None else replace(source, shadows=hidden)
         return source
     known = sorted({source.name for source in list_profiles(cwd=cwd, paths=paths)})
     raise UnknownName("profile", name, known)
+
+
+def shadow_notice(source: ProfileSource) -> str | None:
+    """What to tell the user when a project's profile hides one of the same name: both files."""
+    hidden = source.shadows
+    if hidden is None:
+        return None
+    where = "built-in" if hidden.origin == "builtin" else "user"
+    return (
+        f"profile {source.name!r} is {source.location} from this directory's ./profiles, which hides the {where} "
+        f"profile {hidden.location}: check what it runs and where it sends your keys, or rename it"
+    )
 
 
 def list_profiles(*, cwd: Path, paths: MmoPaths) -> list[ProfileSource]:

@@ -3,6 +3,12 @@ YAML. Duplicate keys (which yaml would silently collapse) and syntax errors beco
 
 A profile file may hold an API key by mistake, so YAML errors are reported from their marks,
 never with yaml's own snippet of the offending line.
+
+Aliases let a few hundred bytes stand for billions of nodes ("billion laughs": an alias of a list
+of aliases of lists ...), and everything after parsing walks the expanded document. So the node
+tree is walked with aliases expanded, counting, before anything is built from it: past
+``MAX_NODES`` nodes or ``MAX_DEPTH`` levels the file is refused, at the cost of that many steps;
+so is an alias inside the node it names (a cycle).
 """
 
 from __future__ import annotations
@@ -14,6 +20,29 @@ from mmo.config.problems import KeyPath, Problem, format_key_path
 
 if TYPE_CHECKING:
     import yaml
+
+MAX_NODES = 100_000  # nodes of the document with its aliases expanded; a large profile has a few thousand
+MAX_DEPTH = 64  # levels of nesting; strategies nest a handful deep
+
+
+class _Refused(Exception):
+    """The document expands past ``MAX_NODES``, nests past ``MAX_DEPTH`` or holds a cycle, at ``path``."""
+
+    def __init__(self, what: str, path: KeyPath) -> None:
+        super().__init__(what)
+        self.what, self.path = what, path
+
+
+@dataclass
+class _Walk:
+    """The state of one walk over a node tree: the key lines found, the problems, the nodes on the
+    current path (an alias of one of them is a cycle) and the nodes visited so far."""
+
+    file: str
+    lines: dict[KeyPath, int]
+    problems: list[Problem]
+    active: set[int]
+    visited: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +68,28 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
         root = loader.get_single_node()
         if root is None:
             return ParsedYaml(None, {}, (), True)
-        lines: dict[KeyPath, int] = {}
-        duplicates: list[Problem] = []
+        walk = _Walk(file, {}, [], set())
         # The node tree is walked before construction, which flattens `<<` merge keys in place.
-        _index_nodes(root, (), lines, duplicates, file, set())
+        _index_nodes(root, (), walk)
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as error:
         return ParsedYaml(None, {}, (_yaml_problem(error, file),), False)
     except yaml.YAMLError as error:
         return ParsedYaml(None, {}, (Problem(file, f"invalid YAML: {error}"),), False)
+    except _Refused as error:
+        return ParsedYaml(None, {}, (_refused_problem(error, walk),), False)
+    except RecursionError:  # the parser's own recursion, on brackets nested thousands deep
+        return ParsedYaml(None, {}, (Problem(file, f"the YAML nests deeper than {MAX_DEPTH} levels: not a profile"),), False)
     finally:
         if loader is not None:
             loader.dispose()
-    return ParsedYaml(data, lines, tuple(duplicates), True)
+    return ParsedYaml(data, walk.lines, tuple(walk.problems), True)
+
+
+def _refused_problem(error: _Refused, walk: _Walk) -> Problem:
+    # Located at the top-level key whose value expands: the place to look for the aliases.
+    top = error.path[:1]
+    return Problem(walk.file, error.what, format_key_path(top), walk.lines.get(top))
 
 
 def _yaml_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
@@ -64,12 +102,17 @@ def _yaml_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
     return Problem(file, message, line=mark.line + 1, column=mark.column + 1)
 
 
-def _index_nodes(node: Any, path: KeyPath, lines: dict[KeyPath, int], problems: list[Problem], file: str, active: set[int]) -> None:
+def _index_nodes(node: Any, path: KeyPath, walk: _Walk) -> None:
     import yaml
 
-    if id(node) in active:  # a recursive alias
-        return
-    active.add(id(node))
+    if id(node) in walk.active:  # an alias inside the node it names: endless once built
+        raise _Refused("an alias refers to a node that holds it (a cycle): not a profile", path)
+    walk.visited += 1
+    if walk.visited > MAX_NODES:
+        raise _Refused(f"the YAML expands to more than {MAX_NODES:,} nodes (aliases of aliases?): not a profile", path)
+    if len(path) > MAX_DEPTH:
+        raise _Refused(f"the YAML nests deeper than {MAX_DEPTH} levels: not a profile", path)
+    walk.active.add(id(node))
     if isinstance(node, yaml.MappingNode):
         first_seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -77,15 +120,15 @@ def _index_nodes(node: Any, path: KeyPath, lines: dict[KeyPath, int], problems: 
                 continue
             key, line = key_node.value, key_node.start_mark.line + 1
             if key in first_seen and key != "<<":
-                problems.append(Problem(file, f"duplicate key {key!r} (first at line {first_seen[key]})", format_key_path((*path, key)), line))
+                walk.problems.append(Problem(walk.file, f"duplicate key {key!r} (first at line {first_seen[key]})", format_key_path((*path, key)), line))
             first_seen.setdefault(key, line)
-            lines.setdefault((*path, key), line)
-            _index_nodes(value_node, (*path, key), lines, problems, file, active)
+            walk.lines.setdefault((*path, key), line)
+            _index_nodes(value_node, (*path, key), walk)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            lines.setdefault((*path, index), item.start_mark.line + 1)
-            _index_nodes(item, (*path, index), lines, problems, file, active)
-    active.discard(id(node))
+            walk.lines.setdefault((*path, index), item.start_mark.line + 1)
+            _index_nodes(item, (*path, index), walk)
+    walk.active.discard(id(node))
 
 
 def line_of(path: KeyPath, lines: Mapping[KeyPath, int]) -> int | None:

@@ -90,9 +90,12 @@ class MissingKey(ConfigError):
 
     failover = True
 
-    def __init__(self, provider: str, env_var: str | None, detail: str = "") -> None:
+    def __init__(self, provider: str, env_var: str | None, detail: str = "", *, keyring: bool = True) -> None:
         self.provider, self.env_var = provider, env_var
-        where = f"set {env_var} or run `mmo keys set {provider}`" if env_var else f"run `mmo keys set {provider}`"
+        if not keyring:  # the key may come only from the variable the profile names
+            where = f"set {env_var}"
+        else:
+            where = f"set {env_var} or run `mmo keys set {provider}`" if env_var else f"run `mmo keys set {provider}`"
         super().__init__(f"no API key for provider {provider!r}: {where}{detail}")
 
 

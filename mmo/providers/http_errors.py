@@ -1,5 +1,6 @@
 """Turning a failed call into the error tree: who it is about (``CallTarget``, which also scrubs
-the call's API key out of anything a server echoes back), what an HTTP status means, what a
+the call's API key out of anything a server echoes back and escapes the control characters in
+it, so a hostile server can neither show the key nor drive the terminal), what an HTTP status means, what a
 vendor's error body says (``ErrorDetails``), and what a transport failure means
 (``transport_error``). Which body code means what is vendor knowledge and lives in the adapters."""
 
@@ -28,7 +29,11 @@ from mmo.core.errors import (
     StreamCut,
     Timeout,
 )
+from mmo.core.shown import shown, shown_line
 from mmo.providers.rate_limits import parse_retry_after
+
+MIN_SECRET_CHARS = 4  # a shorter "key" would redact ordinary words
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +47,21 @@ class CallTarget:
     secret: str | None = field(default=None, repr=False, compare=False)
 
     def scrub(self, text: str) -> str:
-        if self.secret and len(self.secret) >= 4:
-            return text.replace(self.secret, "[redacted]")
+        if self.secret and len(self.secret) >= MIN_SECRET_CHARS:
+            return text.replace(self.secret, REDACTED)
         return text
+
+    def shown(self, text: str) -> str:
+        """Server text as mmo shows, logs and caches it: the key scrubbed out, control characters
+        escaped (line breaks kept)."""
+        return shown(self.scrub(text))
+
+    def shown_line(self, text: str | None) -> str | None:
+        """A one-line server value (a model id, a code, a finish reason), scrubbed and escaped."""
+        return None if text is None else shown_line(self.scrub(text))
+
+    def stream_scrubber(self) -> StreamScrubber:
+        return StreamScrubber(self.secret if self.secret and len(self.secret) >= MIN_SECRET_CHARS else None)
 
     def error(
         self,
@@ -57,14 +74,50 @@ class CallTarget:
         **extra: Any,
     ) -> ProviderError:
         return cls(
-            self.scrub(message) or "(no message)",
+            self.shown(message) or "(no message)",
             provider=self.provider,
             model=self.model,
             status=status,
             retry_after=retry_after,
-            code=self.scrub(code) if code else None,
+            code=self.shown_line(code) if code else None,
             **extra,
         )
+
+
+class StreamScrubber:
+    """The key scrubbed out of streamed text even when a server splits it across events: text that
+    could be the start of the key is held back until the next piece shows whether it is."""
+
+    __slots__ = ("_secret", "_held")
+
+    def __init__(self, secret: str | None) -> None:
+        self._secret = secret
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        """What of ``piece`` (with any text held back before it) can be shown now."""
+        secret = self._secret
+        if secret is None:
+            return piece
+        text = (self._held + piece).replace(secret, REDACTED)
+        keep = _key_start_at_end(text, secret)
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        """The text held back at the end of the stream (it was not the key)."""
+        held, self._held = self._held, ""
+        return held
+
+
+def _key_start_at_end(text: str, secret: str) -> int:
+    """The length of the longest end of ``text`` that is a start of ``secret`` (shorter than it)."""
+    start = max(0, len(text) - len(secret) + 1)
+    while (start := text.find(secret[0], start)) != -1:
+        if secret.startswith(text[start:]):
+            return len(text) - start
+        start += 1
+    return 0
 
 
 _CONTEXT_OVERFLOW = re.compile(
@@ -149,7 +202,7 @@ def transport_error(exc: httpx.HTTPError, target: CallTarget, *, partial_text: s
     if isinstance(exc, httpx.TimeoutException):
         return target.error(Timeout, f"no answer in time ({detail})")
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return ConfigError(target.scrub(f"provider {target.provider!r} has an unusable base URL: {detail}"))
+        return ConfigError(target.shown(f"provider {target.provider!r} has an unusable base URL: {detail}"))
     if isinstance(exc, (httpx.DecodingError, httpx.TooManyRedirects)):
         return target.error(MalformedResponse, f"unreadable answer: {detail}")
     return target.error(ConnectionFailed, detail)

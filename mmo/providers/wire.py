@@ -5,7 +5,9 @@ hands it: a parsed answer (``WireAnswer``) and the state its stream events add u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 
@@ -15,7 +17,7 @@ from httpx_sse import ServerSentEvent
 from mmo.catalog.endpoints import ProviderSettings
 from mmo.catalog.rules import apply_parameter_rules
 from mmo.core.errors import ConfigError, ProviderError
-from mmo.core.types import Completion, Delta, FinishReason, RateLimitInfo, Request, ToolCall, Usage
+from mmo.core.types import Completion, Delta, FinishReason, RateLimitInfo, Request, ToolCall, Usage, frozen_mapping
 from mmo.providers.call_progress import Stopwatch, StreamProgress
 from mmo.providers.http import open_event_stream, post_json
 from mmo.providers.http_errors import CallTarget
@@ -34,6 +36,20 @@ class WireAnswer:
     reported_model: str | None = None
     avg_logprob: float | None = None
 
+    def shown(self, target: CallTarget) -> WireAnswer:
+        """This answer as mmo may show, log and cache it: the call's key scrubbed out of every
+        field (a server may echo it, even in ``model``) and control characters escaped in the
+        one-line fields. The text keeps its control characters: it is the user's data (a
+        terminal shows it escaped, ``mmo.cli.render``)."""
+        calls = tuple(ToolCall(target.scrub(c.id), target.scrub(c.name), target.scrub(c.arguments)) for c in self.tool_calls)
+        return replace(
+            self,
+            text=target.scrub(self.text),
+            tool_calls=calls,
+            reported_model=target.shown_line(self.reported_model),
+            raw_finish_reason=target.shown_line(self.raw_finish_reason),
+        )
+
     def completion(self, model_id: str, clock: Stopwatch, rate_limits: RateLimitInfo | None = None) -> Completion:
         # Some servers finish a tool-calling turn with a plain "stop" (Gemini always does).
         finish: FinishReason = "tool_calls" if self.tool_calls and self.finish_reason == "stop" else self.finish_reason
@@ -50,6 +66,12 @@ class WireAnswer:
             raw_finish_reason=self.raw_finish_reason,
             rate_limits=rate_limits,
         )
+
+
+def headers_digest(headers: Mapping[str, str]) -> str:
+    """SHA-256 of the headers, names case-folded (HTTP does not tell ``X-Team`` from ``x-team``)."""
+    canonical = json.dumps(sorted((name.lower(), value) for name, value in headers.items()), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _check_base_url(settings: ProviderSettings) -> None:
@@ -90,8 +112,8 @@ class StreamState(Protocol):
 class WireProvider:
     """The call skeleton the three wire adapters share; each fills in its vendor's URL, auth,
     body, answer parser, error classifier and stream state. The API key lives only in
-    ``_api_key``: never in ``identity()``, ``repr`` or an error (``CallTarget`` scrubs it out of
-    anything a server echoes)."""
+    ``_api_key``: never in ``identity()``, ``repr`` or an error, and ``CallTarget`` scrubs it out
+    of anything a server echoes (errors, every field of an answer, streamed text)."""
 
     kind: str = ""
 
@@ -111,9 +133,18 @@ class WireProvider:
         self._client = client
         self._on_warning = on_warning
         self._fixed_headers: dict[str, str] | None = None
+        self._identity: Mapping[str, Any] | None = None
 
     def identity(self) -> Mapping[str, Any]:
-        return {"kind": self.kind, "base_url": self.base_url}
+        """What makes this provider's answers differ from another's, for the response cache: its
+        kind, base URL and profile headers (a header may choose a deployment or a tenant). Header
+        values may be secrets, so they appear only as a hash; the key never appears."""
+        if self._identity is None:  # built once: a batch asks for it on every call
+            identity = {"kind": self.kind, "base_url": self.base_url}
+            if self.settings.headers:
+                identity["headers"] = headers_digest(self.settings.headers)
+            self._identity = frozen_mapping(identity)
+        return self._identity
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
@@ -130,11 +161,12 @@ class WireProvider:
             target=target,
             classify=partial(self._classify, target),
         )
-        return self._parse(data, target).completion(self._model_id(model), clock, parse_rate_limits(headers))
+        return self._parse(data, target).shown(target).completion(self._model_id(model), clock, parse_rate_limits(headers))
 
     async def stream(self, request: Request, model: str) -> AsyncIterator[Delta]:
         request = self._prepare(request, model)
         target, progress, state = self._target(model), StreamProgress(), self._stream_state()
+        scrubber = target.stream_scrubber()
         async with open_event_stream(
             self._client,
             self._url(model, stream=True),
@@ -146,13 +178,16 @@ class WireProvider:
             progress=progress,
         ) as events:
             async for event in events:
-                piece = state.feed(event, target, progress)
+                piece = scrubber.feed(state.feed(event, target, progress))
                 if piece:
                     progress.add_text(piece)
                     yield Delta(text=piece)
         if not state.complete:
             raise progress.ended_early(target, state.end_marker)
-        answer = state.answer(progress.text)
+        if rest := scrubber.flush():
+            progress.add_text(rest)
+            yield Delta(text=rest)
+        answer = state.answer(progress.text).shown(target)
         yield Delta(final=answer.completion(self._model_id(model), progress.clock, parse_rate_limits(progress.headers)))
 
     # --- what each adapter provides --------------------------------------------------------

@@ -1,9 +1,9 @@
 """The response cache: completions on disk (``AnswerStore``), keyed by everything that shapes an
 answer.
 
-The key is a SHA-256 over canonical JSON of the provider's identity (kind, base URL), the model,
-every message and every output-affecting parameter, provider extras included; a parameter left
-out of the key would hand back an answer to a different question. It never holds the API key:
+The key is a SHA-256 over canonical JSON of the provider's identity (kind, base URL, a hash of its
+profile headers), the model, every message and every output-affecting parameter, provider extras
+included; a setting left out of the key would hand back an answer to a different question. It never holds the API key:
 ``Provider.identity()`` never carries one, and nothing here reads keys.
 
 Values are stored as JSON text (not pickles), so a cache file is inspectable and loading it

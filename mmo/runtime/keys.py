@@ -1,4 +1,6 @@
-"""API keys: an environment variable first (CI, one-off overrides), then the OS keyring.
+"""API keys: an environment variable first (CI, one-off overrides), then the OS keyring, which
+holds keys for the providers' own hosts only: a provider pointed elsewhere resolves only the
+variable its profile names (``use_keyring=False``, ``mmo.catalog.key_scope``).
 
 Keys live in the keyring under service ``mmo`` with the provider name as the user name. On a box
 without a keyring backend (headless Linux, CI containers) keyring selects its ``fail`` backend,
@@ -67,11 +69,16 @@ class KeyStore:
         value = self._environ.get(env_var, "").strip() if env_var else ""
         return ResolvedKey(value, f"env {env_var}") if value else None
 
-    def resolve(self, provider: str, env_var: str | None) -> ResolvedKey:
-        """The key for ``provider``; raises ``MissingKey`` (naming the fix) when there is none."""
+    def resolve(self, provider: str, env_var: str | None, *, use_keyring: bool = True) -> ResolvedKey:
+        """The key for ``provider``; raises ``MissingKey`` (naming the fix) when there is none.
+        ``use_keyring=False``: only ``env_var`` (the provider points somewhere the keyring's key
+        must not go, ``mmo.catalog.key_scope``)."""
         from_env = self._from_env(env_var)
         if from_env is not None:
             return from_env
+        if not use_keyring:
+            detail = " (the keyring's key goes only to the provider's own host)"
+            raise MissingKey(provider, env_var, detail, keyring=False)
         import keyring
         from keyring.errors import KeyringError
 
@@ -83,12 +90,14 @@ class KeyStore:
             raise MissingKey(provider, env_var)
         return ResolvedKey(value, KEYRING_SOURCE)
 
-    def source(self, provider: str, env_var: str | None) -> str | None:
+    def source(self, provider: str, env_var: str | None, *, use_keyring: bool = True) -> str | None:
         """Where the key would come from, or ``None``; never the value, never raises for a
         missing keyring backend."""
         from_env = self._from_env(env_var)
         if from_env is not None:
             return from_env.source
+        if not use_keyring:
+            return None
         import keyring
         from keyring.errors import KeyringError
 

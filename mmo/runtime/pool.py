@@ -1,7 +1,7 @@
 """``ProviderPool``: provider names to live ``Provider`` objects, built lazily, one per name per run.
 
 A provider is built the first time a node calls it: its key is resolved then (environment first,
-then the OS keyring), so a profile that lists five vendors needs keys only for the ones a request
+then the OS keyring, unless its settings point away from the provider's own host), so a profile that lists five vendors needs keys only for the ones a request
 actually reaches, and a missing key is an error a fallback can move past. Its adapter comes from
 the provider-kind registry (``mmo.providers.kinds``). The pool implements ``ProviderLookup``.
 """
@@ -67,7 +67,7 @@ class ProviderPool:
         kind = provider_kind(settings.kind)
         api_key = None
         if settings.needs_key and kind.needs_key:
-            api_key = self._keys.resolve(name, settings.key_env).value
+            api_key = self._keys.resolve(name, settings.key_env, use_keyring=settings.keyring).value
         elif settings.key_env and self._environ.get(settings.key_env):
             api_key = self._environ[settings.key_env]  # optional key (ollama behind a proxy)
         client = self._http_client() if kind.http else None

@@ -3,6 +3,10 @@ and a batch row's ``params`` may set, validated the same way wherever they come 
 
 Known names are checked (``max_tokens`` above 0, ``temperature`` 0-2, ``timeout_s`` a positive
 finite number...); any other name is a provider-specific field sent verbatim (``Params.extra``).
+Every value, known or not, must be sendable as JSON: no NaN or infinity (``-p foo=NaN`` would
+otherwise reach the wire encoder) and at most ``MAX_PARAM_DEPTH`` levels of nesting. ``model`` is
+not a parameter: it would change the model called but not the one priced, capped and logged;
+the model is chosen by ``-m``, the profile, or a batch row's ``model`` field.
 """
 
 from __future__ import annotations
@@ -10,11 +14,33 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from mmo.core.errors import ConfigError
 from mmo.core.types import Params, frozen_mapping
 from mmo.spec.base import Spec
+
+MAX_PARAM_DEPTH = 32  # levels of lists and mappings in one parameter value
+MODEL_IS_NOT_A_PARAMETER = (
+    "model is not a parameter (it would change the model called but not the one priced, capped and logged): "
+    'choose the model with -m/--model, in the profile (its strategy or models:), or with a batch row\'s "model" field'
+)
+
+
+def value_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be sent as a parameter: a NaN or infinity anywhere in it, or nesting
+    past ``MAX_PARAM_DEPTH``. Walked without recursion, so any depth is safe to check."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return "must be a finite number (JSON has no NaN or Infinity)"
+        if isinstance(item, (Mapping, list, tuple)):
+            if depth >= MAX_PARAM_DEPTH:
+                return f"nests deeper than {MAX_PARAM_DEPTH} levels"
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 class ParamsSpec(Spec):
@@ -36,6 +62,18 @@ class ParamsSpec(Spec):
     @classmethod
     def _stop_as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("response_format", "extra", mode="after")
+    @classmethod
+    def _sendable(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        if value is None:
+            return value
+        if info.field_name == "extra" and "model" in value:
+            raise ValueError(MODEL_IS_NOT_A_PARAMETER)
+        problem = value_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("temperature", "top_p", mode="after")
     @classmethod
@@ -72,11 +110,22 @@ def params_from_mapping(values: Mapping[str, Any], *, where: str = "parameter") 
         extra = {**nested, **extra}
     elif nested is not None:
         extra["extra"] = nested
+    if "model" in extra:
+        raise ConfigError(f"{where} model={_short(extra['model'])}: {MODEL_IS_NOT_A_PARAMETER}")
+    for name, value in (*known.items(), *extra.items()):
+        if (problem := value_problem(value)) is not None:
+            raise ConfigError(f"{where} {name}={_short(value)}: {problem}")
     try:
         spec = ParamsSpec.model_validate(known)
     except ValidationError as error:
         raise ConfigError(_describe(error, values, where)) from None
     return spec.apply_to(Params()).merged(extra=extra) if extra else spec.apply_to(Params())
+
+
+def _short(value: Any) -> str:
+    import reprlib
+
+    return reprlib.repr(value)
 
 
 def _describe(error: ValidationError, values: Mapping[str, Any], where: str) -> str:

@@ -18,9 +18,9 @@ from mmo.spec.params import ParamsSpec
 class PriceSpec(Spec):
     """USD per 1M tokens. A model priced 0/0 costs a known $0."""
 
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cached_input: float | None = Field(default=None, ge=0)
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(ge=0, allow_inf_nan=False)
+    cached_input: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class ModelEntry(Spec):
@@ -37,15 +37,36 @@ class ModelEntry(Spec):
 ModelsSpec = dict[str, str | ModelEntry]
 
 
+KEY_ENV_SUFFIXES: tuple[str, ...] = ("_API_KEY", "_KEY", "_TOKEN")
+
+
 class ProviderEntryBase(Spec):
     """The fields every provider declaration has; a provider kind may add its own
-    (``mmo.providers.kinds``). ``kind`` is the wire format it speaks."""
+    (``mmo.providers.kinds``). ``kind`` is the wire format it speaks.
+
+    ``key_env`` names the variable whose value is sent to ``base_url``: it must look like a key's
+    name (ending in ``_API_KEY``, ``_KEY`` or ``_TOKEN``), so a profile cannot have mmo send some
+    other variable (``HOME``, ``DATABASE_URL`` ...) to a server it chose."""
 
     kind: str = "openai"
     base_url: str | None = None
-    key_env: str | None = Field(default=None, description="environment variable holding the key")
+    key_env: str | None = Field(default=None, description="environment variable holding the key (its name ends in _API_KEY, _KEY or _TOKEN)")
     key: Literal["required", "none"] = Field(default="required", description="'none' for servers that need no key")
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("key_env")
+    @classmethod
+    def _key_like_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.isidentifier() or not value.isascii():
+            raise ValueError(f"key_env {value!r} is not an environment variable name")
+        if not value.upper().endswith(KEY_ENV_SUFFIXES):
+            raise ValueError(
+                f"key_env {value!r} does not look like a key variable: its value would be sent to the server, so its name "
+                "must end in _API_KEY, _KEY or _TOKEN (for example MYPROXY_API_KEY)"
+            )
+        return value
 
     @field_validator("headers")
     @classmethod
@@ -60,17 +81,17 @@ class RetrySpec(Spec):
     """How a fallback treats a failing target before moving on."""
 
     attempts: int = Field(default=2, ge=1, le=10, description="tries per target for retryable errors")
-    backoff_s: float = Field(default=0.5, gt=0, description="first back-off; doubles each retry, with jitter")
-    max_backoff_s: float = Field(default=8.0, gt=0)
-    max_retry_after_s: float = Field(default=30.0, ge=0, description="longer Retry-After hints move on instead of waiting")
+    backoff_s: float = Field(default=0.5, gt=0, allow_inf_nan=False, description="first back-off; doubles each retry, with jitter")
+    max_backoff_s: float = Field(default=8.0, gt=0, allow_inf_nan=False)
+    max_retry_after_s: float = Field(default=30.0, ge=0, allow_inf_nan=False, description="longer Retry-After hints move on instead of waiting")
     fail_fast: bool = Field(default=False, description="never wait: move to the next target at once")
 
 
 class BudgetSpec(Spec):
     """Cost caps, checked before every real model call against its worst-case cost."""
 
-    per_request_usd: float | None = Field(default=None, gt=0, description="cap on one request (all its attempts)")
-    daily_usd: float | None = Field(default=None, gt=0, description="cap on this profile's spend per UTC day (run log)")
+    per_request_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="cap on one request (all its attempts)")
+    daily_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="cap on this profile's spend per UTC day (run log)")
     allow_unknown_prices: bool = Field(default=False, description="under a cap, call models with no known price (counted as $0)")
 
 
@@ -79,8 +100,8 @@ class BreakerSpec(Spec):
     the model fail at once for ``cooldown_s``; then one trial call decides."""
 
     failures: int = Field(default=5, ge=1)
-    window_s: float = Field(default=60.0, gt=0)
-    cooldown_s: float = Field(default=30.0, gt=0)
+    window_s: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    cooldown_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)
 
 
 class LimitSpec(Spec):

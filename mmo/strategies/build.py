@@ -27,6 +27,9 @@ class TreeBuilder:
     def __init__(self, portfolio: Portfolio) -> None:
         self.portfolio = portfolio
         self.defaults = portfolio.defaults.apply_to(Params())
+        # The specs being built, outermost first. When a build raises, they stay: the last one is
+        # the node that refused, which ``mmo.config.tree_check`` locates in the profile file.
+        self.building: list[Any] = []
 
     def build(self, spec: Any = None) -> Node:
         spec = self.portfolio.strategy if spec is None else spec
@@ -37,7 +40,10 @@ class TreeBuilder:
         kind = _kinds_by_spec().get(type(spec))
         if kind is None:
             raise ConfigError(f"cannot build a strategy node from {spec!r}")
-        return kind.build(self, spec)
+        self.building.append(spec)
+        node = kind.build(self, spec)
+        self.building.pop()
+        return node
 
     def target(self, name: str, node_params: ParamsSpec | None = None) -> ModelTarget:
         """``name`` is a portfolio alias or a ``provider:model`` reference."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +33,8 @@ class BatchJob:
     def check(self) -> None:
         if self.concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1, not {self.concurrency}")
-        if self.max_cost_usd is not None and self.max_cost_usd <= 0:
-            raise ConfigError(f"--max-cost must be above 0, not {self.max_cost_usd}")
+        if self.max_cost_usd is not None and not (math.isfinite(self.max_cost_usd) and self.max_cost_usd > 0):
+            raise ConfigError(f"--max-cost must be a finite number above 0, not {self.max_cost_usd}")
 
 
 @dataclass(frozen=True, slots=True)
