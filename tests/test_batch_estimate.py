@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 import pytest
 
 from mmo.app.batch.estimate import BatchEstimate, BatchTotals, ModelEstimate, estimate_rows
+from mmo.app.batch.input import InputRow
 from mmo.app.engine import Engine, open_engine
 from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
 from mmo.core.protocols import leaf_targets
@@ -53,7 +54,8 @@ def estimate_with(engine: Engine, requests: Iterable[Request], *, run_cap: RunCa
     """What ``mmo batch --dry-run`` does with these rows."""
     budgets = Budgets(per_request_usd=engine.resolved.profile.budget.per_request_usd)
     order = list(dict.fromkeys(t.id for t in leaf_targets(engine.root)))
-    result = estimate_rows(engine.root, requests, TreeEstimator(engine.services), BatchTotals(budgets, run_cap), order)
+    rows = (InputRow(n, n, request) for n, request in enumerate(requests, 1))
+    result = estimate_rows(engine, rows, TreeEstimator(engine.services), BatchTotals(budgets, run_cap), order)
     asyncio.run(engine.aclose())
     return result
 

@@ -124,7 +124,9 @@ def build_body(request: Request, model: str, *, stream: bool) -> tuple[dict[str,
     output_config, warning = _output_config(params.response_format, params.reasoning_effort)
     if output_config:
         body["output_config"] = output_config
-    return merge_extra(body, params.extra), warning
+    merged = merge_extra(body, params.extra)
+    merged["model"] = model  # set last: no provider extra may change the model called (and priced)
+    return merged, warning
 
 
 def _output_config(response_format: Mapping[str, Any] | None, effort: str | None) -> tuple[dict[str, Any], str | None]:

@@ -112,7 +112,9 @@ def build_body(request: Request) -> dict[str, Any]:
     config = _generation_config(request)
     if config:
         body["generationConfig"] = config
-    return merge_extra(body, request.params.extra)
+    merged = merge_extra(body, request.params.extra)
+    merged.pop("model", None)  # the model is named in the URL only: an extra cannot add another
+    return merged
 
 
 def _generation_config(request: Request) -> dict[str, Any]:

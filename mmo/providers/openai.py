@@ -103,7 +103,9 @@ def build_body(request: Request, model: str, *, stream: bool) -> dict[str, Any]:
             body["top_logprobs"] = params.top_logprobs
     if stream:
         body["stream_options"] = {"include_usage": True}
-    return merge_extra(body, params.extra)
+    merged = merge_extra(body, params.extra)
+    merged["model"] = model  # set last: no provider extra may change the model called (and priced)
+    return merged
 
 
 def _message(message: Message) -> dict[str, Any]:

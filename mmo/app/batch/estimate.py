@@ -14,15 +14,17 @@ per-request budget says how many rows' worst case passes it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from mmo.core.estimate import CallCost, CostRange
-from mmo.core.protocols import Node
-from mmo.core.types import Request
 from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
 from mmo.runtime.estimator import UNKNOWN_SOURCE, TreeEstimator
 from mmo.runtime.spend import Budgets, RunCap
 from mmo.runtime.tokens import CHARS_PER_TOKEN
+
+if TYPE_CHECKING:
+    from mmo.app.batch.input import InputRow
+    from mmo.app.engine import Engine
 
 SCENARIOS = ("best", "expected", "worst")
 
@@ -165,10 +167,12 @@ class BatchTotals:
         )
 
 
-def estimate_rows(root: Node, requests: Iterable[Request], estimator: TreeEstimator, totals: BatchTotals, tree_order: Sequence[str]) -> BatchEstimate:
-    """Estimate every request through ``root`` (consumed once, row by row)."""
-    for request in requests:
-        totals.add(estimator.range(root, request))
+def estimate_rows(engine: Engine, rows: Iterable[InputRow], estimator: TreeEstimator, totals: BatchTotals, tree_order: Sequence[str]) -> BatchEstimate:
+    """Estimate every row (consumed once) through the engine's tree, or through the one model a
+    row names, as the run would call it."""
+    for row in rows:
+        root = engine.root if row.model is None else engine.models.node(row.model)
+        totals.add(estimator.range(root, row.request))
     return totals.result(estimator, tree_order)
 
 

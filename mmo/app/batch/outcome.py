@@ -76,7 +76,7 @@ def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
     usage, cost = total_usage(attempts), total_cost(attempts).usd
     status = DONE if completion is not None else classify(error)
     error_class, message = _error_fields(error)
-    latency = _latency(completion, trace)
+    latency = run.waited_ms()[0]
     fields: dict[str, Any] = {
         "id": row.row_id,
         "line": row.index,
@@ -111,13 +111,6 @@ def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
         attempts=tuple(_attempts(attempts, completion)),
         line=_LINE(fields),
     )
-
-
-def _latency(completion: Completion | None, trace: Span) -> float:
-    # Replay answers at once and simulates a latency: report that one, as `mmo ask` does.
-    if completion is not None and completion.latency_simulated:
-        return completion.latency_ms
-    return trace.duration_ms
 
 
 def classify(error: BaseException | None) -> str:

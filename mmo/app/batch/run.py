@@ -31,6 +31,7 @@ from mmo.app.batch.source import BatchInput, opened_input, unfinished
 from mmo.app.batch.state import BatchState
 from mmo.app.batch.summary import summarize
 from mmo.app.engine import Engine, open_engine
+from mmo.app.model_nodes import model_check
 from mmo.app.profile_choice import ResolvedProfile, resolve_profile
 from mmo.app.settings import AppEnv
 from mmo.core.errors import ConfigError
@@ -50,8 +51,9 @@ async def run_batch(
 ) -> BatchReport:
     """Run (or resume) the batch. ``providers`` adds ready-made providers by name, as for ``ask``."""
     job.check()
-    with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict) as (source, parser):
-        resolved = resolve_profile(job.settings.choice, env)
+    resolved = resolve_profile(job.settings.choice, env)
+    models = model_check(resolved.profile, providers)
+    with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict, models=models) as (source, parser):
         chosen = _choose(job, env, source, resolved)
         record_run(chosen.identity)
         with BatchState(chosen.identity.directory) as state:

@@ -165,7 +165,7 @@ class RowRunner:
         self._in_flight += 1
         try:
             # Every failure of a row is reported in its outcome, not raised (a bug included).
-            outcome = await self.engine.run(row.request, capture=(Exception,))
+            outcome = await self.engine.run(row.request, capture=(Exception,), model=row.model)
         finally:
             self._in_flight -= 1
         if outcome.error is not None:
