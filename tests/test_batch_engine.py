@@ -67,5 +67,6 @@ def test_one_batch_opens_the_run_log_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert report.summary.done == 4
     assert opened == [env.paths.runlog_path]
     with runlog_module.RunLog(env.paths.runlog_path) as log:
-        (run,) = log.recent(5)
-    assert run.command == "batch" and run.status == "ok"
+        runs = log.recent(10)
+    assert sorted(run.command for run in runs) == ["batch"] * 4 + ["batch-run"]  # each row, and the invocation
+    assert all(run.status == "ok" for run in runs)

@@ -160,16 +160,29 @@ def run_header(details: "RunDetails") -> Any:
         ("cost", f"{money(Cost(run.cost_usd, run.cost_source or 'unknown'))} ({run.cost_source or 'unknown'})"),
         ("latency", millis(run.latency_ms)),
     ]
+    if run.batch_run_id is not None:
+        where = f"line {run.batch_line} of batch run {run.batch_run_id}" if run.batch_line is not None else f"batch run {run.batch_run_id}"
+        rows.append(("batch", where))
     if run.error_message:
         rows.append(("error", run.error_message))
     rows.append(("prompt", _preview(run.prompt)))
-    rows.append(("answer", run.answer if run.answer is not None else "(not logged: --no-log)"))
+    rows.append(("answer", _answer(run)))
     text = Text()
     for name, value in rows:
         text.append(f"{name:>12}  ", style="bold")
         text.append(f"{value}\n")
     text.rstrip()
     return text
+
+
+def _answer(run: "RunRecord") -> str:
+    if run.answer is not None:
+        return run.answer
+    if run.prompt is None:
+        return "(not logged: --no-log)"
+    if run.command == "batch-run":
+        return "(in the batch's output file; each row is a run of its own in the log)"
+    return "(none: the run was interrupted)" if run.status == "interrupted" else "(none: no model answered)"
 
 
 def _preview(prompt: str | None) -> str:

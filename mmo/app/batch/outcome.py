@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mmo.app.batch.input import InputRow
 from mmo.app.outcome import RunOutcome
 from mmo.core.errors import AllAttemptsFailed, TransientError, one_line
 from mmo.core.trace import Span, total_cost, total_usage
 from mmo.core.types import Completion
+
+if TYPE_CHECKING:
+    from mmo.app.batch.row_log import LoggedRun
 
 DONE, FAILED, INFRA_ERROR = "done", "failed", "infra_error"
 _LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder for every row
@@ -67,10 +70,11 @@ class RowOutcome:
     prompt_chars: int
     attempts: tuple[AttemptNumbers, ...]
     line: str  # the output line (JSON, no newline)
+    log: LoggedRun | None = None  # its run-log records, written once the row is committed
 
 
-def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
-    """The outcome of a row that ran."""
+def outcome_of(row: InputRow, run: RunOutcome, log: LoggedRun | None = None) -> RowOutcome:
+    """The outcome of a row that ran (``log``: its run-log records)."""
     completion, error, trace = run.completion, run.error, run.trace
     attempts = tuple(trace.attempts())  # walked once, used four times
     usage, cost = total_usage(attempts), total_cost(attempts).usd
@@ -110,6 +114,7 @@ def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
         prompt_chars=sum(len(m.content) for m in row.request.messages),
         attempts=tuple(_attempts(attempts, completion)),
         line=_LINE(fields),
+        log=log,
     )
 
 

@@ -25,6 +25,7 @@ from mmo.app.batch.job import BatchJob, BatchReport
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome
 from mmo.app.batch.output import OutputTargets, output_targets, write_errors_report, write_lines, write_lines_atomically
 from mmo.app.batch.progress import BatchStop
+from mmo.app.batch.row_log import RowLogger
 from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
 from mmo.app.batch.runner import RowRunner
 from mmo.app.batch.source import BatchInput, opened_input, unfinished
@@ -109,6 +110,9 @@ class _Invocation:
         counts = self.state.counts()
         finished_before = sum(counts.get(status, 0) for status in self.skip)
         runner = _runner(self.job, engine, self.state, total=self.source.rows, finished_before=finished_before, observer=self.observer, stream_to=stream_to)
+        if engine.runlog is not None:
+            warn = engine.services.warn
+            runner.row_log = RowLogger(engine.runlog, batch_run_id=self.chosen.identity.run_id, log_text=self.job.log_text, warn=warn)
         if control is not None:
             control.attach(runner)
         stop = await runner.run(unfinished(self.source.path, self.parser, self.state.finished_indices(self.skip)))
