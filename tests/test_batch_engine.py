@@ -70,3 +70,31 @@ def test_one_batch_opens_the_run_log_once(tmp_path: Path, monkeypatch: pytest.Mo
         runs = log.recent(10)
     assert sorted(run.command for run in runs) == ["batch"] * 4 + ["batch-run"]  # each row, and the invocation
     assert all(run.status == "ok" for run in runs)
+
+
+def test_rows_cancelled_in_flight_stay_pending_and_their_spend_is_logged(tmp_path: Path) -> None:
+    from mmo.app.batch.control import BatchControl, BatchObserver
+    from mmo.app.batch.progress import BatchProgress
+
+    job, env = setup(tmp_path, 6)
+    fake = FakeProvider("lab").script("a", FakeReply("quick", usage=Usage(10, 5)), default=FakeReply("slow", usage=Usage(10, 5), delay_s=30))
+    control = BatchControl()
+
+    class CancelOnceOneIsDone(BatchObserver):
+        progress_interval_s = 0.01
+
+        def progress(self, snapshot: BatchProgress) -> None:
+            if snapshot.done >= 1 and snapshot.in_flight == 3 and snapshot.stopping is None:
+                control.interrupt()
+                control.interrupt()  # the second Ctrl-C cancels the rows in flight
+
+    report = asyncio.run(run_batch(job, env, providers={"lab": fake}, observer=CancelOnceOneIsDone(), control=control))
+    assert report.summary.done == 1 and report.summary.pending == 5 and report.stop is not None
+    with runlog_module.RunLog(env.paths.runlog_path) as log:
+        rows = [run for run in log.recent(20) if run.command == "batch"]
+        interrupted = [run for run in rows if run.status == "interrupted"]
+        assert len(rows) == 4 and len(interrupted) == 3  # one answered, three cancelled in flight
+        for run in interrupted:
+            (attempt,) = log.get(run.run_id)[1]
+            assert attempt.status == "cancelled" and attempt.cost_usd and attempt.cost_usd > 0  # the prompt, at the input price
+            assert run.cost_usd == pytest.approx(attempt.cost_usd) and run.error_class == "Interrupted"

@@ -38,7 +38,7 @@ def logs(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", "-n", help="How many runs, newest first."),
     model: str | None = typer.Option(None, "--model", "-m", help="Only runs where this provider:model answered or was tried."),
-    status: str | None = typer.Option(None, "--status", help="Only runs that ended so: ok or error."),
+    status: str | None = typer.Option(None, "--status", help="Only runs that ended so: ok, error or interrupted."),
     profile: str | None = typer.Option(None, "--profile", "-P", help="Only runs of this profile."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per run."),
 ) -> None:
