@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mmo.app.batch.control import BatchObserver
-from mmo.cli.formats import dollars, duration, plural
+from mmo.cli.formats import duration, partial_dollars, plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -70,7 +70,7 @@ def _fields(snapshot: BatchProgress) -> dict[str, str]:
     return {
         "rate": f"{snapshot.rate:.1f} rows/s",
         "eta": duration(snapshot.eta_s),
-        "cost": dollars(snapshot.cost_usd),
+        "cost": partial_dollars(snapshot.cost_usd, snapshot.unknown_cost_rows, "row"),
         "errors": str(snapshot.errors),
         "cache": str(snapshot.cache_hits),
     }
@@ -80,6 +80,6 @@ def progress_line(snapshot: BatchProgress) -> str:
     share = snapshot.completed / snapshot.total * 100 if snapshot.total else 100.0
     return (
         f"batch: {snapshot.completed}/{snapshot.total} rows ({share:.0f}%) · {snapshot.rate:.1f} rows/s · "
-        f"ETA {duration(snapshot.eta_s)} · {dollars(snapshot.cost_usd)} · {plural(snapshot.errors, 'error')} · "
+        f"ETA {duration(snapshot.eta_s)} · {partial_dollars(snapshot.cost_usd, snapshot.unknown_cost_rows, 'row')} · {plural(snapshot.errors, 'error')} · "
         f"{plural(snapshot.cache_hits, 'cache hit')}"
     )

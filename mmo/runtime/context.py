@@ -20,6 +20,7 @@ from mmo.core.protocols import Node, Provider, RecordedAnswers, StreamSink
 from mmo.core.target import ModelTarget, RunOptions
 from mmo.core.trace import Span, SpanBuilder
 from mmo.core.types import Completion, Cost, Delta, Request, StreamRestart, Usage, evolve
+from mmo.core.usage import MAX_PLAUSIBLE_TOKENS
 from mmo.runtime.guard import Guard
 from mmo.runtime.services import Services
 from mmo.runtime.tokens import TokenEstimator
@@ -95,7 +96,12 @@ class SpanContext:
             return cached
         completion = await self._guarded_call(provider, target, request)
         cost = completion.cost if completion.cost.known else self.services.catalog.cost(target.ref, completion.usage)
-        if not cost.known:
+        if completion.usage.suspect is not None:
+            self.note(f"suspect usage from {target.id}: {completion.usage.suspect}")
+            # Said once per model (the details, which vary by call, are in the trace).
+            self.services.warn(f"{target.id} reported token counts that cannot be right (negative, not a whole number, or over "
+                               f"{MAX_PLAUSIBLE_TOKENS:,}; --explain shows them): they count as 0 and such a call's cost is unknown")
+        elif not cost.known:
             self.services.warn(f"no price known for {target.id}: its cost is shown as unknown")
         completion = evolve(completion, cost=cost)
         self._record(completion, cost, cached=False)

@@ -83,6 +83,7 @@ class BatchEstimate:
     max_cost: CapCoverage | None = None
     rows_over_request_budget: int = 0
     request_budget_usd: float | None = None
+    unknown_rows_by_scenario: tuple[int, int, int] = (0, 0, 0)  # best, expected, worst: rows with an unpriced call
 
     @property
     def complete(self) -> bool:
@@ -113,6 +114,7 @@ class BatchTotals:
     def __init__(self, budgets: Budgets, run_cap: RunCap | None) -> None:
         self.rows = 0
         self.unknown_price_rows = 0
+        self.unknown_by_scenario = [0, 0, 0]
         self.usd = [0.0, 0.0, 0.0]
         self.models: dict[str, _ModelSums] = {}
         self.budgets, self.run_cap = budgets, run_cap
@@ -123,9 +125,12 @@ class BatchTotals:
     def add(self, row: CostRange) -> None:
         self.rows += 1
         for scenario, path in enumerate((row.best, row.expected, row.worst)):
+            unpriced = False
             for call in path.calls:
                 self.models.setdefault(call.model_id, _ModelSums()).add(scenario, call)
+                unpriced = unpriced or call.usd is None
             self.usd[scenario] += path.usd
+            self.unknown_by_scenario[scenario] += unpriced
         self._count_rows(row)
         if not self.budgets.request_fits(row.worst.usd):
             self.rows_over_request_budget += 1
@@ -164,6 +169,7 @@ class BatchTotals:
             max_cost=cap,
             rows_over_request_budget=self.rows_over_request_budget,
             request_budget_usd=self.budgets.per_request_usd,
+            unknown_rows_by_scenario=(self.unknown_by_scenario[0], self.unknown_by_scenario[1], self.unknown_by_scenario[2]),
         )
 
 

@@ -28,7 +28,8 @@ class BatchProgress:
     failed: int = 0
     infra_errors: int = 0
     malformed: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # known cost
+    unknown_cost_rows: int = 0  # rows whose cost is unknown (not in cost_usd)
     cache_hits: int = 0
     in_flight: int = 0
     elapsed_s: float = 0.0

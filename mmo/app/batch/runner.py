@@ -89,6 +89,7 @@ class RowRunner:
         self._counts: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._cost = 0.0
+        self._unknown_cost_rows = 0
         self._cache_hits = 0
         self._in_flight = 0
         self._interrupts = 0
@@ -214,6 +215,8 @@ class RowRunner:
                 self._errors[outcome.error_class] += 1
             if outcome.cost_usd is not None:
                 self._cost += outcome.cost_usd
+            else:
+                self._unknown_cost_rows += 1
             self._cache_hits += outcome.cache_hit
             self.tally.add(outcome)
         if self.row_log is not None:
@@ -233,6 +236,7 @@ class RowRunner:
             infra_errors=self._counts[INFRA_ERROR],
             malformed=self._counts["malformed"],
             cost_usd=self._cost,
+            unknown_cost_rows=self._unknown_cost_rows,
             cache_hits=self._cache_hits,
             in_flight=self._in_flight,
             elapsed_s=time.monotonic() - self._started,
