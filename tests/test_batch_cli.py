@@ -281,3 +281,24 @@ def test_unordered_output_to_standard_output_streams_each_row_as_it_is_committed
     asyncio.run(run_batch(job, AppEnv.from_process(), stdout=again))
     assert sorted(again.getvalue().splitlines()) == sorted(lines)  # a resume prints what was finished
     assert loopback.stats().total == 20
+
+
+def test_dry_run_expects_answers_as_long_as_the_run_log_saw_else_a_stated_default(tmp_path: Path, loopback: LoopbackServer) -> None:
+    profile = loop_profile(tmp_path, loopback, max_tokens=4000)
+    data = write_rows(tmp_path / "in.jsonl", 5)
+
+    def dry_run_output_tokens() -> tuple[str, str]:
+        result = run_cli(str(data), "-P", str(profile), "--dry-run")
+        assert result.exit_code == 0, result.stderr
+        model_line = next(line for line in result.stderr.splitlines() if line.startswith(f"loop:{MODEL}"))
+        return model_line.split()[3], " ".join(result.stderr.split())  # tokens out (best-worst), and the caption unwrapped
+
+    tokens_out, shown = dry_run_output_tokens()
+    assert tokens_out == "1,280-20,000"  # no history: 256 expected per row, not the 4,000 of max_tokens
+    assert "best and expected: 256 tokens, the default (no answers in the run log yet)" in shown
+    assert run_cli(str(data), "-P", str(profile), "--no-cache").exit_code == 0
+    answers = [row["tokens"]["output"] for row in read_jsonl(tmp_path / "in.out.jsonl")]
+    tokens_out, shown = dry_run_output_tokens()
+    mean = round(sum(answers) / len(answers))
+    assert tokens_out == f"{5 * mean:,}-20,000"
+    assert f"best and expected: {mean} tokens, the mean of its last 5 answers in the run log" in shown

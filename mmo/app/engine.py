@@ -34,6 +34,7 @@ from mmo.runtime.context import execute
 from mmo.runtime.guard import Guard
 from mmo.runtime.runlog import new_run_id
 from mmo.runtime.services import Services, Warnings
+from mmo.runtime.spend import SpendGuard
 from mmo.runtime.tokens import TokenEstimator
 from mmo.strategies.build import build_tree, describe
 
@@ -111,6 +112,10 @@ class Engine:
         if self.runlog is None:
             raise RuntimeError("this engine was opened without a run log")
         self.runlog.record(run, attempts)
+
+    def spend_guard(self) -> SpendGuard | None:
+        """The session's spend-cap guard (budgets, ``--max-cost``), when one is active."""
+        return next((guard for guard in self.services.guards if isinstance(guard, SpendGuard)), None)
 
     def unpriced_models(self) -> list[str]:
         """Models the tree can call whose worst case cannot be priced, in tree order."""

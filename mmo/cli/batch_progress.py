@@ -54,7 +54,10 @@ class ProgressObserver(BatchObserver):
                 TextColumn("[bold]batch"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[fields][rate]}  ETA {task.fields[fields][eta]}  {task.fields[fields][cost]}  errors {task.fields[fields][errors]}  cache hits {task.fields[fields][cache]}"),
+                TextColumn(
+                    "{task.fields[fields][rate]}  ETA {task.fields[fields][eta]}  {task.fields[fields][cost]}  errors {task.fields[fields][errors]}  "
+                    "cache hits {task.fields[fields][cache]}{task.fields[fields][cap]}"
+                ),
                 console=self.console,
                 auto_refresh=False,
                 transient=False,
@@ -73,13 +76,21 @@ def _fields(snapshot: BatchProgress) -> dict[str, str]:
         "cost": partial_dollars(snapshot.cost_usd, snapshot.unknown_cost_rows, "row"),
         "errors": str(snapshot.errors),
         "cache": str(snapshot.cache_hits),
+        "cap": f"  {cap_throttle(snapshot)}" if snapshot.cap_waiting else "",
     }
+
+
+def cap_throttle(snapshot: BatchProgress) -> str:
+    """Said while --max-cost holds calls back: rows wait for room the calls in flight reserve at
+    their worst case, so the cap, not the provider, sets the pace."""
+    return f"--max-cost throttling: {plural(snapshot.cap_waiting, 'call')} waiting for the worst-case reservations in flight"
 
 
 def progress_line(snapshot: BatchProgress) -> str:
     share = snapshot.completed / snapshot.total * 100 if snapshot.total else 100.0
-    return (
+    line = (
         f"batch: {snapshot.completed}/{snapshot.total} rows ({share:.0f}%) · {snapshot.rate:.1f} rows/s · "
         f"ETA {duration(snapshot.eta_s)} · {partial_dollars(snapshot.cost_usd, snapshot.unknown_cost_rows, 'row')} · {plural(snapshot.errors, 'error')} · "
         f"{plural(snapshot.cache_hits, 'cache hit')}"
     )
+    return f"{line} · {cap_throttle(snapshot)}" if snapshot.cap_waiting else line

@@ -83,6 +83,11 @@ def outcome_lines(report: BatchReport) -> list[str]:
         f"{partial_dollars(this_run.cost_usd, this_run.unknown_cost_rows, 'row')}"
         f"  ·  the run so far: {so_far}" + (f" of the {dollars(report.max_cost_usd)} cap" if report.max_cost_usd else "")
     )
+    if this_run.cap_waits:
+        lines.append(
+            f"--max-cost held back {plural(this_run.cap_waits, 'call')} until calls in flight ended: each reserves its worst case "
+            "(max_tokens) under the cap; a lower max_tokens or a higher cap runs more at once"
+        )
     if report.stop is not None:
         lines.append(_stop_line(report))
     return lines

@@ -19,7 +19,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from mmo.runtime.tokens import TokenRatio
+from mmo.runtime.tokens import OutputSample, TokenRatio
 
 if TYPE_CHECKING:
     import sqlite3
@@ -310,9 +310,10 @@ class RunLog:
             return None
         return TokenRatio(tokens / (chars / 4), samples)
 
-    def typical_output_tokens(self, model_id: str) -> int | None:
+    def typical_output_sample(self, model_id: str) -> OutputSample | None:
         """Mean output tokens per call over the model's last successful uncached calls (rows
-        summing several calls weigh by their count); ``None`` with fewer than three calls."""
+        summing several calls weigh by their count), and how many calls; ``None`` with fewer
+        than three calls."""
         with self._lock:
             row = self._db.execute(
                 """SELECT SUM(calls), SUM(output_tokens) FROM (
@@ -324,7 +325,7 @@ class RunLog:
         calls, tokens = row
         if not calls or calls < RATIO_MIN_SAMPLES:
             return None
-        return max(1, round(int(tokens) / int(calls)))
+        return OutputSample(max(1, round(int(tokens) / int(calls))), int(calls))
 
     def token_ratio(self, model_id: str) -> float | None:
         sample = self.token_ratio_sample(model_id)

@@ -217,10 +217,17 @@ def _input_method(estimator: TreeEstimator, model_ids: Sequence[str]) -> str:
 
 
 def _output_method(estimator: TreeEstimator) -> str:
+    """How output tokens were counted: the worst case, then per model the expected answer length
+    and where it comes from (the run log's observed answers, or the stated default)."""
     if not estimator.estimated_calls:
         return "recorded"
     worst = "max_tokens"
     if estimator.defaulted_output:
         worst = f"max_tokens, or {DEFAULT_OUTPUT_TOKENS} where none is set (set defaults.max_tokens for a tighter estimate)"
-    usual = "each model's typical answer length from the run log where known, else the worst case" if estimator.typical_output_used else "the worst case (no history of answer lengths yet)"
-    return f"worst: {worst}; best and expected: {usual}"
+    sources = estimator.expected_output
+    if len(sources) == 1:
+        usual = next(iter(sources.values()))
+    else:
+        usual = "; ".join(f"{model_id} {source}" for model_id, source in sources.items())
+    replay = " (replay models: recorded)" if estimator.recorded_calls else ""
+    return f"worst: {worst}; best and expected: {usual}, at most max_tokens{replay}"

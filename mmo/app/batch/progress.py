@@ -35,6 +35,8 @@ class BatchProgress:
     elapsed_s: float = 0.0
     stopping: str | None = None
     errors_by_class: dict[str, int] = field(default_factory=dict)
+    cap_waiting: int = 0  # calls now waiting for room under --max-cost (worst-case reservations fill it)
+    cap_waits: int = 0  # calls that waited so, in this invocation
 
     @property
     def finished_now(self) -> int:

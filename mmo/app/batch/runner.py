@@ -99,6 +99,7 @@ class RowRunner:
         self._grace: asyncio.TimerHandle | None = None
         self._fatal: BaseException | None = None
         self._writer = StateWriter(state, self._committed)
+        self._spend = engine.spend_guard()  # says when --max-cost holds rows back
 
     # --- control -----------------------------------------------------------------------------
 
@@ -242,6 +243,8 @@ class RowRunner:
             elapsed_s=time.monotonic() - self._started,
             stopping=self.stop.reason if self.stop else None,
             errors_by_class=dict(self._errors),
+            cap_waiting=self._spend.waiting if self._spend is not None and self._spend.run_cap is not None else 0,
+            cap_waits=self._spend.waits if self._spend is not None and self._spend.run_cap is not None else 0,
         )
 
     async def _tick(self) -> None:
