@@ -1,4 +1,6 @@
-"""``mmo batch`` progress: a rich bar on a terminal, plain lines in a log."""
+"""``mmo batch`` progress: a rich bar on a terminal, plain lines in a log. Costs with unknown
+parts say so (never ``$0``); while ``--max-cost`` holds calls back (calls in flight reserve their
+worst case under the cap), the line says so."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ applies the pending ones in order, each in its own transaction with its record, 
 ``BEGIN IMMEDIATE`` so two processes opening an old log at once cannot both migrate it.
 Never edit a released migration: append a new one.
 
-The log never holds an API key; prompt and answer text are absent for runs made with ``--no-log``.
+Runs are ``mmo ask`` runs, batch rows (each a run of its own, written in groups with
+``record_many``) and batch invocations' summaries. The log never holds an API key; prompt and
+answer text are absent for runs made with ``--no-log``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """``mmo batch --dry-run``: tokens and cost per model before any call, best, expected and worst.
 
 Each row is estimated by the strategy tree itself (``Node.estimate``, through
-``mmo.runtime.estimator.TreeEstimator``): the cheapest way through the strategy, the likely way,
-and the dearest (see ``mmo.core.estimate``). Requests are streamed: only per-model sums are kept,
+``mmo.runtime.estimator.TreeEstimator``), or by the one model the row names: the cheapest way
+through the strategy, the likely way, and the dearest (see ``mmo.core.estimate``). The likely
+answer length of each model is the run log's observed mean, else a stated default; the output
+method says which, per model. Requests are streamed: only per-model sums are kept,
 so 100,000 rows take no more memory than 10.
 
 A model priced nowhere has an unknown cost, never $0: its rows are counted and flagged, and the

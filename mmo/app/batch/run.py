@@ -3,9 +3,10 @@
 ``run_batch`` reads the input once to hash it (the run's identity and the row count for
 progress), picks the run (``identity``), opens its state and ONE engine for every row (shared
 HTTP client, cache, run log, limits, breakers; ``--max-cost`` as the engine's run cap), and runs
-the rows not yet finished. However it ends (finished, stopped by the cap, Ctrl-C), it then
-writes the output and the errors report from the state, the summary, and one record in the run
-log. No typer, no rich.
+the rows not yet finished; each row is logged in the run log as it is committed (``RowLogger``).
+A row may name its own model (checked before it runs, as ``-m`` resolves it). However it ends
+(finished, stopped by the cap, Ctrl-C), it then writes the output and the errors report from the
+state, the summary, and the invocation's summary record in the run log. No typer, no rich.
 """
 
 from __future__ import annotations
