@@ -15,6 +15,8 @@ from mmo.core.trace import Span
 from mmo.core.types import Request
 from mmo.runtime.runlog import AttemptRecord, RunRecord, utc_iso
 
+_TRACE_JSON = json.JSONEncoder(separators=(",", ":")).encode  # compact: a batch logs one per row
+
 
 def outcome_records(
     outcome: RunOutcome,
@@ -49,7 +51,7 @@ def outcome_records(
         latency_ms=outcome.waited_ms()[0],
         ttft_ms=completion.ttft_ms if completion else None,
         cached=bool(completion and completion.cached),
-        trace_json=json.dumps(outcome.trace.to_dict()),  # decisions and numbers only: no prompt text
+        trace_json=_TRACE_JSON(outcome.trace.to_dict()),  # decisions and numbers only: no prompt text
         batch_run_id=batch_run_id,
         batch_line=batch_line,
     )

@@ -360,6 +360,7 @@ class RunLog:
 
 
 _STARTED_AT = _RUN_COLUMNS.index("started_at")
+_ISO_LENGTH = len("2026-01-01T00:00:00.000000+00:00")
 _run_values: Callable[[RunRecord], tuple[Any, ...]] = attrgetter(*_RUN_COLUMNS)
 _attempt_values: Callable[[AttemptRecord], tuple[Any, ...]] = attrgetter(*_ATTEMPT_COLUMNS)
 
@@ -372,6 +373,8 @@ def _run_row(run: RunRecord) -> tuple[Any, ...]:
 
 def _normalise_time(text: str) -> str:
     """Any ISO timestamp with an offset, in the log's one format (naive ones are taken as UTC)."""
+    if len(text) == _ISO_LENGTH and text.endswith("+00:00") and text[10] == "T":
+        return text  # already as ``utc_iso`` writes it (every record mmo makes): a batch logs many
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
