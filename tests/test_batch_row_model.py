@@ -130,3 +130,14 @@ def test_no_parameter_can_change_the_model_on_the_wire() -> None:
     body, _ = anthropic.build_body(request, "claude-haiku-4-5", stream=False)
     assert body["model"] == "claude-haiku-4-5" and body["top_k"] == 3
     assert "model" not in gemini.build_body(request)  # Gemini names the model in the URL only
+
+
+def test_a_row_model_is_estimated_from_its_own_answers_in_the_run_log(tmp_path: Path, loopback: LoopbackServer) -> None:
+    profile = two_model_profile(tmp_path, loopback)
+    data = rows(tmp_path / "in.jsonl", *({"prompt": f"question {n}", "model": "dear"} for n in range(3)))
+    assert run_cli(str(data), "-P", str(profile), "--no-cache").exit_code == 0
+    answers = [row["tokens"]["output"] for row in read_jsonl(tmp_path / "in.out.jsonl")]
+    result = run_cli(str(data), "-P", str(profile), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    shown = " ".join(result.stderr.split())
+    assert f"{round(sum(answers) / 3)} tokens, the mean of its last 3 answers in the run log" in shown

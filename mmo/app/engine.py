@@ -8,8 +8,8 @@ daily budget's spend, and the command's records), the model catalogue and the gu
 an async context manager.
 
 ``Engine.run`` runs the profile's tree, or ``root`` when given: a batch row that names its own
-model runs ``engine.models.node(name)``, the node ``-m`` would run, with the same services (so
-it is priced, capped and logged as that model). A run cancelled in flight (Ctrl-C) hands its
+model runs ``engine.model_node(name)``, the node ``-m`` would run, with the same services (so
+it is priced, capped and logged as that model, and estimated from its own history). A run cancelled in flight (Ctrl-C) hands its
 interrupted outcome, with what it spent so far, to ``on_interrupt`` before the cancellation goes
 on, so it can be logged.
 """
@@ -86,7 +86,7 @@ class Engine:
         trace; anything else propagates. When the run is cancelled, ``on_interrupt`` gets its
         outcome (error ``Interrupted``; the attempts in flight carry their cancel-cost estimate)
         and the cancellation propagates."""
-        root, strategy = (self.root, self.strategy) if model is None else (self.models.node(model), self.models.strategy(model))
+        root, strategy = (self.root, self.strategy) if model is None else (self.model_node(model), self.models.strategy(model))
         spans: list[Span] = []
         completion: Completion | None = None
         error: BaseException | None = None
@@ -112,6 +112,16 @@ class Engine:
         if self.runlog is None:
             raise RuntimeError("this engine was opened without a run log")
         self.runlog.record(run, attempts)
+
+    def model_node(self, name: str) -> Node:
+        """The node of one model, as ``-m`` resolves ``name``; the first time, the token
+        estimator learns what the run log knows of it (prompt ratio, typical answer length)."""
+        node = self.models.node(name)
+        if self.runlog is not None:
+            new = [t.id for t in leaf_targets(node) if not self.services.tokens.knows(t.id)]
+            if new:
+                self.services.tokens = self.services.tokens.with_history(self.runlog, new)
+        return node
 
     def spend_guard(self) -> SpendGuard | None:
         """The session's spend-cap guard (budgets, ``--max-cost``), when one is active."""

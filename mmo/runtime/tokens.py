@@ -52,7 +52,7 @@ class TokenEstimator:
     """Estimates tokens for a model, using its learnt ratio when there is one, and knows each
     model's typical answer length when the run log has seen enough of its answers."""
 
-    __slots__ = ("_ratios", "_samples", "_outputs", "_output_calls")
+    __slots__ = ("_ratios", "_samples", "_outputs", "_output_calls", "_asked")
 
     def __init__(
         self,
@@ -60,7 +60,10 @@ class TokenEstimator:
         samples: Mapping[str, int] | None = None,
         outputs: Mapping[str, int] | None = None,
         output_calls: Mapping[str, int] | None = None,
+        *,
+        asked: Iterable[str] = (),
     ) -> None:
+        self._asked = frozenset(asked)
         self._ratios: Mapping[str, float] = MappingProxyType(dict(ratios or {}))
         self._samples: Mapping[str, int] = MappingProxyType(dict(samples or {}))
         self._outputs: Mapping[str, int] = MappingProxyType(dict(outputs or {}))
@@ -74,7 +77,8 @@ class TokenEstimator:
         samples: dict[str, int] = {}
         outputs: dict[str, int] = {}
         output_calls: dict[str, int] = {}
-        for model_id in dict.fromkeys(model_ids):
+        asked = list(dict.fromkeys(model_ids))
+        for model_id in asked:
             observed = runlog.token_ratio_sample(model_id)
             if observed is not None:
                 ratios[model_id] = observed.ratio
@@ -83,7 +87,23 @@ class TokenEstimator:
             if typical is not None:
                 outputs[model_id] = typical.tokens
                 output_calls[model_id] = typical.calls
-        return cls(ratios, samples, outputs, output_calls)
+        return cls(ratios, samples, outputs, output_calls, asked=asked)
+
+    def knows(self, model_id: str) -> bool:
+        """Whether the run log was asked about this model (it may have had nothing to say)."""
+        return model_id in self._asked
+
+    def with_history(self, runlog: History, model_ids: Iterable[str]) -> TokenEstimator:
+        """This estimator and what the run log says about ``model_ids`` too (models a batch row
+        names, which the profile's tree does not hold)."""
+        learnt = TokenEstimator.from_runlog(runlog, [m for m in model_ids if m not in self._asked])
+        return TokenEstimator(
+            {**self._ratios, **learnt._ratios},
+            {**self._samples, **learnt._samples},
+            {**self._outputs, **learnt._outputs},
+            {**self._output_calls, **learnt._output_calls},
+            asked=(*self._asked, *learnt._asked),
+        )
 
     def typical_output(self, model_id: str) -> int | None:
         """The model's mean answer length over its recent calls, or ``None`` without history."""

@@ -179,7 +179,7 @@ def estimate_rows(engine: Engine, rows: Iterable[InputRow], estimator: TreeEstim
     """Estimate every row (consumed once) through the engine's tree, or through the one model a
     row names, as the run would call it."""
     for row in rows:
-        root = engine.root if row.model is None else engine.models.node(row.model)
+        root = engine.root if row.model is None else engine.model_node(row.model)
         totals.add(estimator.range(root, row.request))
     return totals.result(estimator, tree_order)
 
