@@ -49,9 +49,11 @@ async def ask(
     async with open_engine(item.settings, env, providers=providers) as engine:
 
         def interrupted(outcome: RunOutcome) -> None:
-            engine.log(outcome, request, command="ask", log_text=item.log_text)
-            if on_interrupt is not None:
-                on_interrupt(outcome)
+            try:
+                engine.log(outcome, request, command="ask", log_text=item.log_text)
+            finally:
+                if on_interrupt is not None:
+                    on_interrupt(outcome)
 
         outcome = await engine.run(request, sink=sink, on_interrupt=interrupted)
         engine.log(outcome, request, command="ask", log_text=item.log_text)

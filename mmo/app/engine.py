@@ -97,7 +97,10 @@ class Engine:
         except asyncio.CancelledError:
             if on_interrupt is not None and spans:
                 stopped = Interrupted(f"cancelled after {spans[-1].duration_ms:.0f} ms (Ctrl-C)")
-                on_interrupt(RunOutcome(new_run_id(), self.profile_name, strategy, spans[-1], None, stopped, self.warnings))
+                try:
+                    on_interrupt(RunOutcome(new_run_id(), self.profile_name, strategy, spans[-1], None, stopped, self.warnings))
+                except Exception as failure:  # failing to record it must not turn Ctrl-C into another error
+                    self.services.warn(f"the interrupted run could not be recorded: {type(failure).__name__}: {failure}")
             raise
         trace = completion.trace if completion is not None and completion.trace is not None else spans[-1]
         return RunOutcome(new_run_id(), self.profile_name, strategy, trace, completion, error, self.warnings)
