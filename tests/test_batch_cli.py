@@ -156,25 +156,45 @@ def test_standard_input_to_standard_output_resumes_by_content(tmp_path: Path, lo
     assert not list(batches_dir().glob(".stdin-*"))  # the spooled input is removed
 
 
-def test_the_run_log_records_each_invocation_with_its_spend_per_model(tmp_path: Path, loopback: LoopbackServer) -> None:
+def test_the_run_log_records_every_row_like_an_ask_with_every_attempt(tmp_path: Path, loopback: LoopbackServer) -> None:
+    from datetime import datetime
+
+    from mmo.core.paths import MmoPaths
+    from mmo.runtime.runlog import RunLog
+
+    profile = loop_profile(tmp_path, loopback, attempts=2)
+    data = write_rows(tmp_path / "in.jsonl", 10)
+    loopback.script(MODEL, Fault.server_error(500))  # the first call fails, and is retried
+    assert run_cli(str(data), "-P", str(profile), "--no-cache", "-c", "1").exit_code == 0
+    with RunLog(MmoPaths.from_env().runlog_path) as log:
+        runs = log.recent(50)
+        summary = next(run for run in runs if run.command == "batch-run")
+        rows = sorted((run for run in runs if run.command == "batch"), key=lambda run: run.batch_line or 0)
+        assert [run.batch_line for run in rows] == list(range(1, 11)) and len(runs) == 11
+        assert {run.batch_run_id for run in rows} == {summary.batch_run_id} and summary.batch_run_id.startswith("in-")
+        first, attempts = log.get(rows[0].run_id)
+        assert first.prompt == "row-0 what is 0 + 0?" and first.answer and first.model_id == f"loop:{MODEL}"
+        assert [(a.status, a.error_class) for a in attempts] == [("error", "ServerError"), ("ok", None)]  # the failed attempt too
+        assert all(len(log.get(run.run_id)[1]) == 1 for run in rows[1:])
+        assert log.get(summary.run_id)[1] == []  # the summary holds no attempts: no spend counted twice
+        spent = log.spent_usd(profile="loop", since=datetime(2000, 1, 1, tzinfo=UTC))
+        assert spent == pytest.approx(sum(run.cost_usd or 0 for run in rows)) and summary.cost_usd == pytest.approx(spent) and spent > 0
+    shown = run_cli_logs(rows[0].run_id)
+    assert "row-0 what is 0 + 0?" in shown and "--no-log" not in shown and "line 1 of batch run in-" in shown
+    assert "batch run in-" in run_cli_logs(summary.run_id)
+
+
+def test_batch_no_log_keeps_the_numbers_and_not_the_text(tmp_path: Path, loopback: LoopbackServer) -> None:
     from mmo.core.paths import MmoPaths
     from mmo.runtime.runlog import RunLog
 
     profile = loop_profile(tmp_path, loopback)
-    data = write_rows(tmp_path / "in.jsonl", 10)
-    assert run_cli(str(data), "-P", str(profile), "--no-cache").exit_code == 0
+    data = write_rows(tmp_path / "in.jsonl", 3)
+    assert run_cli(str(data), "-P", str(profile), "--no-cache", "--no-log").exit_code == 0
     with RunLog(MmoPaths.from_env().runlog_path) as log:
-        (run,) = log.recent(5)
-        _, attempts = log.get(run.run_id)
-        assert run.command == "batch" and run.status == "ok" and run.prompt is not None and "in.jsonl" in run.prompt
-        assert [(a.model_id, a.status, a.cache_hit) for a in attempts] == [(f"loop:{MODEL}", "ok", False)]
-        assert attempts[0].cost_usd == pytest.approx(run.cost_usd) and run.cost_usd > 0
-        assert attempts[0].input_tokens == run.input_tokens and attempts[0].prompt_chars > 0
-        from datetime import datetime
-
-        assert log.spent_usd(profile="loop", since=datetime(2000, 1, 1, tzinfo=UTC)) == pytest.approx(run.cost_usd)
-    shown = run_cli_logs(run.run_id)
-    assert "batch run in-" in shown
+        rows = [run for run in log.recent(10) if run.command == "batch"]
+    assert len(rows) == 3 and all(run.prompt is None and run.answer is None and run.cost_usd for run in rows)
+    assert "(not logged: --no-log)" in run_cli_logs(rows[0].run_id)
 
 
 def run_cli_logs(run_id: str) -> str:
@@ -261,3 +281,24 @@ def test_unordered_output_to_standard_output_streams_each_row_as_it_is_committed
     asyncio.run(run_batch(job, AppEnv.from_process(), stdout=again))
     assert sorted(again.getvalue().splitlines()) == sorted(lines)  # a resume prints what was finished
     assert loopback.stats().total == 20
+
+
+def test_dry_run_expects_answers_as_long_as_the_run_log_saw_else_a_stated_default(tmp_path: Path, loopback: LoopbackServer) -> None:
+    profile = loop_profile(tmp_path, loopback, max_tokens=4000)
+    data = write_rows(tmp_path / "in.jsonl", 5)
+
+    def dry_run_output_tokens() -> tuple[str, str]:
+        result = run_cli(str(data), "-P", str(profile), "--dry-run")
+        assert result.exit_code == 0, result.stderr
+        model_line = next(line for line in result.stderr.splitlines() if line.startswith(f"loop:{MODEL}"))
+        return model_line.split()[3], " ".join(result.stderr.split())  # tokens out (best-worst), and the caption unwrapped
+
+    tokens_out, shown = dry_run_output_tokens()
+    assert tokens_out == "1,280-20,000"  # no history: 256 expected per row, not the 4,000 of max_tokens
+    assert "best and expected: 256 tokens, the default (no answers in the run log yet)" in shown
+    assert run_cli(str(data), "-P", str(profile), "--no-cache").exit_code == 0
+    answers = [row["tokens"]["output"] for row in read_jsonl(tmp_path / "in.out.jsonl")]
+    tokens_out, shown = dry_run_output_tokens()
+    mean = round(sum(answers) / len(answers))
+    assert tokens_out == f"{5 * mean:,}-20,000"
+    assert f"best and expected: {mean} tokens, the mean of its last 5 answers in the run log" in shown

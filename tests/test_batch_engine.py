@@ -67,5 +67,65 @@ def test_one_batch_opens_the_run_log_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert report.summary.done == 4
     assert opened == [env.paths.runlog_path]
     with runlog_module.RunLog(env.paths.runlog_path) as log:
-        (run,) = log.recent(5)
-    assert run.command == "batch" and run.status == "ok"
+        runs = log.recent(10)
+    assert sorted(run.command for run in runs) == ["batch"] * 4 + ["batch-run"]  # each row, and the invocation
+    assert all(run.status == "ok" for run in runs)
+
+
+def test_rows_cancelled_in_flight_stay_pending_and_their_spend_is_logged(tmp_path: Path) -> None:
+    from mmo.app.batch.control import BatchControl, BatchObserver
+    from mmo.app.batch.progress import BatchProgress
+
+    job, env = setup(tmp_path, 6)
+    fake = FakeProvider("lab").script("a", FakeReply("quick", usage=Usage(10, 5)), default=FakeReply("slow", usage=Usage(10, 5), delay_s=30))
+    control = BatchControl()
+
+    class CancelOnceOneIsDone(BatchObserver):
+        progress_interval_s = 0.01
+
+        def progress(self, snapshot: BatchProgress) -> None:
+            if snapshot.done >= 1 and snapshot.in_flight == 3 and snapshot.stopping is None:
+                control.interrupt()
+                control.interrupt()  # the second Ctrl-C cancels the rows in flight
+
+    report = asyncio.run(run_batch(job, env, providers={"lab": fake}, observer=CancelOnceOneIsDone(), control=control))
+    assert report.summary.done == 1 and report.summary.pending == 5 and report.stop is not None
+    with runlog_module.RunLog(env.paths.runlog_path) as log:
+        rows = [run for run in log.recent(20) if run.command == "batch"]
+        interrupted = [run for run in rows if run.status == "interrupted"]
+        assert len(rows) == 4 and len(interrupted) == 3  # one answered, three cancelled in flight
+        for run in interrupted:
+            (attempt,) = log.get(run.run_id)[1]
+            assert attempt.status == "cancelled" and attempt.cost_usd and attempt.cost_usd > 0  # the prompt, at the input price
+            assert run.cost_usd == pytest.approx(attempt.cost_usd) and run.error_class == "Interrupted"
+
+
+def test_a_cost_cap_that_holds_rows_back_says_so_on_the_progress_line(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from mmo.app.batch.control import BatchObserver
+    from mmo.app.batch.progress import BatchProgress
+    from mmo.cli.batch_progress import progress_line
+    from mmo.cli.batch_report import outcome_lines
+
+    job, env = setup(tmp_path, 6)
+    # a's worst case is 50 output tokens at $2/1M = $0.0001 (+ the prompt): a $0.00027 cap leaves room
+    # for two calls in flight while -c 3 would run three, and the real calls cost far less.
+    job = replace(job, max_cost_usd=0.00027)
+    fake = FakeProvider("lab").script("a", default=FakeReply("from a", usage=Usage(3, 2), delay_s=0.05))
+    seen: list[BatchProgress] = []
+
+    class Collect(BatchObserver):
+        progress_interval_s = 0.01
+
+        def progress(self, snapshot: BatchProgress) -> None:
+            seen.append(snapshot)
+
+    report = asyncio.run(run_batch(job, env, providers={"lab": fake}, observer=Collect()))
+    assert report.summary.done == 6 and report.stop is None
+    throttled = [s for s in seen if s.cap_waiting]
+    assert throttled, "the cap never held a call back"
+    assert "--max-cost throttling: 1 call waiting for the worst-case reservations in flight" in progress_line(throttled[0])
+    assert "--max-cost throttling" not in progress_line(seen[-1])  # said only while it holds rows back
+    assert report.progress.cap_waits >= 1
+    assert any(line.startswith(f"--max-cost held back {report.progress.cap_waits} call") for line in outcome_lines(report))

@@ -27,11 +27,12 @@ from typing import Iterable, Iterator
 import pytest
 
 from mmo.app.batch.estimate import BatchEstimate, BatchTotals, ModelEstimate, estimate_rows
+from mmo.app.batch.input import InputRow
 from mmo.app.engine import Engine, open_engine
 from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
 from mmo.core.protocols import leaf_targets
 from mmo.core.types import Request
-from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
+from mmo.runtime.call_estimate import DEFAULT_EXPECTED_OUTPUT_TOKENS, DEFAULT_OUTPUT_TOKENS
 from mmo.runtime.estimator import TreeEstimator
 from mmo.runtime.spend import Budgets, RunCap
 from mmo.runtime.tokens import TokenEstimator
@@ -53,7 +54,8 @@ def estimate_with(engine: Engine, requests: Iterable[Request], *, run_cap: RunCa
     """What ``mmo batch --dry-run`` does with these rows."""
     budgets = Budgets(per_request_usd=engine.resolved.profile.budget.per_request_usd)
     order = list(dict.fromkeys(t.id for t in leaf_targets(engine.root)))
-    result = estimate_rows(engine.root, requests, TreeEstimator(engine.services), BatchTotals(budgets, run_cap), order)
+    rows = (InputRow(n, n, request) for n, request in enumerate(requests, 1))
+    result = estimate_rows(engine, rows, TreeEstimator(engine.services), BatchTotals(budgets, run_cap), order)
     asyncio.run(engine.aclose())
     return result
 
@@ -160,9 +162,11 @@ def test_unrecorded_rows_have_unknown_prices_and_are_flagged(tmp_path: Path) -> 
     assert models[FLASH].cost_usd.best == pytest.approx(COST_962[FLASH])  # the known part
     assert models[FLASH].unknown_price_rows == 1 and not models[FLASH].price_known
     assert models[FLASH].price_source == "recorded; unknown for 1 row"
-    # the demo sets no max_tokens: the unrecorded row counts the default output
+    # the demo sets no max_tokens: the unrecorded row's worst case counts the default maximum, its
+    # expected answer the default expected length (flash has no answers in the run log)
     assert models[FLASH].input_tokens.best == 477 + 8
-    assert models[FLASH].output_tokens.best == 88 + DEFAULT_OUTPUT_TOKENS
+    assert models[FLASH].output_tokens.best == 88 + DEFAULT_EXPECTED_OUTPUT_TOKENS
+    assert models[FLASH].output_tokens.worst == 88 + DEFAULT_OUTPUT_TOKENS
     assert str(DEFAULT_OUTPUT_TOKENS) in result.output_method
     assert result.cost_usd.best == pytest.approx(COST_962[FLASH])  # the known part only
 
@@ -187,7 +191,8 @@ def test_one_model_is_prompt_tokens_times_input_price_plus_max_tokens_times_outp
     assert cheap.cost_usd.best == pytest.approx(3 * CHEAP)
     assert cheap.price_source == "profile"
     assert result.method == "chars/4 (no history)"
-    assert result.output_method == "worst: max_tokens; best and expected: the worst case (no history of answer lengths yet)"
+    # max_tokens (100) is below the default expected length: the expected answer is max_tokens long
+    assert result.output_method == "worst: max_tokens; best and expected: 256 tokens, the default (no answers in the run log yet), at most max_tokens"
 
 
 def test_a_request_max_tokens_wins_over_the_profile(tmp_path: Path) -> None:
@@ -377,7 +382,7 @@ def test_a_typical_answer_length_from_history_makes_best_and_expected_cheaper_th
     assert (cheap.output_tokens.best, cheap.output_tokens.expected, cheap.output_tokens.worst) == (20, 20, 100)
     assert result.cost_usd.expected == pytest.approx((100 * 1 + 20 * 2) / 1e6)
     assert result.cost_usd.worst == pytest.approx(CHEAP)
-    assert "typical answer length from the run log" in result.output_method
+    assert "best and expected: 20 tokens, the mean of its recent answers in the run log" in result.output_method
 
 
 def test_max_cost_coverage_counts_rows_in_input_order(tmp_path: Path) -> None:

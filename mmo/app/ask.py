@@ -1,9 +1,10 @@
-"""The ``ask`` use case: one prompt through a profile, logged, with its trace. No typer, no rich."""
+"""The ``ask`` use case: one prompt through a profile, logged (interrupted runs too), with its
+trace. No typer, no rich."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from mmo.app.engine import open_engine
 from mmo.app.outcome import RunOutcome
@@ -32,11 +33,28 @@ class AskInput:
         )
 
 
-async def ask(item: AskInput, env: AppEnv, *, sink: StreamSink | None = None, providers: Mapping[str, Provider] | None = None) -> RunOutcome:
+async def ask(
+    item: AskInput,
+    env: AppEnv,
+    *,
+    sink: StreamSink | None = None,
+    providers: Mapping[str, Provider] | None = None,
+    on_interrupt: Callable[[RunOutcome], None] | None = None,
+) -> RunOutcome:
     """Run one prompt. Configuration errors raise before anything is spent; the run's own errors
-    are returned in the outcome (with the trace) after the run is logged."""
+    are returned in the outcome (with the trace) after the run is logged. A run cancelled in
+    flight (Ctrl-C) is logged too, as interrupted, with what it spent (calls in flight at their
+    cancel-cost estimate), then handed to ``on_interrupt``, and the cancellation goes on."""
     request = item.request()
     async with open_engine(item.settings, env, providers=providers) as engine:
-        outcome = await engine.run(request, sink=sink)
+
+        def interrupted(outcome: RunOutcome) -> None:
+            try:
+                engine.log(outcome, request, command="ask", log_text=item.log_text)
+            finally:
+                if on_interrupt is not None:
+                    on_interrupt(outcome)
+
+        outcome = await engine.run(request, sink=sink, on_interrupt=interrupted)
         engine.log(outcome, request, command="ask", log_text=item.log_text)
     return outcome

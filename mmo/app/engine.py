@@ -6,14 +6,22 @@ owns and cleans up, whatever happens: the provider pool (and its one HTTP client
 cache, the run log (one connection for the whole command: the token estimator's history, the
 daily budget's spend, and the command's records), the model catalogue and the guards. Use it as
 an async context manager.
+
+``Engine.run`` runs the profile's tree, or ``root`` when given: a batch row that names its own
+model runs ``engine.model_node(name)``, the node ``-m`` would run, with the same services (so
+it is priced, capped and logged as that model, and estimated from its own history). A run cancelled in flight (Ctrl-C) hands its
+interrupted outcome, with what it spent so far, to ``on_interrupt`` before the cancellation goes
+on, so it can be logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from mmo.app.guards import run_guards
-from mmo.app.outcome import RunOutcome
+from mmo.app.model_nodes import SingleModels
+from mmo.app.outcome import Interrupted, RunOutcome
 from mmo.app.portfolio import catalog_for, check_providers, provider_settings, warn_unknown_models
 from mmo.app.profile_choice import ResolvedProfile, resolve_profile
 from mmo.app.settings import AppEnv, RunSettings
@@ -26,6 +34,7 @@ from mmo.runtime.context import execute
 from mmo.runtime.guard import Guard
 from mmo.runtime.runlog import new_run_id
 from mmo.runtime.services import Services, Warnings
+from mmo.runtime.spend import SpendGuard
 from mmo.runtime.tokens import TokenEstimator
 from mmo.strategies.build import build_tree, describe
 
@@ -42,9 +51,12 @@ RUN_ERRORS: Capture = (MmoError, AllAttemptsFailed)
 class Engine:
     """A profile opened for running: ``root`` (the tree), ``services``, and the run log."""
 
-    def __init__(self, resolved: ResolvedProfile, root: Node, services: Services, settings: RunSettings, runlog: RunLog | None) -> None:
+    def __init__(
+        self, resolved: ResolvedProfile, root: Node, services: Services, settings: RunSettings, runlog: RunLog | None, models: SingleModels
+    ) -> None:
         self.resolved, self.root, self.services, self.settings = resolved, root, services, settings
         self.runlog = runlog
+        self.models = models
         self.strategy = describe(root)
         self._closed = False
 
@@ -60,18 +72,38 @@ class Engine:
         """A guard for the rest of the run, after the profile's (so it runs after any that waits)."""
         self.services.guards = (*self.services.guards, guard)
 
-    async def run(self, request: Request, *, sink: StreamSink | None = None, capture: Capture = RUN_ERRORS) -> RunOutcome:
-        """Run one request. Errors of the kinds in ``capture`` are returned in the outcome, with
-        the trace; anything else propagates."""
+    async def run(
+        self,
+        request: Request,
+        *,
+        sink: StreamSink | None = None,
+        capture: Capture = RUN_ERRORS,
+        model: str | None = None,
+        on_interrupt: Callable[[RunOutcome], None] | None = None,
+    ) -> RunOutcome:
+        """Run one request through the profile's tree, or through the one model ``model`` names
+        (as ``-m`` would). Errors of the kinds in ``capture`` are returned in the outcome, with the
+        trace; anything else propagates. When the run is cancelled, ``on_interrupt`` gets its
+        outcome (error ``Interrupted``; the attempts in flight carry their cancel-cost estimate)
+        and the cancellation propagates."""
+        root, strategy = (self.root, self.strategy) if model is None else (self.model_node(model), self.models.strategy(model))
         spans: list[Span] = []
         completion: Completion | None = None
         error: BaseException | None = None
         try:
-            completion = await execute(self.root, request, self.services, self.settings.options, sink, on_span=spans.append)
+            completion = await execute(root, request, self.services, self.settings.options, sink, on_span=spans.append)
         except capture as failure:
             error = failure
+        except asyncio.CancelledError:
+            if on_interrupt is not None and spans:
+                stopped = Interrupted(f"cancelled after {spans[-1].duration_ms:.0f} ms (Ctrl-C)")
+                try:
+                    on_interrupt(RunOutcome(new_run_id(), self.profile_name, strategy, spans[-1], None, stopped, self.warnings))
+                except Exception as failure:  # failing to record it must not turn Ctrl-C into another error
+                    self.services.warn(f"the interrupted run could not be recorded: {type(failure).__name__}: {failure}")
+            raise
         trace = completion.trace if completion is not None and completion.trace is not None else spans[-1]
-        return RunOutcome(new_run_id(), self.profile_name, self.strategy, trace, completion, error, self.warnings)
+        return RunOutcome(new_run_id(), self.profile_name, strategy, trace, completion, error, self.warnings)
 
     def log(self, outcome: RunOutcome, request: Request, *, command: str, log_text: bool = True) -> None:
         """Record one request's run in the run log."""
@@ -83,6 +115,20 @@ class Engine:
         if self.runlog is None:
             raise RuntimeError("this engine was opened without a run log")
         self.runlog.record(run, attempts)
+
+    def model_node(self, name: str) -> Node:
+        """The node of one model, as ``-m`` resolves ``name``; the first time, the token
+        estimator learns what the run log knows of it (prompt ratio, typical answer length)."""
+        node = self.models.node(name)
+        if self.runlog is not None:
+            new = [t.id for t in leaf_targets(node) if not self.services.tokens.knows(t.id)]
+            if new:
+                self.services.tokens = self.services.tokens.with_history(self.runlog, new)
+        return node
+
+    def spend_guard(self) -> SpendGuard | None:
+        """The session's spend-cap guard (budgets, ``--max-cost``), when one is active."""
+        return next((guard for guard in self.services.guards if isinstance(guard, SpendGuard)), None)
 
     def unpriced_models(self) -> list[str]:
         """Models the tree can call whose worst case cannot be priced, in tree order."""
@@ -139,7 +185,7 @@ def open_engine(
         if runlog is not None:
             runlog.close()
         raise
-    return Engine(resolved, root, services, settings, runlog)
+    return Engine(resolved, root, services, settings, runlog, SingleModels(resolved.profile, [*endpoints, *extra]))
 
 
 def _services(

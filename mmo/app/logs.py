@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AttemptRecord", "LogQuery", "RunDetails", "RunRecord", "recent_runs", "run_details", "run_to_dict"]
 
-STATUSES = ("ok", "error")
+STATUSES = ("ok", "error", "interrupted")
 
 
 @dataclass(frozen=True, slots=True)

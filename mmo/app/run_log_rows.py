@@ -1,21 +1,34 @@
-"""The run log's rows for one request's run: the run, then one row per model attempt. The one
-mapper from an outcome to the log (a batch invocation's summary rows are in
-``mmo.app.batch.run_record``); timestamps in the log's one format (``utc_iso``)."""
+"""The run log's rows for one request's run (an ``ask``, a batch row): the run, then one row per
+model attempt, failed and cancelled ones included. The one mapper from an outcome to the log (a
+batch invocation's summary record is in ``mmo.app.batch.run_record``); timestamps in the log's
+one format (``utc_iso``). A run cancelled in flight (``Interrupted``) is logged with status
+``interrupted`` and what its attempts spent."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 
-from mmo.app.outcome import RunOutcome
+from mmo.app.outcome import Interrupted, RunOutcome
 from mmo.core.errors import one_line
 from mmo.core.trace import Span
 from mmo.core.types import Request
 from mmo.runtime.runlog import AttemptRecord, RunRecord, utc_iso
 
+_TRACE_JSON = json.JSONEncoder(separators=(",", ":")).encode  # compact: a batch logs one per row
 
-def outcome_records(outcome: RunOutcome, request: Request, *, command: str, log_text: bool) -> tuple[RunRecord, list[AttemptRecord]]:
-    prompt_chars = len(request.prompt_text())
+
+def outcome_records(
+    outcome: RunOutcome,
+    request: Request,
+    *,
+    command: str,
+    log_text: bool,
+    batch_run_id: str | None = None,
+    batch_line: int | None = None,
+) -> tuple[RunRecord, list[AttemptRecord]]:
+    prompt_text = request.prompt_text()
+    prompt_chars = len(prompt_text)
     attempts = [_attempt(outcome.run_id, seq, span, prompt_chars) for seq, span in enumerate(outcome.trace.attempts())]
     completion, error = outcome.completion, outcome.error
     cost, usage = outcome.total_cost, outcome.total_usage
@@ -25,20 +38,22 @@ def outcome_records(outcome: RunOutcome, request: Request, *, command: str, log_
         command=command,
         profile=outcome.profile,
         strategy=outcome.strategy,
-        prompt=request.prompt_text() if log_text else None,
+        prompt=prompt_text if log_text else None,
         answer=(completion.text if completion else None) if log_text else None,
         model_id=completion.model_id if completion else None,
-        status="ok" if completion else "error",
+        status="ok" if completion else "interrupted" if isinstance(error, Interrupted) else "error",
         error_class=type(error).__name__ if error else None,
         error_message=one_line(error) if error else None,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         cost_usd=cost.usd,
         cost_source=cost.source,
-        latency_ms=outcome.trace.duration_ms,
+        latency_ms=outcome.waited_ms()[0],
         ttft_ms=completion.ttft_ms if completion else None,
         cached=bool(completion and completion.cached),
-        trace_json=json.dumps(outcome.trace.to_dict()),  # decisions and numbers only: no prompt text
+        trace_json=_TRACE_JSON(outcome.trace.to_dict()),  # decisions and numbers only: no prompt text
+        batch_run_id=batch_run_id,
+        batch_line=batch_line,
     )
     return run, attempts
 

@@ -25,6 +25,7 @@ from mmo.catalog.windows import WINDOWS_SOURCE, context_window, max_output
 from mmo.core.types import UNKNOWN_COST, Cost, ModelRef, Usage
 
 PROFILE_SOURCE = "profile"
+SUSPECT_USAGE_COST = Cost(None, "unknown: suspect usage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,10 @@ class Catalog:
 
     def cost(self, ref: ModelRef, usage: Usage) -> Cost:
         """What ``usage`` of the model actually called costs. Cached input at the cached price;
-        the library's tiers for long prompts apply where the library prices the model."""
+        the library's tiers for long prompts apply where the library prices the model. Usage a
+        server reported wrongly (``Usage.suspect``) is never priced: its cost is unknown."""
+        if usage.suspect is not None:
+            return SUSPECT_USAGE_COST
         model_id = ref.id
         if model_id not in self._profile_prices:
             override = self._overrides.get(model_id)

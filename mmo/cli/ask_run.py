@@ -2,7 +2,8 @@
 
 The answer goes to standard output; the table, warnings and the trace go to standard error, so
 ``mmo ask ... > answer.txt`` captures only the answer. With ``--json`` one JSON object goes to
-standard output and nothing is streamed.
+standard output and nothing is streamed. Ctrl-C while a model is called stops the run, which is
+logged as interrupted with what it spent (said on standard error), and exits 130.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from mmo.app.ask import AskInput, ask
 from mmo.app.outcome import RunOutcome
 from mmo.app.params import parse_param_pairs
 from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
-from mmo.cli.errors import exit_code, message
+from mmo.cli.errors import EXIT_INTERRUPTED, exit_code, message
 from mmo.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,14 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
 
     err = SafeConsole(stderr=True)
     printer = StreamPrinter(sys.stdout, sys.stdout) if stream else None
-    result: RunOutcome = asyncio.run(ask(item, AppEnv.from_process(), sink=printer))
+    stopped: list[RunOutcome] = []
+    try:
+        result: RunOutcome = asyncio.run(ask(item, AppEnv.from_process(), sink=printer, on_interrupt=stopped.append))
+    except KeyboardInterrupt:
+        if not stopped:
+            raise
+        _report_interrupted(stopped[0], err)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if json_out:
         sys.stdout.write(json.dumps(result_json(result), ensure_ascii=False, indent=2) + "\n")
     elif result.completion is not None:
@@ -107,3 +118,13 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
         if not json_out:
             err.print(message(result.error), highlight=False, markup=False)
         raise typer.Exit(exit_code(result.error))
+
+
+def _report_interrupted(outcome: RunOutcome, err: Console) -> None:
+    """Ctrl-C in flight: what was spent, and where the run log keeps it."""
+    from mmo.cli.render import money
+
+    short = outcome.run_id[:8]
+    spent = money(outcome.total_cost)
+    err.print(f"interrupted: {spent} spent so far (calls in flight counted as estimated); logged as run {short} (`mmo logs show {short}`)",
+              highlight=False, markup=False)

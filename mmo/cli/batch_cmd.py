@@ -50,6 +50,7 @@ def batch(
     ] = False,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Keep the rows' prompt and answer text out of the run log.")] = False,
     fail_fast: FailFastOption = False,
     simulate_outage: SimulateOutageOption = [],
     debug: DebugOption = False,
@@ -78,6 +79,7 @@ def batch(
             unordered=unordered,
             run_id=run_id,
             retry_errors=retry_errors,
+            log_text=not no_log,
         )
         run_batch_command(job, dry_run=dry_run)
 

@@ -31,10 +31,19 @@ def estimate_table(estimate: BatchEstimate) -> Table:
             *(dollars(getattr(cost, scenario)) if cost is not None else "unknown" for scenario in ("best", "expected", "worst")),
         )
     total = estimate.cost_usd
-    table.add_row("total", str(estimate.rows), "", "", dollars(total.best), dollars(total.expected), dollars(total.worst), style="bold")
+    cells = [known_part(usd, unknown) for usd, unknown in zip((total.best, total.expected, total.worst), estimate.unknown_rows_by_scenario, strict=True)]
+    table.add_row("total", str(estimate.rows), "", "", *cells, style="bold")
     table.caption = "\n".join(caption_lines(estimate))
     table.caption_justify = "left"
     return table
+
+
+def known_part(usd: float, unknown_rows: int) -> str:
+    """A total some of whose rows reach a model with no price: ``unknown`` when nothing in it is
+    priced, else ``≥$X`` (the priced part: the caption counts the rest). Never a bare ``$0``."""
+    if not unknown_rows:
+        return dollars(usd)
+    return "unknown" if usd == 0 else f"≥{dollars(usd)}"
 
 
 def caption_lines(estimate: BatchEstimate) -> list[str]:

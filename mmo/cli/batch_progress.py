@@ -1,11 +1,13 @@
-"""``mmo batch`` progress: a rich bar on a terminal, plain lines in a log."""
+"""``mmo batch`` progress: a rich bar on a terminal, plain lines in a log. Costs with unknown
+parts say so (never ``$0``); while ``--max-cost`` holds calls back (calls in flight reserve their
+worst case under the cap), the line says so."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from mmo.app.batch.control import BatchObserver
-from mmo.cli.formats import dollars, duration, plural
+from mmo.cli.formats import duration, partial_dollars, plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -56,7 +58,10 @@ class ProgressObserver(BatchObserver):
                 TextColumn("[bold]batch"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[fields][rate]}  ETA {task.fields[fields][eta]}  {task.fields[fields][cost]}  errors {task.fields[fields][errors]}  cache hits {task.fields[fields][cache]}"),
+                TextColumn(
+                    "{task.fields[fields][rate]}  ETA {task.fields[fields][eta]}  {task.fields[fields][cost]}  errors {task.fields[fields][errors]}  "
+                    "cache hits {task.fields[fields][cache]}{task.fields[fields][cap]}"
+                ),
                 console=self.console,
                 auto_refresh=False,
                 transient=False,
@@ -72,16 +77,24 @@ def _fields(snapshot: BatchProgress) -> dict[str, str]:
     return {
         "rate": f"{snapshot.rate:.1f} rows/s",
         "eta": duration(snapshot.eta_s),
-        "cost": dollars(snapshot.cost_usd),
+        "cost": partial_dollars(snapshot.cost_usd, snapshot.unknown_cost_rows, "row"),
         "errors": str(snapshot.errors),
         "cache": str(snapshot.cache_hits),
+        "cap": f"  {cap_throttle(snapshot)}" if snapshot.cap_waiting else "",
     }
+
+
+def cap_throttle(snapshot: BatchProgress) -> str:
+    """Said while --max-cost holds calls back: rows wait for room the calls in flight reserve at
+    their worst case, so the cap, not the provider, sets the pace."""
+    return f"--max-cost throttling: {plural(snapshot.cap_waiting, 'call')} waiting for the worst-case reservations in flight"
 
 
 def progress_line(snapshot: BatchProgress) -> str:
     share = snapshot.completed / snapshot.total * 100 if snapshot.total else 100.0
-    return (
+    line = (
         f"batch: {snapshot.completed}/{snapshot.total} rows ({share:.0f}%) · {snapshot.rate:.1f} rows/s · "
-        f"ETA {duration(snapshot.eta_s)} · {dollars(snapshot.cost_usd)} · {plural(snapshot.errors, 'error')} · "
+        f"ETA {duration(snapshot.eta_s)} · {partial_dollars(snapshot.cost_usd, snapshot.unknown_cost_rows, 'row')} · {plural(snapshot.errors, 'error')} · "
         f"{plural(snapshot.cache_hits, 'cache hit')}"
     )
+    return f"{line} · {cap_throttle(snapshot)}" if snapshot.cap_waiting else line

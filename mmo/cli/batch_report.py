@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmo.cli.formats import dollars, duration, millis, plural
+from mmo.cli.formats import dollars, duration, millis, partial_dollars, plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,10 +50,10 @@ def summary_table(report: BatchReport) -> Table:
     for column in ("model", "rows", "calls", "errors", "tokens in/out", "cost", "p50", "p95", "cache"):
         table.add_column(column, justify="left" if column in ("model", "errors") else "right", no_wrap=column != "errors")
     for stats in summary.models:
-        cost = dollars(stats.cost_usd) + (f" + {stats.unknown_cost_calls} unknown" if stats.unknown_cost_calls else "")
+        cost = partial_dollars(stats.cost_usd, stats.unknown_cost_calls, "call")
         table.add_row(stats.model_id, str(stats.rows), str(stats.calls), _errors(stats.errors), f"{stats.input_tokens}/{stats.output_tokens}",
                       cost, millis(stats.p50_ms), millis(stats.p95_ms), str(stats.cache_hits))
-    total_cost = dollars(summary.cost_usd) + (f" + {summary.unknown_cost_rows} rows unknown" if summary.unknown_cost_rows else "")
+    total_cost = partial_dollars(summary.cost_usd, summary.unknown_cost_rows, "row")
     table.add_row("total", f"{summary.done}/{summary.total_rows}", "", _errors(summary.errors), f"{summary.input_tokens}/{summary.output_tokens}",
                   total_cost, millis(summary.p50_ms), millis(summary.p95_ms), str(summary.cache_hits), style="bold")
     table.caption = "rows: answers delivered (total: done / input rows) · errors: per call (models), per row (total)"
@@ -79,10 +79,17 @@ def outcome_lines(report: BatchReport) -> list[str]:
     lines = [f"{plural(summary.total_rows, 'row')}: " + ", ".join(parts)]
     lines.append(f"output: {report.output if report.output is not None else 'standard output'}  ·  state: {report.run_dir}")
     this_run = report.progress
+    so_far = partial_dollars(report.spent_usd, summary.unknown_cost_rows, "row")
     lines.append(
-        f"this invocation: {plural(this_run.finished_now, 'row')} in {duration(this_run.elapsed_s)}, {dollars(this_run.cost_usd)}"
-        f"  ·  the run so far: {dollars(report.spent_usd)}" + (f" of the {dollars(report.max_cost_usd)} cap" if report.max_cost_usd else "")
+        f"this invocation: {plural(this_run.finished_now, 'row')} in {duration(this_run.elapsed_s)}, "
+        f"{partial_dollars(this_run.cost_usd, this_run.unknown_cost_rows, 'row')}"
+        f"  ·  the run so far: {so_far}" + (f" of the {dollars(report.max_cost_usd)} cap" if report.max_cost_usd else "")
     )
+    if this_run.cap_waits:
+        lines.append(
+            f"--max-cost held back {plural(this_run.cap_waits, 'call')} until calls in flight ended: each reserves its worst case "
+            "(max_tokens) under the cap; a lower max_tokens or a higher cap runs more at once"
+        )
     if report.stop is not None:
         lines.append(_stop_line(report))
     return lines

@@ -1,5 +1,5 @@
 """How numbers read in the terminal: counts, durations, dollars and milliseconds, one way
-everywhere."""
+everywhere. An unknown cost reads "unknown", never "$0", also inside a sum (``partial_dollars``)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,16 @@ def dollars(value: float | None) -> str:
     if value == 0:
         return "$0"
     return f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
+
+
+def partial_dollars(known: float, unknown: int, noun: str) -> str:
+    """A sum of which ``unknown`` parts (``noun``s: rows, calls) have no price: ``$0.0123`` when
+    every part is known, ``$0.0123 + unknown (2 rows)`` when some are not, ``unknown (2 rows)``
+    when nothing known was spent."""
+    if not unknown:
+        return dollars(known)
+    what = f"unknown ({plural(unknown, noun)})"
+    return what if known == 0 else f"{dollars(known)} + {what}"
 
 
 def millis(value: float | None) -> str:

@@ -38,7 +38,7 @@ def logs(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", "-n", help="How many runs, newest first."),
     model: str | None = typer.Option(None, "--model", "-m", help="Only runs where this provider:model answered or was tried."),
-    status: str | None = typer.Option(None, "--status", help="Only runs that ended so: ok or error."),
+    status: str | None = typer.Option(None, "--status", help="Only runs that ended so: ok, error or interrupted."),
     profile: str | None = typer.Option(None, "--profile", "-P", help="Only runs of this profile."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per run."),
 ) -> None:
@@ -160,16 +160,29 @@ def run_header(details: "RunDetails") -> Any:
         ("cost", f"{money(Cost(run.cost_usd, run.cost_source or 'unknown'))} ({run.cost_source or 'unknown'})"),
         ("latency", millis(run.latency_ms)),
     ]
+    if run.batch_run_id is not None:
+        where = f"line {run.batch_line} of batch run {run.batch_run_id}" if run.batch_line is not None else f"batch run {run.batch_run_id}"
+        rows.append(("batch", where))
     if run.error_message:
         rows.append(("error", run.error_message))
     rows.append(("prompt", _preview(run.prompt)))
-    rows.append(("answer", run.answer if run.answer is not None else "(not logged: --no-log)"))
+    rows.append(("answer", _answer(run)))
     text = Text()
     for name, value in rows:
         text.append(f"{name:>12}  ", style="bold")
         text.append(f"{shown(str(value))}\n")  # the log holds what servers and users sent
     text.rstrip()
     return text
+
+
+def _answer(run: "RunRecord") -> str:
+    if run.answer is not None:
+        return run.answer
+    if run.prompt is None:
+        return "(not logged: --no-log)"
+    if run.command == "batch-run":
+        return "(in the batch's output file; each row is a run of its own in the log)"
+    return "(none: the run was interrupted)" if run.status == "interrupted" else "(none: no model answered)"
 
 
 def _preview(prompt: str | None) -> str:

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from mmo.app.outcome import RunOutcome
+from mmo.app.outcome import RunOutcome, answering_attempt
 from mmo.core.codec import completion_to_dict
 from mmo.core.shown import shown, shown_line
 from mmo.core.trace import Span
@@ -36,18 +36,6 @@ def millis(value: float | None, *, simulated: bool = False) -> str:
         return "-"
     text = f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
     return f"{text}*" if simulated else text
-
-
-def answering_attempt(trace: Span, completion: Completion | None) -> Span | None:
-    """The attempt whose answer was returned: the last successful one by the answering model
-    (earlier successes were rejected by a gate, out-voted, or fed a later step)."""
-    if completion is None:
-        return None
-    winner = None
-    for attempt in trace.attempts():
-        if attempt.status == "ok" and attempt.model_id == completion.model_id:
-            winner = attempt
-    return winner
 
 
 def route(trace: Span, completion: Completion | None = None) -> str:
@@ -94,9 +82,8 @@ def result_table(result: RunOutcome) -> Table:
         table.add_row(*row)
     usage, cost = result.total_usage, result.total_cost
     # A replay that did not wait reports a simulated latency longer than the run really took:
-    # show that one (marked). When it did wait (or for real calls), the run's own time is right.
-    simulated = bool(completion and completion.latency_simulated and completion.latency_ms > result.trace.duration_ms)
-    total_latency = completion.latency_ms if simulated and completion else result.trace.duration_ms
+    # show that one (marked), counted from the run's start. Otherwise the run's own time is right.
+    total_latency, simulated = result.waited_ms()
     notes = [f"prices: {sources}"] if (sources := _price_sources(result.trace)) else []
     if is_truncated(completion):
         notes.append("truncated: the answer was cut at max_tokens (raise it with -p max_tokens=N)")

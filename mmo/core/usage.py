@@ -48,12 +48,20 @@ def _layout(cls: type) -> tuple[Callable[[Any], tuple[Any, ...]], dict[str, int]
     return get, {name: position for position, name in enumerate(names)}
 
 
+MAX_PLAUSIBLE_TOKENS = 1_000_000_000  # more in one call is a broken or hostile server, not usage
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Token counts of a call. ``suspect`` says what was wrong with the counts a server reported
+    (negative, not a number, more than ``MAX_PLAUSIBLE_TOKENS``): such a count is taken as 0,
+    and a suspect usage is never priced (its cost is unknown)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    suspect: str | None = None
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -61,15 +69,19 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cached_tokens + other.cached_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.suspect or other.suspect,
         )
 
-    def to_dict(self) -> dict[str, int]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
             "reasoning_tokens": self.reasoning_tokens,
         }
+        if self.suspect is not None:
+            out["suspect"] = self.suspect
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ from mmo.providers.call_progress import StreamProgress
 from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
-from mmo.providers.wire_json import arguments_object, count, json_text, merge_extra, plain_json
+from mmo.providers.wire_json import TokenCounts, arguments_object, count, json_text, merge_extra, plain_json
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -124,7 +124,9 @@ def build_body(request: Request, model: str, *, stream: bool) -> tuple[dict[str,
     output_config, warning = _output_config(params.response_format, params.reasoning_effort)
     if output_config:
         body["output_config"] = output_config
-    return merge_extra(body, params.extra), warning
+    merged = merge_extra(body, params.extra)
+    merged["model"] = model  # set last: no provider extra may change the model called (and priced)
+    return merged, warning
 
 
 def _output_config(response_format: Mapping[str, Any] | None, effort: str | None) -> tuple[dict[str, Any], str | None]:
@@ -193,11 +195,13 @@ def parse_answer(data: Any, target: CallTarget) -> WireAnswer:
 def parse_usage(usage: Any) -> Usage:
     if not isinstance(usage, dict):
         return Usage()
-    cache_read = count(usage.get("cache_read_input_tokens"))
+    tokens = TokenCounts(usage)
+    cache_read = tokens("cache_read_input_tokens")
     return Usage(
-        input_tokens=count(usage.get("input_tokens")) + cache_read + count(usage.get("cache_creation_input_tokens")),
-        output_tokens=count(usage.get("output_tokens")),
+        input_tokens=tokens("input_tokens") + cache_read + tokens("cache_creation_input_tokens"),
+        output_tokens=tokens("output_tokens"),
         cached_tokens=cache_read,
+        suspect=tokens.suspect,
     )
 
 

@@ -46,7 +46,7 @@ from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
 from mmo.providers.rate_limits import parse_go_duration
 from mmo.providers.wire import WireAnswer, WireProvider
-from mmo.providers.wire_json import arguments_object, count, json_text, merge_extra, plain_json
+from mmo.providers.wire_json import TokenCounts, arguments_object, json_text, merge_extra, plain_json
 
 API_VERSION = "v1beta"
 
@@ -112,7 +112,9 @@ def build_body(request: Request) -> dict[str, Any]:
     config = _generation_config(request)
     if config:
         body["generationConfig"] = config
-    return merge_extra(body, request.params.extra)
+    merged = merge_extra(body, request.params.extra)
+    merged.pop("model", None)  # the model is named in the URL only: an extra cannot add another
+    return merged
 
 
 def _generation_config(request: Request) -> dict[str, Any]:
@@ -229,12 +231,14 @@ def _read_parts(candidate: Mapping[str, Any], first_call: int = 0) -> tuple[str,
 def parse_usage(usage: Any) -> Usage:
     if not isinstance(usage, dict):
         return Usage()
-    thoughts = count(usage.get("thoughtsTokenCount"))
+    tokens = TokenCounts(usage)
+    thoughts = tokens("thoughtsTokenCount")
     return Usage(
-        input_tokens=count(usage.get("promptTokenCount")) + count(usage.get("toolUsePromptTokenCount")),
-        output_tokens=count(usage.get("candidatesTokenCount")) + thoughts,
-        cached_tokens=count(usage.get("cachedContentTokenCount")),
+        input_tokens=tokens("promptTokenCount") + tokens("toolUsePromptTokenCount"),
+        output_tokens=tokens("candidatesTokenCount") + thoughts,
+        cached_tokens=tokens("cachedContentTokenCount"),
         reasoning_tokens=thoughts,
+        suspect=tokens.suspect,
     )
 
 

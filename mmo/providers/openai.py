@@ -38,7 +38,7 @@ from mmo.providers.call_progress import StreamProgress
 from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, as_text, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
-from mmo.providers.wire_json import count, json_text, merge_extra, plain_json
+from mmo.providers.wire_json import TokenCounts, count, json_text, merge_extra, plain_json
 
 FINISH_REASONS: Mapping[str, FinishReason] = {
     "stop": "stop",
@@ -103,7 +103,9 @@ def build_body(request: Request, model: str, *, stream: bool) -> dict[str, Any]:
             body["top_logprobs"] = params.top_logprobs
     if stream:
         body["stream_options"] = {"include_usage": True}
-    return merge_extra(body, params.extra)
+    merged = merge_extra(body, params.extra)
+    merged["model"] = model  # set last: no provider extra may change the model called (and priced)
+    return merged
 
 
 def _message(message: Message) -> dict[str, Any]:
@@ -170,14 +172,21 @@ def parse_usage(usage: Any) -> Usage:
     cache hits as ``prompt_cache_hit_tokens``."""
     if not isinstance(usage, dict):
         return Usage()
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    output_details = usage.get("completion_tokens_details") or {}
+    prompt_details = _object(usage.get("prompt_tokens_details"))
+    output_details = _object(usage.get("completion_tokens_details"))
+    tokens = TokenCounts(usage)
+    cached = tokens("cached_tokens", prompt_details) if prompt_details.get("cached_tokens") else tokens("prompt_cache_hit_tokens")
     return Usage(
-        input_tokens=count(usage.get("prompt_tokens")),
-        output_tokens=count(usage.get("completion_tokens")),
-        cached_tokens=count(prompt_details.get("cached_tokens") or usage.get("prompt_cache_hit_tokens")),
-        reasoning_tokens=count(output_details.get("reasoning_tokens")),
+        input_tokens=tokens("prompt_tokens"),
+        output_tokens=tokens("completion_tokens"),
+        cached_tokens=cached,
+        reasoning_tokens=tokens("reasoning_tokens", output_details),
+        suspect=tokens.suspect,
     )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _avg_logprob(logprobs: Any) -> float | None:

@@ -1,10 +1,14 @@
 """Small JSON helpers for vendor bodies: frozen params as plain JSON, ``Params.extra`` merged
-into a request body, and the lenient readers of an answer's counts and tool arguments."""
+into a request body, the reader of an answer's token counts (``TokenCounts``, which flags counts
+that cannot be right), and the lenient readers of indices and tool arguments."""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Mapping
+
+from mmo.core.usage import MAX_PLAUSIBLE_TOKENS
 
 _SCALARS = frozenset({str, int, float, bool})
 
@@ -36,11 +40,62 @@ def merge_extra(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 
 
 def count(value: Any) -> int:
-    """A token count from a vendor body: missing, null or junk is 0."""
+    """A count from a vendor body (an index): missing, null or junk is 0."""
     try:
         return max(0, int(value or 0))
     except (TypeError, ValueError):
         return 0
+
+
+class TokenCounts:
+    """Token counts read from a vendor's usage object, noting any that cannot be right (negative,
+    not a number, more than ``MAX_PLAUSIBLE_TOKENS``): those count 0 and make the usage
+    ``suspect``, so it is flagged and never priced. A missing or null count is 0, as vendors
+    leave out what does not apply."""
+
+    def __init__(self, usage: Mapping[str, Any]) -> None:
+        self.usage = usage
+        self.problems: list[str] = []
+
+    def __call__(self, name: str, within: Mapping[str, Any] | None = None) -> int:
+        value = (self.usage if within is None else within).get(name)
+        if value is None:
+            return 0
+        number = _number(value)
+        if number is None:
+            self.problems.append(f"{name}={_shown(value)} is not a whole number")
+        elif number < 0:
+            self.problems.append(f"{name}={_shown(value)} is negative")
+        elif number > MAX_PLAUSIBLE_TOKENS:
+            self.problems.append(f"{name}={_shown(value)} is more than {MAX_PLAUSIBLE_TOKENS:,}")
+        else:
+            return int(number)
+        return 0
+
+    @property
+    def suspect(self) -> str | None:
+        return "; ".join(self.problems) or None
+
+
+def _number(value: Any) -> float | None:
+    """A finite whole number (an int, an integral float, or digits in a string), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return value
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def json_text(value: Any) -> str:

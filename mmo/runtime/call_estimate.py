@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from mmo.runtime.tokens import TokenEstimator
 
 DEFAULT_OUTPUT_TOKENS = 4096
+# What a dry run expects a model to write when the run log has none of its answers yet: a
+# paragraph or two, as most answers are (the worst case still counts max_tokens).
+DEFAULT_EXPECTED_OUTPUT_TOKENS = 256
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,11 @@ from typing import Any, Callable
 
 from mmo.catalog.catalog import Catalog
 from mmo.core.errors import EmptyAnswer, StreamCut, one_line
-from mmo.core.protocols import Node, Provider, StreamSink
+from mmo.core.protocols import Node, Provider, RecordedAnswers, StreamSink
 from mmo.core.target import ModelTarget, RunOptions
 from mmo.core.trace import Span, SpanBuilder
 from mmo.core.types import Completion, Cost, Delta, Request, StreamRestart, Usage, evolve
+from mmo.core.usage import MAX_PLAUSIBLE_TOKENS
 from mmo.runtime.guard import Guard
 from mmo.runtime.services import Services
 from mmo.runtime.tokens import TokenEstimator
@@ -101,7 +102,12 @@ class SpanContext:
             return cached
         completion = await self._guarded_call(provider, target, request)
         cost = completion.cost if completion.cost.known else self.services.catalog.cost(target.ref, completion.usage)
-        if not cost.known:
+        if completion.usage.suspect is not None:
+            self.note(f"suspect usage from {target.id}: {completion.usage.suspect}")
+            # Said once per model (the details, which vary by call, are in the trace).
+            self.services.warn(f"{target.id} reported token counts that cannot be right (negative, not a whole number, or over "
+                               f"{MAX_PLAUSIBLE_TOKENS:,}; --explain shows them): they count as 0 and such a call's cost is unknown")
+        elif not cost.known:
             self.services.warn(f"no price known for {target.id}: its cost is shown as unknown")
         completion = evolve(completion, cost=cost)
         self._record(completion, cost, cached=False)
@@ -130,7 +136,7 @@ class SpanContext:
         except asyncio.CancelledError as cancelled:
             error = cancelled
             if sent:
-                self._record_cancel_cost(target, request)
+                self._record_cancel_cost(provider, target, request)
             raise
         except BaseException as failure:
             error = failure
@@ -180,16 +186,23 @@ class SpanContext:
         cost = self.services.catalog.cost(target.ref, usage)
         self._record_usage_estimate(usage, Cost(cost.usd, f"{cost.source}, estimated from partial output"))
 
-    def _record_cancel_cost(self, target: ModelTarget, request: Request) -> None:
-        """A call cancelled in flight (a losing hedge, a missed deadline) may still be billed for
-        the prompt the vendor had read: count the estimated input, and say so. A model with no
-        known price adds a note instead of turning the whole run's total unknown."""
+    def _record_cancel_cost(self, provider: Provider, target: ModelTarget, request: Request) -> None:
+        """A call cancelled in flight (a losing hedge, a missed deadline, Ctrl-C) may still be
+        billed for the prompt the vendor had read: count the estimated input, and say so. A model
+        with no list price is counted from its provider's recording when there is one (replay:
+        the whole recorded answer, since a vendor that finishes a request nobody reads bills it
+        all), else its cost is unknown, which makes the run's total unknown: never a silent $0."""
         usage = Usage(self.services.tokens.estimate(request.prompt_text(), target.id), 0)
         cost = self.services.catalog.cost(target.ref, usage)
-        if not cost.known:
-            self.note("cancelled in flight; its cost (unknown price) is not counted")
+        if cost.known:
+            self._record_usage_estimate(usage, Cost(cost.usd, f"{cost.source}, estimated input only (cancelled)"))
             return
-        self._record_usage_estimate(usage, Cost(cost.usd, f"{cost.source}, estimated input only (cancelled)"))
+        recorded = provider.recorded_usage(request, target.ref.name) if isinstance(provider, RecordedAnswers) else None
+        if recorded is not None and recorded[1] is not None:
+            self._record_usage_estimate(recorded[0], Cost(recorded[1], "recorded, whole answer (cancelled in flight)"))
+            return
+        self.note("cancelled in flight; its price is unknown, so the run's cost is unknown")
+        self._record_usage_estimate(usage, Cost(None, "unknown (cancelled in flight)"))
 
     def _record_usage_estimate(self, usage: Usage, cost: Cost) -> None:
         self.span.attempt.update(usage=usage, cost=cost, cached=False)

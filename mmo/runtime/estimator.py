@@ -6,7 +6,9 @@ token estimator (chars/4, corrected per model by what the run log observed) at t
 plus output tokens at the output price. The worst case writes ``max_tokens`` (the request's, else
 the model's, else the profile's defaults; ``DEFAULT_OUTPUT_TOKENS`` when none is set anywhere:
 the worst case ``--max-cost`` reserves too); the best and expected cases write the model's typical
-answer length, learnt from the run log, or the worst case's when there is no history.
+answer length, the mean of its last successful calls in the run log, or
+``DEFAULT_EXPECTED_OUTPUT_TOKENS`` when the log has none of its answers yet (never more than
+``max_tokens``). ``expected_output`` says, per model, which of the two was used.
 
 A provider that knows its answers in advance (``RecordedAnswers``: the replay provider of the
 offline demo) gives its recorded tokens and cost instead, exactly what the run will report. A
@@ -24,7 +26,7 @@ from mmo.core.protocols import Node, RecordedAnswers
 from mmo.core.target import ModelTarget
 from mmo.core.types import ModelRef, Request
 from mmo.providers.kinds import provider_kinds
-from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
+from mmo.runtime.call_estimate import DEFAULT_EXPECTED_OUTPUT_TOKENS, DEFAULT_OUTPUT_TOKENS
 from mmo.runtime.services import Services
 from mmo.runtime.tokens import CHARS_PER_TOKEN, TokenEstimator
 
@@ -42,6 +44,7 @@ class TreeEstimator:
         self.services = services
         self.defaulted_output = False  # some call had no max_tokens anywhere
         self.typical_output_used = False  # some call's best/expected length came from history
+        self.expected_output: dict[str, str] = {}  # model id -> where its best/expected answer length comes from
         self.recorded_calls = 0
         self.estimated_calls = 0
         self.notes: list[str] = []
@@ -82,12 +85,22 @@ class TreeEstimator:
             max_tokens = DEFAULT_OUTPUT_TOKENS
         input_tokens = self.tokens.estimate(request.prompt_text(), target.id)
         self._check_window(target, input_tokens + max_tokens)
-        typical = self.tokens.typical_output(target.id)
-        usual = max_tokens if typical is None else min(typical, max_tokens)
-        self.typical_output_used = self.typical_output_used or typical is not None
+        usual = min(self._expected_output(target.id), max_tokens)
         price = self.services.catalog.price(target.ref)
         likely = Path((_priced(target, price, input_tokens, usual),), usual)
         return CostRange(likely, likely, Path((_priced(target, price, input_tokens, max_tokens),), max_tokens))
+
+    def _expected_output(self, model_id: str) -> int:
+        """The model's typical answer length from the run log, else the stated default; notes which."""
+        typical = self.tokens.typical_output(model_id)
+        if typical is None:
+            self.expected_output.setdefault(model_id, f"{DEFAULT_EXPECTED_OUTPUT_TOKENS} tokens, the default (no answers in the run log yet)")
+            return DEFAULT_EXPECTED_OUTPUT_TOKENS
+        self.typical_output_used = True
+        calls = self.tokens.typical_output_calls(model_id)
+        answers = f"its last {calls} answers" if calls else "its recent answers"
+        self.expected_output.setdefault(model_id, f"{typical} tokens, the mean of {answers} in the run log")
+        return typical
 
     def _check_window(self, target: ModelTarget, needed: int) -> None:
         window = self.context_window(target)

@@ -6,19 +6,22 @@ applies the pending ones in order, each in its own transaction with its record, 
 ``BEGIN IMMEDIATE`` so two processes opening an old log at once cannot both migrate it.
 Never edit a released migration: append a new one.
 
-The log never holds an API key; prompt and answer text are absent for runs made with ``--no-log``.
+Runs are ``mmo ask`` runs, batch rows (each a run of its own, written in groups with
+``record_many``) and batch invocations' summaries. The log never holds an API key; prompt and
+answer text are absent for runs made with ``--no-log``.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from mmo.runtime.tokens import TokenRatio
+from mmo.runtime.tokens import OutputSample, TokenRatio
 
 if TYPE_CHECKING:
     import sqlite3
@@ -43,8 +46,10 @@ def utc_iso(moment: datetime | None = None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """One ``mmo ask`` (or one batch row). ``prompt``/``answer`` are ``None`` with ``--no-log``;
-    ``cost_usd`` is ``None`` when any billed attempt's price is unknown."""
+    """One ``mmo ask``, one batch row, or one batch invocation's summary (``command`` says
+    which: ``ask``, ``batch``, ``batch-run``). ``prompt``/``answer`` are ``None`` with
+    ``--no-log``; ``cost_usd`` is ``None`` when any billed attempt's price is unknown. ``status``
+    is ``ok``, ``error`` or ``interrupted`` (cancelled in flight, with what it spent)."""
 
     run_id: str
     started_at: str
@@ -65,6 +70,8 @@ class RunRecord:
     ttft_ms: float | None = None
     cached: bool = False
     trace_json: str | None = None
+    batch_run_id: str | None = None  # a batch row's run (``mmo batch``), with its input line
+    batch_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +138,20 @@ def _m004_attempt_calls(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE attempts ADD COLUMN calls INTEGER NOT NULL DEFAULT 1")
 
 
+def _m005_batch_rows(db: sqlite3.Connection) -> None:
+    # Batch rows are runs of their own: which batch run and input line each one is.
+    db.execute("ALTER TABLE runs ADD COLUMN batch_run_id TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN batch_line INTEGER")
+
+
 Migration = Callable[["sqlite3.Connection"], None]
-MIGRATIONS: tuple[Migration, ...] = (_m001_runs_and_attempts, _m002_indexes, _m003_attempt_prompt_chars, _m004_attempt_calls)
+MIGRATIONS: tuple[Migration, ...] = (
+    _m001_runs_and_attempts,
+    _m002_indexes,
+    _m003_attempt_prompt_chars,
+    _m004_attempt_calls,
+    _m005_batch_rows,
+)
 
 
 def migration_name(migration: Migration) -> str:
@@ -208,12 +227,34 @@ class RunLog:
         """Store a run and its attempts in one transaction."""
         if any(a.run_id != run.run_id for a in attempts):
             raise ValueError("every attempt must carry its run's run_id")
-        run_row = _row(replace(run, started_at=_normalise_time(run.started_at)), _RUN_COLUMNS)
+        run_row = _run_row(run)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
-                self._db.executemany(_insert_sql("attempts", _ATTEMPT_COLUMNS), [_row(a, _ATTEMPT_COLUMNS) for a in attempts])
+                self._db.executemany(_insert_sql("attempts", _ATTEMPT_COLUMNS), [_attempt_values(a) for a in attempts])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def record_many(self, runs: Sequence[tuple[RunRecord, Sequence[AttemptRecord]]]) -> None:
+        """Store many runs and their attempts in one transaction (two ``executemany``): how a
+        batch logs the rows that finished in one turn of its event loop."""
+        run_rows: list[tuple[Any, ...]] = []
+        attempt_rows: list[tuple[Any, ...]] = []
+        for run, attempts in runs:
+            if any(a.run_id != run.run_id for a in attempts):
+                raise ValueError("every attempt must carry its run's run_id")
+            run_rows.append(_run_row(run))
+            attempt_rows.extend(map(_attempt_values, attempts))
+        if not run_rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(_insert_sql("runs", _RUN_COLUMNS), run_rows)
+                self._db.executemany(_insert_sql("attempts", _ATTEMPT_COLUMNS), attempt_rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -271,9 +312,10 @@ class RunLog:
             return None
         return TokenRatio(tokens / (chars / 4), samples)
 
-    def typical_output_tokens(self, model_id: str) -> int | None:
+    def typical_output_sample(self, model_id: str) -> OutputSample | None:
         """Mean output tokens per call over the model's last successful uncached calls (rows
-        summing several calls weigh by their count); ``None`` with fewer than three calls."""
+        summing several calls weigh by their count), and how many calls; ``None`` with fewer
+        than three calls."""
         with self._lock:
             row = self._db.execute(
                 """SELECT SUM(calls), SUM(output_tokens) FROM (
@@ -285,7 +327,7 @@ class RunLog:
         calls, tokens = row
         if not calls or calls < RATIO_MIN_SAMPLES:
             return None
-        return max(1, round(int(tokens) / int(calls)))
+        return OutputSample(max(1, round(int(tokens) / int(calls))), int(calls))
 
     def token_ratio(self, model_id: str) -> float | None:
         sample = self.token_ratio_sample(model_id)
@@ -315,12 +357,24 @@ class RunLog:
         self.close()
 
 
-def _row(record: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
-    return tuple(getattr(record, name) for name in columns)
+
+
+_STARTED_AT = _RUN_COLUMNS.index("started_at")
+_ISO_LENGTH = len("2026-01-01T00:00:00.000000+00:00")
+_run_values: Callable[[RunRecord], tuple[Any, ...]] = attrgetter(*_RUN_COLUMNS)
+_attempt_values: Callable[[AttemptRecord], tuple[Any, ...]] = attrgetter(*_ATTEMPT_COLUMNS)
+
+
+def _run_row(run: RunRecord) -> tuple[Any, ...]:
+    values = list(_run_values(run))
+    values[_STARTED_AT] = _normalise_time(run.started_at)
+    return tuple(values)
 
 
 def _normalise_time(text: str) -> str:
     """Any ISO timestamp with an offset, in the log's one format (naive ones are taken as UTC)."""
+    if len(text) == _ISO_LENGTH and text.endswith("+00:00") and text[10] == "T":
+        return text  # already as ``utc_iso`` writes it (every record mmo makes): a batch logs many
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -15,7 +15,8 @@ at the output price. Then, for each cap that is set:
   calls in flight stand in the way, the call waits for them to end (their real cost is usually far
   below their worst case); when the money already spent leaves no room, ``CostCapReached`` stops
   the run. So no call starts that could take the run past the cap, and concurrency does not stop
-  a run early.
+  a run early; ``waiting`` and ``waits`` count the calls it holds back, so a batch can say that
+  the cap, not the provider, sets its pace.
 
 A model with no known price is refused under a cap unless unknown prices are allowed (then its
 worst case counts as $0 and its real cost, when known afterwards, as spent).
@@ -125,6 +126,8 @@ class SpendGuard(Guard):
         self.session = Ledger()
         self.run = Ledger(spent=run_cap.spent_before_usd if run_cap else 0.0)
         self.in_flight = 0
+        self.waiting = 0  # calls now waiting for room under the run cap (throughput it holds back)
+        self.waits = 0  # calls that had to wait, in all
         self._requests: OrderedDict[float, Ledger] = OrderedDict()
         self._released: asyncio.Event | None = None
 
@@ -231,15 +234,20 @@ class SpendGuard(Guard):
 
     async def _wait_for_run_room(self, target: ModelTarget, worst: float, estimate: CallEstimate, ctx: GuardContext) -> None:
         cap = self.run_cap
-        if cap is None:
+        if cap is None or cap.fits(self.run.committed, worst):
             return
-        while not cap.fits(self.run.committed, worst):
-            if self.in_flight == 0 or not cap.fits(self.run.spent, worst):
-                spent = usd(self.run.spent)
-                raise self._cap_refusal(ctx, f"{target.id} could cost up to {usd(worst)} for {estimate.describe()}, and {spent} is spent")
-            if self._released is None:
-                self._released = asyncio.Event()
-            await self._released.wait()
+        self.waiting += 1
+        self.waits += 1
+        try:
+            while not cap.fits(self.run.committed, worst):
+                if self.in_flight == 0 or not cap.fits(self.run.spent, worst):
+                    spent = usd(self.run.spent)
+                    raise self._cap_refusal(ctx, f"{target.id} could cost up to {usd(worst)} for {estimate.describe()}, and {spent} is spent")
+                if self._released is None:
+                    self._released = asyncio.Event()
+                await self._released.wait()
+        finally:
+            self.waiting -= 1
 
     def _cap_refusal(self, ctx: GuardContext, reason: str) -> CostCapReached:
         assert self.run_cap is not None

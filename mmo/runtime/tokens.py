@@ -32,29 +32,42 @@ class TokenRatio:
     samples: int
 
 
+@dataclass(frozen=True, slots=True)
+class OutputSample:
+    """A model's typical answer length (mean output tokens per call) and how many calls it rests on."""
+
+    tokens: int
+    calls: int
+
+
 class History(Protocol):
     """What ``TokenEstimator.from_runlog`` needs from a run log."""
 
     def token_ratio_sample(self, model_id: str) -> TokenRatio | None: ...
 
-    def typical_output_tokens(self, model_id: str) -> int | None: ...
+    def typical_output_sample(self, model_id: str) -> OutputSample | None: ...
 
 
 class TokenEstimator:
     """Estimates tokens for a model, using its learnt ratio when there is one, and knows each
     model's typical answer length when the run log has seen enough of its answers."""
 
-    __slots__ = ("_ratios", "_samples", "_outputs")
+    __slots__ = ("_ratios", "_samples", "_outputs", "_output_calls", "_asked")
 
     def __init__(
         self,
         ratios: Mapping[str, float] | None = None,
         samples: Mapping[str, int] | None = None,
         outputs: Mapping[str, int] | None = None,
+        output_calls: Mapping[str, int] | None = None,
+        *,
+        asked: Iterable[str] = (),
     ) -> None:
+        self._asked = frozenset(asked)
         self._ratios: Mapping[str, float] = MappingProxyType(dict(ratios or {}))
         self._samples: Mapping[str, int] = MappingProxyType(dict(samples or {}))
         self._outputs: Mapping[str, int] = MappingProxyType(dict(outputs or {}))
+        self._output_calls: Mapping[str, int] = MappingProxyType(dict(output_calls or {}))
 
     @classmethod
     def from_runlog(cls, runlog: History, model_ids: Iterable[str]) -> TokenEstimator:
@@ -63,19 +76,42 @@ class TokenEstimator:
         ratios: dict[str, float] = {}
         samples: dict[str, int] = {}
         outputs: dict[str, int] = {}
-        for model_id in dict.fromkeys(model_ids):
+        output_calls: dict[str, int] = {}
+        asked = list(dict.fromkeys(model_ids))
+        for model_id in asked:
             observed = runlog.token_ratio_sample(model_id)
             if observed is not None:
                 ratios[model_id] = observed.ratio
                 samples[model_id] = observed.samples
-            typical = runlog.typical_output_tokens(model_id)
+            typical = runlog.typical_output_sample(model_id)
             if typical is not None:
-                outputs[model_id] = typical
-        return cls(ratios, samples, outputs)
+                outputs[model_id] = typical.tokens
+                output_calls[model_id] = typical.calls
+        return cls(ratios, samples, outputs, output_calls, asked=asked)
+
+    def knows(self, model_id: str) -> bool:
+        """Whether the run log was asked about this model (it may have had nothing to say)."""
+        return model_id in self._asked
+
+    def with_history(self, runlog: History, model_ids: Iterable[str]) -> TokenEstimator:
+        """This estimator and what the run log says about ``model_ids`` too (models a batch row
+        names, which the profile's tree does not hold)."""
+        learnt = TokenEstimator.from_runlog(runlog, [m for m in model_ids if m not in self._asked])
+        return TokenEstimator(
+            {**self._ratios, **learnt._ratios},
+            {**self._samples, **learnt._samples},
+            {**self._outputs, **learnt._outputs},
+            {**self._output_calls, **learnt._output_calls},
+            asked=(*self._asked, *learnt._asked),
+        )
 
     def typical_output(self, model_id: str) -> int | None:
         """The model's mean answer length over its recent calls, or ``None`` without history."""
         return self._outputs.get(model_id)
+
+    def typical_output_calls(self, model_id: str) -> int | None:
+        """How many recent calls ``typical_output`` rests on (``None``: not known)."""
+        return self._output_calls.get(model_id)
 
     def ratio(self, model_id: str | None = None) -> float | None:
         return self._ratios.get(model_id) if model_id is not None else None

@@ -11,7 +11,8 @@ errors in the order they happened.
 Children never stream: two answers in flight cannot share one screen; the renderer prints the
 winner's. Cost: every attempt counts, losers included. A cancelled call reports no usage, but a
 vendor may bill the prompt it already read: the run context counts its estimated input tokens,
-labelled "estimated input only (cancelled)".
+labelled "estimated input only (cancelled)" (a model with no list price: its recorded cost, else
+an unknown cost, never a silent $0).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """``mmo batch --dry-run``: tokens and cost per model before any call, best, expected and worst.
 
 Each row is estimated by the strategy tree itself (``Node.estimate``, through
-``mmo.runtime.estimator.TreeEstimator``): the cheapest way through the strategy, the likely way,
-and the dearest (see ``mmo.core.estimate``). Requests are streamed: only per-model sums are kept,
+``mmo.runtime.estimator.TreeEstimator``), or by the one model the row names: the cheapest way
+through the strategy, the likely way, and the dearest (see ``mmo.core.estimate``). The likely
+answer length of each model is the run log's observed mean, else a stated default; the output
+method says which, per model. Requests are streamed: only per-model sums are kept,
 so 100,000 rows take no more memory than 10.
 
 A model priced nowhere has an unknown cost, never $0: its rows are counted and flagged, and the
@@ -14,15 +16,17 @@ per-request budget says how many rows' worst case passes it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from mmo.core.estimate import CallCost, CostRange
-from mmo.core.protocols import Node
-from mmo.core.types import Request
 from mmo.runtime.call_estimate import DEFAULT_OUTPUT_TOKENS
 from mmo.runtime.estimator import UNKNOWN_SOURCE, TreeEstimator
 from mmo.runtime.spend import Budgets, RunCap
 from mmo.runtime.tokens import CHARS_PER_TOKEN
+
+if TYPE_CHECKING:
+    from mmo.app.batch.input import InputRow
+    from mmo.app.engine import Engine
 
 SCENARIOS = ("best", "expected", "worst")
 
@@ -81,6 +85,7 @@ class BatchEstimate:
     max_cost: CapCoverage | None = None
     rows_over_request_budget: int = 0
     request_budget_usd: float | None = None
+    unknown_rows_by_scenario: tuple[int, int, int] = (0, 0, 0)  # best, expected, worst: rows with an unpriced call
 
     @property
     def complete(self) -> bool:
@@ -111,6 +116,7 @@ class BatchTotals:
     def __init__(self, budgets: Budgets, run_cap: RunCap | None) -> None:
         self.rows = 0
         self.unknown_price_rows = 0
+        self.unknown_by_scenario = [0, 0, 0]
         self.usd = [0.0, 0.0, 0.0]
         self.models: dict[str, _ModelSums] = {}
         self.budgets, self.run_cap = budgets, run_cap
@@ -121,9 +127,12 @@ class BatchTotals:
     def add(self, row: CostRange) -> None:
         self.rows += 1
         for scenario, path in enumerate((row.best, row.expected, row.worst)):
+            unpriced = False
             for call in path.calls:
                 self.models.setdefault(call.model_id, _ModelSums()).add(scenario, call)
+                unpriced = unpriced or call.usd is None
             self.usd[scenario] += path.usd
+            self.unknown_by_scenario[scenario] += unpriced
         self._count_rows(row)
         if not self.budgets.request_fits(row.worst.usd):
             self.rows_over_request_budget += 1
@@ -162,13 +171,16 @@ class BatchTotals:
             max_cost=cap,
             rows_over_request_budget=self.rows_over_request_budget,
             request_budget_usd=self.budgets.per_request_usd,
+            unknown_rows_by_scenario=(self.unknown_by_scenario[0], self.unknown_by_scenario[1], self.unknown_by_scenario[2]),
         )
 
 
-def estimate_rows(root: Node, requests: Iterable[Request], estimator: TreeEstimator, totals: BatchTotals, tree_order: Sequence[str]) -> BatchEstimate:
-    """Estimate every request through ``root`` (consumed once, row by row)."""
-    for request in requests:
-        totals.add(estimator.range(root, request))
+def estimate_rows(engine: Engine, rows: Iterable[InputRow], estimator: TreeEstimator, totals: BatchTotals, tree_order: Sequence[str]) -> BatchEstimate:
+    """Estimate every row (consumed once) through the engine's tree, or through the one model a
+    row names, as the run would call it."""
+    for row in rows:
+        root = engine.root if row.model is None else engine.model_node(row.model)
+        totals.add(estimator.range(root, row.request))
     return totals.result(estimator, tree_order)
 
 
@@ -207,10 +219,17 @@ def _input_method(estimator: TreeEstimator, model_ids: Sequence[str]) -> str:
 
 
 def _output_method(estimator: TreeEstimator) -> str:
+    """How output tokens were counted: the worst case, then per model the expected answer length
+    and where it comes from (the run log's observed answers, or the stated default)."""
     if not estimator.estimated_calls:
         return "recorded"
     worst = "max_tokens"
     if estimator.defaulted_output:
         worst = f"max_tokens, or {DEFAULT_OUTPUT_TOKENS} where none is set (set defaults.max_tokens for a tighter estimate)"
-    usual = "each model's typical answer length from the run log where known, else the worst case" if estimator.typical_output_used else "the worst case (no history of answer lengths yet)"
-    return f"worst: {worst}; best and expected: {usual}"
+    sources = estimator.expected_output
+    if len(sources) == 1:
+        usual = next(iter(sources.values()))
+    else:
+        usual = "; ".join(f"{model_id} {source}" for model_id, source in sources.items())
+    replay = " (replay models: recorded)" if estimator.recorded_calls else ""
+    return f"worst: {worst}; best and expected: {usual}, at most max_tokens{replay}"

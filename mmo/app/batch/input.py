@@ -4,13 +4,16 @@ One JSON object per line::
 
     {"id": "q1", "prompt": "...", "system": "...", "params": {"max_tokens": 64},
      "tags": ["legal"], "metadata": {"source": "crm"}}
-    {"messages": [{"role": "user", "content": "..."}]}
+    {"messages": [{"role": "user", "content": "..."}], "model": "smart"}
 
 ``prompt`` or ``messages`` is required; everything else is optional, and other keys (an expected
 answer, a label) are ignored, so evaluation sets run as they are. Blank lines are skipped. A row
 without ``id`` is identified by its line number. A row's ``params`` win over ``-p`` flags, key by
-key. A line that is not such an object is ``Malformed``: reported with its line number and why,
-while the other rows run.
+key. A row's ``model`` (a profile alias or ``provider:model``, as ``-m`` takes) runs that row on
+that one model instead of the strategy; it is checked by the parser's ``models`` callable. The
+model is not a parameter: ``params.model`` (or ``params.extra.model``) is refused, since it would
+change the model called but not the one priced, capped and logged. A line that is not such an
+object is ``Malformed``: reported with its line number and why, while the other rows run.
 
 A row's index is its line number (1-based), which stays the same however often a run resumes.
 """
@@ -21,7 +24,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 
 from mmo.core.errors import ConfigError
 from mmo.core.types import Message, Params, Request, frozen_mapping
@@ -38,6 +41,7 @@ class InputRow:
     index: int  # the line number
     row_id: Any  # the row's "id" (a string or a number), else its line number
     request: Request
+    model: str | None = None  # the row's own model (its "model" field), run instead of the strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +62,19 @@ class InputDigest:
     rows: int
 
 
+ModelCheck = Callable[[str], None]
+"""Checks a row's ``model`` against the profile; raises ``ConfigError`` saying why it is unusable."""
+
+
 class RowParser:
     """Turns one line into an ``InputRow`` or a ``Malformed``, with the ``-p`` flags as the base
-    parameters. The base ``Params`` are built once; a row with its own params merges them."""
+    parameters. The base ``Params`` are built once; a row with its own params merges them.
+    ``models`` checks a row's ``model`` field (without it, any non-empty name is taken)."""
 
-    def __init__(self, base_params: Mapping[str, Any]) -> None:
+    def __init__(self, base_params: Mapping[str, Any], models: ModelCheck | None = None) -> None:
         self.base_params = dict(base_params)
         self.base = params_from_mapping(self.base_params)
+        self.models = models
 
     def parse(self, line: int, raw: bytes) -> InputRow | Malformed:
         try:
@@ -76,9 +86,22 @@ class RowParser:
         if not isinstance(data, dict):
             return _malformed(line, f"expected a JSON object, got {type(data).__name__}", raw)
         try:
-            return InputRow(line, _row_id(data, line), self._request(data))
+            return InputRow(line, _row_id(data, line), self._request(data), self._model(data.get("model")))
         except _RowError as error:
             return _malformed(line, str(error), raw)
+
+    def _model(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise _RowError("'model' must be a non-empty string: a profile alias or provider:model")
+        name = value.strip()
+        if self.models is not None:
+            try:
+                self.models(name)
+            except ConfigError as error:
+                raise _RowError(f"'model': {error.message}") from None
+        return name
 
     def _request(self, data: Mapping[str, Any]) -> Request:
         params = self._params(data.get("params"))
@@ -104,6 +127,13 @@ class RowParser:
             return self.base
         if not isinstance(value, dict):
             raise _RowError("'params' must be an object")
+        nested = value.get("extra")
+        if "model" in value or (isinstance(nested, dict) and "model" in nested):
+            where = "params.model" if "model" in value else "params.extra.model"
+            raise _RowError(
+                f"'{where}' is not a parameter: name the row's model in its own 'model' field "
+                '(e.g. {"model": "openai:gpt-4o-mini", "prompt": ...}), so it is priced, capped and logged as that model'
+            )
         try:
             return params_from_mapping({**self.base_params, **value}, where="params:")
         except ConfigError as error:

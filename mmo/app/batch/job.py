@@ -29,6 +29,7 @@ class BatchJob:
     run_id: str | None = None
     retry_errors: bool = False
     grace_s: float = DEFAULT_GRACE_S  # after Ctrl-C, how long rows in flight may finish
+    log_text: bool = True  # False (--no-log): the run log keeps the rows' numbers, not their text
 
     def check(self) -> None:
         if self.concurrency < 1:

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mmo.app.batch.input import InputRow
 from mmo.app.outcome import RunOutcome
 from mmo.core.errors import AllAttemptsFailed, TransientError, one_line
 from mmo.core.trace import Span, total_cost, total_usage
 from mmo.core.types import Completion
+
+if TYPE_CHECKING:
+    from mmo.app.batch.row_log import LoggedRun
 
 DONE, FAILED, INFRA_ERROR = "done", "failed", "infra_error"
 _LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder for every row
@@ -68,16 +71,17 @@ class RowOutcome:
     attempts: tuple[AttemptNumbers, ...]
     line: str  # the output line (JSON, no newline)
     truncated: bool = False  # answered, but cut at max_tokens
+    log: LoggedRun | None = None  # its run-log records, written once the row is committed
 
 
-def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
-    """The outcome of a row that ran."""
+def outcome_of(row: InputRow, run: RunOutcome, log: LoggedRun | None = None) -> RowOutcome:
+    """The outcome of a row that ran (``log``: its run-log records)."""
     completion, error, trace = run.completion, run.error, run.trace
     attempts = tuple(trace.attempts())  # walked once, used four times
     usage, cost = total_usage(attempts), total_cost(attempts).usd
     status = DONE if completion is not None else classify(error)
     error_class, message = _error_fields(error)
-    latency = _latency(completion, trace)
+    latency = run.waited_ms()[0]
     fields: dict[str, Any] = {
         "id": row.row_id,
         "line": row.index,
@@ -114,14 +118,8 @@ def outcome_of(row: InputRow, run: RunOutcome) -> RowOutcome:
         attempts=tuple(_attempts(attempts, completion)),
         line=_LINE(fields),
         truncated=completion is not None and completion.truncated,
+        log=log,
     )
-
-
-def _latency(completion: Completion | None, trace: Span) -> float:
-    # Replay answers at once and simulates a latency: report that one, as `mmo ask` does.
-    if completion is not None and completion.latency_simulated:
-        return completion.latency_ms
-    return trace.duration_ms
 
 
 def classify(error: BaseException | None) -> str:

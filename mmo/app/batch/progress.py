@@ -28,12 +28,15 @@ class BatchProgress:
     failed: int = 0
     infra_errors: int = 0
     malformed: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # known cost
+    unknown_cost_rows: int = 0  # rows whose cost is unknown (not in cost_usd)
     cache_hits: int = 0
     in_flight: int = 0
     elapsed_s: float = 0.0
     stopping: str | None = None
     errors_by_class: dict[str, int] = field(default_factory=dict)
+    cap_waiting: int = 0  # calls now waiting for room under --max-cost (worst-case reservations fill it)
+    cap_waits: int = 0  # calls that waited so, in this invocation
 
     @property
     def finished_now(self) -> int:

@@ -3,9 +3,10 @@
 ``run_batch`` reads the input once to hash it (the run's identity and the row count for
 progress), picks the run (``identity``), opens its state and ONE engine for every row (shared
 HTTP client, cache, run log, limits, breakers; ``--max-cost`` as the engine's run cap), and runs
-the rows not yet finished. However it ends (finished, stopped by the cap, Ctrl-C), it then
-writes the output and the errors report from the state, the summary, and one record in the run
-log. No typer, no rich.
+the rows not yet finished; each row is logged in the run log as it is committed (``RowLogger``).
+A row may name its own model (checked before it runs, as ``-m`` resolves it). However it ends
+(finished, stopped by the cap, Ctrl-C), it then writes the output and the errors report from the
+state, the summary, and the invocation's summary record in the run log. No typer, no rich.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from mmo.app.batch.job import BatchJob, BatchReport
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome
 from mmo.app.batch.output import OutputTargets, output_targets, write_errors_report, write_lines, write_lines_atomically
 from mmo.app.batch.progress import BatchStop
+from mmo.app.batch.row_log import RowLogger
 from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
 from mmo.app.batch.runner import RowRunner
 from mmo.app.batch.source import BatchInput, opened_input, unfinished
 from mmo.app.batch.state import BatchState
 from mmo.app.batch.summary import summarize
 from mmo.app.engine import Engine, open_engine
+from mmo.app.model_nodes import model_check
 from mmo.app.profile_choice import ResolvedProfile, resolve_profile
 from mmo.app.settings import AppEnv
 from mmo.core.errors import ConfigError
@@ -51,8 +54,9 @@ async def run_batch(
 ) -> BatchReport:
     """Run (or resume) the batch. ``providers`` adds ready-made providers by name, as for ``ask``."""
     job.check()
-    with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict) as (source, parser):
-        resolved = resolve_profile(job.settings.choice, env)
+    resolved = resolve_profile(job.settings.choice, env)
+    models = model_check(resolved.profile, providers)
+    with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict, models=models) as (source, parser):
         chosen = _choose(job, env, source, resolved)
         record_run(chosen.identity)
         with BatchState(chosen.identity.directory) as state:
@@ -110,6 +114,9 @@ class _Invocation:
         counts = self.state.counts()
         finished_before = sum(counts.get(status, 0) for status in self.skip)
         runner = _runner(self.job, engine, self.state, total=self.source.rows, finished_before=finished_before, observer=self.observer, stream_to=stream_to)
+        if engine.runlog is not None:
+            warn = engine.services.warn
+            runner.row_log = RowLogger(engine.runlog, batch_run_id=self.chosen.identity.run_id, log_text=self.job.log_text, warn=warn)
         if control is not None:
             control.attach(runner)
         stop = await runner.run(unfinished(self.source.path, self.parser, self.state.finished_indices(self.skip)))

@@ -1,11 +1,10 @@
-"""A batch invocation in the run log: one run record with its totals, and its spend per model as
-attempt records, so the daily budget, ``mmo logs`` and the token estimator see batch traffic.
+"""A batch invocation's summary in the run log: one record (command ``batch-run``) with its row
+counts, totals, how it ended, and a trace with one child per model and kind of call, so
+``mmo logs show`` can render it.
 
-Rows are not logged one by one (a 100,000-row batch would flood the log); per model there is at
-most one record of its successful calls (tokens, cost, and the prompt characters they carried,
-from which the estimator learns the model's tokens-per-character ratio), one of its failed calls
-that were billed (a cut stream), and one of its cache hits (free). No prompt or answer text is
-logged: the batch's own output holds the answers.
+It holds no attempts: each row is a run of its own in the log, with every attempt
+(``mmo.app.batch.row_log``), and that is what the daily budget, spend reports and the token
+estimator read. The summary's cost is the sum of its rows' (already counted in their records).
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from mmo.core.types import Cost, Usage, frozen_mapping
 if TYPE_CHECKING:
     from mmo.runtime.runlog import AttemptRecord, RunRecord
 
-_KINDS = ("ok", "error", "cache")
-
 
 @dataclass(slots=True)
 class CallTotals:
@@ -35,7 +32,6 @@ class CallTotals:
     output_tokens: int = 0
     cost_usd: float = 0.0
     cost_unknown: bool = False
-    prompt_chars: int = 0
     latency_ms: float = 0.0
 
     @property
@@ -65,9 +61,7 @@ class InvocationTally:
         else:
             self.cost_usd += outcome.cost_usd
         for attempt in outcome.attempts:
-            kind = "cache" if attempt.cached else "ok" if attempt.status == "ok" else "error" if attempt.billed else None
-            if kind is None:
-                continue  # a failed call nobody billed: nothing to log as spend
+            kind = "cache" if attempt.cached else "ok" if attempt.status == "ok" else "error"
             totals = self.calls.setdefault((attempt.model_id, kind), CallTotals())
             totals.calls += 1
             totals.input_tokens += attempt.input_tokens
@@ -77,8 +71,6 @@ class InvocationTally:
                 totals.cost_unknown = totals.cost_unknown or not attempt.cached
             else:
                 totals.cost_usd += attempt.cost_usd
-            if kind == "ok":
-                totals.prompt_chars += outcome.prompt_chars
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,33 +86,16 @@ class InvocationInfo:
 
 
 def run_records(info: InvocationInfo, tally: InvocationTally) -> tuple[RunRecord, list[AttemptRecord]]:
-    from mmo.runtime.runlog import AttemptRecord, RunRecord, new_run_id, utc_iso
+    """The invocation's summary record (its rows' attempts are in their own records)."""
+    from mmo.runtime.runlog import RunRecord, new_run_id, utc_iso
 
     run_id = new_run_id()
-    attempts = [
-        AttemptRecord(
-            run_id=run_id,
-            seq=seq,
-            node_path=f"batch/{kind}",
-            model_id=model_id,
-            status="error" if kind == "error" else "ok",
-            input_tokens=totals.input_tokens,
-            output_tokens=totals.output_tokens,
-            cost_usd=totals.cost,
-            cost_source=f"sum of {totals.calls} calls",
-            latency_ms=totals.latency_ms / totals.calls if totals.calls else None,
-            cache_hit=kind == "cache",
-            prompt_chars=totals.prompt_chars,
-            calls=totals.calls,
-        )
-        for seq, ((model_id, kind), totals) in enumerate(sorted(tally.calls.items(), key=lambda item: (item[0][0], _KINDS.index(item[0][1]))))
-    ]
     failed_rows = tally.rows["failed"] + tally.rows["infra_error"]
     error_class = info.stop_class or ("RowErrors" if failed_rows else None)
     run = RunRecord(
         run_id=run_id,
         started_at=utc_iso(info.started_at),
-        command="batch",
+        command="batch-run",
         profile=info.profile,
         strategy=info.strategy,
         prompt=f"batch {info.input_label} (run {info.batch_run_id})",
@@ -136,8 +111,9 @@ def run_records(info: InvocationInfo, tally: InvocationTally) -> tuple[RunRecord
         latency_ms=info.wall_ms,
         cached=False,
         trace_json=json.dumps(_trace(info, tally).to_dict()),
+        batch_run_id=info.batch_run_id,
     )
-    return run, attempts
+    return run, []
 
 
 def _trace(info: InvocationInfo, tally: InvocationTally) -> Span:

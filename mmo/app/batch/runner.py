@@ -4,7 +4,7 @@
 flight and the input is read only as fast as rows are run. Each row runs through ``Engine.run``
 (the strategy tree, cache, guards, trace) and its outcome goes to the ``StateWriter``, which commits
 every row that finished during one turn of the event loop in one transaction; only then does the
-row count as finished.
+row count as finished, and its run-log records (``RowLogger``) are written, in the same groups.
 
 Stopping, always cleanly, with the state resumable:
 
@@ -22,15 +22,18 @@ import gc
 import time
 from collections import Counter
 from contextlib import contextmanager
+from functools import partial
 from typing import Callable, Iterator, Sequence
 
 from mmo.app.batch.input import InputRow, Malformed
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome, error_leaves, outcome_of
 from mmo.app.batch.progress import ACCOUNT, BUDGET, COST_CAP, INTERNAL, INTERRUPTED, BatchProgress, BatchStop
+from mmo.app.batch.row_log import RowLogger
 from mmo.app.batch.run_record import InvocationTally
 from mmo.app.batch.state import BatchState
 from mmo.app.batch.writer import StateWriter
 from mmo.app.engine import Engine
+from mmo.app.outcome import RunOutcome
 from mmo.core.errors import AuthFailed, BudgetExceeded, CostCapReached, MissingKey, ProviderError, QuotaExhausted, one_line
 
 _ACCOUNT_ERRORS = (MissingKey, AuthFailed, QuotaExhausted)
@@ -71,6 +74,7 @@ class RowRunner:
         on_progress: Callable[[BatchProgress], None] | None = None,
         progress_interval_s: float = 0.5,
         on_rows: Callable[[Sequence[RowOutcome]], None] | None = None,
+        row_log: RowLogger | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -79,11 +83,13 @@ class RowRunner:
         self.grace_s = grace_s
         self.on_progress, self.progress_interval_s = on_progress, progress_interval_s
         self.on_rows = on_rows  # told of rows once committed (streamed --unordered output)
+        self.row_log = row_log  # each row's run-log records, written as rows are committed
         self.tally = InvocationTally()
         self.stop: BatchStop | None = None
         self._counts: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._cost = 0.0
+        self._unknown_cost_rows = 0
         self._cache_hits = 0
         self._in_flight = 0
         self._interrupts = 0
@@ -93,6 +99,7 @@ class RowRunner:
         self._grace: asyncio.TimerHandle | None = None
         self._fatal: BaseException | None = None
         self._writer = StateWriter(state, self._committed)
+        self._spend = engine.spend_guard()  # says when --max-cost holds rows back
 
     # --- control -----------------------------------------------------------------------------
 
@@ -134,6 +141,8 @@ class RowRunner:
             if ticker is not None:
                 ticker.cancel()
             self._writer.flush()
+            if self.row_log is not None:
+                self.row_log.write()  # rows that stopped the run or were cancelled in flight
         if self._fatal is not None:
             raise self._fatal
         if self.on_progress is not None:
@@ -165,15 +174,24 @@ class RowRunner:
         self._in_flight += 1
         try:
             # Every failure of a row is reported in its outcome, not raised (a bug included).
-            outcome = await self.engine.run(row.request, capture=(Exception,))
+            on_interrupt = None if self.row_log is None else partial(self._interrupted, row)
+            outcome = await self.engine.run(row.request, capture=(Exception,), model=row.model, on_interrupt=on_interrupt)
         finally:
             self._in_flight -= 1
+        logged = None if self.row_log is None else self.row_log.records(row, outcome)
         if outcome.error is not None:
             stop = self._run_stopping(outcome.error)
             if stop is not None:
                 self._stop_with(stop)  # the row stays pending: a resume runs it
+                if logged is not None and logged[1]:
+                    self.row_log.add(logged)  # type: ignore[union-attr]  # what it tried (and spent) is logged
                 return
-        self._writer.add(outcome_of(row, outcome))
+        self._writer.add(outcome_of(row, outcome, logged))
+
+    def _interrupted(self, row: InputRow, outcome: RunOutcome) -> None:
+        """A row cancelled in flight stays pending; what it spent until then is logged."""
+        assert self.row_log is not None
+        self.row_log.add(self.row_log.records(row, outcome))
 
     @staticmethod
     def _run_stopping(error: BaseException) -> BatchStop | None:
@@ -198,8 +216,12 @@ class RowRunner:
                 self._errors[outcome.error_class] += 1
             if outcome.cost_usd is not None:
                 self._cost += outcome.cost_usd
+            else:
+                self._unknown_cost_rows += 1
             self._cache_hits += outcome.cache_hit
             self.tally.add(outcome)
+        if self.row_log is not None:
+            self.row_log.write([outcome.log for outcome in rows if outcome.log is not None])
         self._counts["malformed"] += len(malformed)
         if self.on_rows is not None and rows:
             self.on_rows(rows)
@@ -215,11 +237,14 @@ class RowRunner:
             infra_errors=self._counts[INFRA_ERROR],
             malformed=self._counts["malformed"],
             cost_usd=self._cost,
+            unknown_cost_rows=self._unknown_cost_rows,
             cache_hits=self._cache_hits,
             in_flight=self._in_flight,
             elapsed_s=time.monotonic() - self._started,
             stopping=self.stop.reason if self.stop else None,
             errors_by_class=dict(self._errors),
+            cap_waiting=self._spend.waiting if self._spend is not None and self._spend.run_cap is not None else 0,
+            cap_waits=self._spend.waits if self._spend is not None and self._spend.run_cap is not None else 0,
         )
 
     async def _tick(self) -> None:

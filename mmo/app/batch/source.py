@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
 from mmo.app.batch.identity import STDIN_LABEL
-from mmo.app.batch.input import InputRow, Malformed, RowParser, digest_file, first_malformed, numbered_lines, spool
+from mmo.app.batch.input import InputRow, Malformed, ModelCheck, RowParser, digest_file, first_malformed, numbered_lines, spool
 from mmo.core.errors import ConfigError
 
 
@@ -44,12 +44,15 @@ def read_input(given: str, cwd: Path, spool_dir: Path, stdin: IO[bytes] | None) 
 
 
 @contextmanager
-def opened_input(given: str, cwd: Path, spool_dir: Path, stdin: IO[bytes] | None, params: Mapping[str, Any], *, strict: bool) -> Iterator[tuple[BatchInput, RowParser]]:
-    """The input, read and hashed, and the parser of its rows (``-p`` as their base parameters);
-    with ``strict``, checked whole first. A spool of standard input is removed afterwards."""
+def opened_input(
+    given: str, cwd: Path, spool_dir: Path, stdin: IO[bytes] | None, params: Mapping[str, Any], *, strict: bool, models: ModelCheck | None = None
+) -> Iterator[tuple[BatchInput, RowParser]]:
+    """The input, read and hashed, and the parser of its rows (``-p`` as their base parameters,
+    ``models`` checking a row's own model); with ``strict``, checked whole first. A spool of
+    standard input is removed afterwards."""
     source = read_input(given, cwd, spool_dir, stdin)
     try:
-        parser = RowParser(params)
+        parser = RowParser(params, models)
         if strict:
             check_strict(source, parser)
         yield source, parser
