@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from mmo.core.transport_limits import DEFAULT_TRANSPORT_LIMITS, TransportLimits
 from mmo.core.types import frozen_mapping
 
 
@@ -27,6 +28,7 @@ class ProviderSettings:
     base_url_env: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)  # kind-specific, e.g. replay's path
+    transport: TransportLimits = DEFAULT_TRANSPORT_LIMITS  # size, depth and time bounds of one HTTP attempt
 
     @property
     def override_envs(self) -> tuple[str, ...]:
