@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import aiohttp
     from httpx_aiohttp import AiohttpTransport
 
-DEFAULT_TIMEOUT_S = 60.0  # as make_client: one attempt's bound when a request sets none
+DEFAULT_TIMEOUT_S = 60.0  # as make_client: for a call that sets no timeouts (mmo's own set theirs: http.call_timeout)
 KEEPALIVE_S = 5.0  # as httpx: an idle connection is closed after this long
 _PROXY_SCHEMES = ("http", "https", "all")
 _UNSET = httpx.USE_CLIENT_DEFAULT
