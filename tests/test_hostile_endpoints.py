@@ -11,6 +11,7 @@ import asyncio
 import re
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -37,6 +38,7 @@ SMALL = TransportLimits(
     read_idle_timeout_s=0.3,
     attempt_deadline_s=0.5,
 )
+PATIENT = replace(SMALL, attempt_deadline_s=5.0)  # only the idle bound can end these in time
 CLIENTS: dict[str, Callable[[], httpx.AsyncClient]] = {"httpx": make_client, "batch": lambda: batch_client_factory(4, {})()}
 
 
@@ -75,37 +77,38 @@ def call(base_url: str, client: str, *, stream: bool, limits: TransportLimits = 
     return caught.value
 
 
-# (case id, what the server does, streamed?, request timeout_s, error class, the limit the message names)
+# (case id, what the server does, streamed?, limits, request timeout_s, error class, the limit the message names)
 CASES = [
-    ("gzip-bomb", Hostility.gzip_bomb(4 << 30), False, None, AnswerOverLimit, "max_response_mib"),
-    ("gzip-bomb-stream", Hostility.gzip_bomb(4 << 30), True, None, AnswerOverLimit, "max_(event|response)_mib"),
-    ("deep-json", Hostility.deep_json(100_000), False, None, AnswerOverLimit, "max_json_depth"),
-    ("deep-json-event", Hostility.deep_json(5_000), True, None, AnswerOverLimit, "max_json_depth"),
-    ("endless-stream", Hostility.endless_stream(), True, None, StreamCut, "max_response_mib"),
-    ("endless-stream-deadline", Hostility.endless_stream(interval_s=0.02), True, None, StreamCut, "attempt_deadline_s"),
-    ("endless-stream-timeout_s", Hostility.endless_stream(interval_s=0.02), True, 0.4, StreamCut, "timeout_s"),
-    ("trickle", Hostility.trickle(0.05), False, None, Timeout, "attempt_deadline_s"),
-    ("trickle-stream-timeout_s", Hostility.trickle(0.05), True, 0.4, Timeout, "timeout_s"),
-    ("stall", Hostility.stall(), False, None, Timeout, "read_idle_timeout_s"),
-    ("stall-stream", Hostility.stall(after_bytes=10), True, None, Timeout, "read_idle_timeout_s"),
-    ("huge-event", Hostility.huge_event(4 * MIB), True, None, AnswerOverLimit, "max_event_mib"),
+    ("gzip-bomb", Hostility.gzip_bomb(4 << 30), False, SMALL, None, AnswerOverLimit, "max_response_mib"),
+    ("gzip-bomb-stream", Hostility.gzip_bomb(4 << 30), True, SMALL, None, AnswerOverLimit, "max_(event|response)_mib"),
+    ("deep-json", Hostility.deep_json(100_000), False, SMALL, None, AnswerOverLimit, "max_json_depth"),
+    ("deep-json-event", Hostility.deep_json(5_000), True, SMALL, None, AnswerOverLimit, "max_json_depth"),
+    ("endless-stream", Hostility.endless_stream(), True, SMALL, None, StreamCut, "max_response_mib"),
+    ("endless-stream-deadline", Hostility.endless_stream(interval_s=0.02), True, SMALL, None, StreamCut, "attempt_deadline_s"),
+    ("endless-stream-timeout_s", Hostility.endless_stream(interval_s=0.02), True, SMALL, 0.4, StreamCut, "timeout_s"),
+    ("trickle", Hostility.trickle(0.05), False, SMALL, None, Timeout, "attempt_deadline_s"),
+    ("trickle-stream-timeout_s", Hostility.trickle(0.05), True, SMALL, 0.4, Timeout, "timeout_s"),
+    ("stall", Hostility.stall(), False, PATIENT, None, Timeout, "read_idle_timeout_s"),
+    ("stall-stream", Hostility.stall(after_bytes=10), True, PATIENT, None, Timeout, "read_idle_timeout_s"),
+    ("huge-event", Hostility.huge_event(4 * MIB), True, SMALL, None, AnswerOverLimit, "max_event_mib"),
 ]
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))
-@pytest.mark.parametrize(("name", "hostility", "stream", "timeout_s", "error_class", "limit"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("name", "hostility", "stream", "limits", "timeout_s", "error_class", "limit"), CASES, ids=[c[0] for c in CASES])
 def test_a_hostile_endpoint_ends_in_a_classified_error_naming_the_limit(
     hostile: Callable[[Hostility], HostileServer],
     client: str,
     name: str,
     hostility: Hostility,
     stream: bool,
+    limits: TransportLimits,
     timeout_s: float | None,
     error_class: type[ProviderError],
     limit: str,
 ) -> None:
     server = hostile(hostility)
-    error = call(server.base_url, client, stream=stream, timeout_s=timeout_s)
+    error = call(server.base_url, client, stream=stream, limits=limits, timeout_s=timeout_s)
     assert type(error) is error_class, error
     assert error.failover and error.retryable  # a fallback moves on; a batch row may run again
     assert re.search(limit, error.one_line()), error.one_line()
@@ -116,10 +119,18 @@ def test_a_hostile_endpoint_ends_in_a_classified_error_naming_the_limit(
         assert record.client_closed, record  # the client stopped reading at the limit, the server had more
 
 
+def test_timeout_s_is_the_deadline_and_lifts_a_shorter_idle_bound() -> None:
+    limits = TransportLimits(read_idle_timeout_s=60, attempt_deadline_s=900)
+    assert limits.for_attempt(None) is limits
+    short, long = limits.for_attempt(3), limits.for_attempt(600)
+    assert (short.attempt_deadline_s, short.read_idle_timeout_s, short.deadline_name) == (3, 60, "timeout_s")
+    assert (long.attempt_deadline_s, long.read_idle_timeout_s) == (600, 600)  # a slow non-streamed answer may take that long
+
+
 def test_a_connect_that_never_completes_ends_at_connect_timeout_s() -> None:
     for client in CLIENTS:
         with blackholed_port() as port:
-            error = call(f"http://127.0.0.1:{port}", client, stream=False, limits=SMALL.for_attempt(None))
+            error = call(f"http://127.0.0.1:{port}", client, stream=False, limits=PATIENT)
         assert type(error) is Timeout and "connect_timeout_s" in error.one_line(), error.one_line()
 
 

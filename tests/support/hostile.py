@@ -129,6 +129,10 @@ class HostileServer:
         self.stop()
 
     @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT``; add ``/v1`` for an OpenAI-compatible provider."""
         return f"http://{HOST}:{self._port}"
@@ -305,13 +309,14 @@ def blackholed_port() -> Iterator[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.support.hostile", description=__doc__.split("::")[0])
     parser.add_argument("kind", choices=["gzip_bomb", "deep_json", "endless_stream", "trickle", "stall", "huge_event"])
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--lifetime-s", type=float, default=600.0)
     args = parser.parse_args(argv)
-    with HostileServer(Hostility(args.kind), port=args.port, lifetime_s=args.lifetime_s) as server:
+    hostility = getattr(Hostility, args.kind)()  # with that misbehaviour's default size or pace
+    with HostileServer(hostility, port=args.port, lifetime_s=args.lifetime_s) as server:
         print(f"listening on {server.base_url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            while server._thread is not None and server._thread.is_alive():
+            while server.running:
                 time.sleep(0.5)
     return 0
 
