@@ -43,6 +43,7 @@ def _settings_from_entry(name: str, entry: ProviderEntryBase, builtin: ProviderS
         base_url_env=builtin.base_url_env if builtin else (),
         headers=frozen_mapping(entry.headers),
         options=frozen_mapping(options),
+        transport=entry.transport.limits(),
     )
     return settings if builtin is None else _keep_key_home(settings, entry, builtin)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from mmo.core.transport_limits import DEFAULT_TRANSPORT_LIMITS, TransportLimits
 from mmo.core.types import frozen_mapping
 
 
@@ -30,6 +31,7 @@ class ProviderSettings:
     headers: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)  # kind-specific, e.g. replay's path
     keyring: bool = True
+    transport: TransportLimits = DEFAULT_TRANSPORT_LIMITS  # size, depth and time bounds of one HTTP attempt
 
     @property
     def override_envs(self) -> tuple[str, ...]:

@@ -18,7 +18,9 @@
         │   ├── ServerError          other 5xx, 408, 409
         │   ├── Timeout              no answer in time
         │   ├── ConnectionFailed     could not connect, or the connection dropped
-        │   └── StreamCut            a stream ended early or carried an error after a 200
+        │   ├── StreamCut            a stream ended early or carried an error after a 200
+        │   └── AnswerOverLimit      an answer broke a transport limit: too big, an event too big,
+        │                            JSON nested too deep
         └── PermanentError           the same call will fail again     retryable=False
             ├── AuthFailed           401/403, Gemini API_KEY_INVALID
             ├── QuotaExhausted       insufficient_quota, billing_error, a per-day quota
@@ -38,7 +40,9 @@ Two flags drive strategies: ``retryable`` (try the same target again, after ``re
 permanent ones, a missing model, a bad or missing key, an exhausted quota, a too-long context and
 a content block do too, because a different target can answer them. A ``BadRequest`` does not:
 the request itself is wrong and every target would reject it. ``MalformedResponse`` does, since
-it says something about that server, not about the request.
+it says something about that server, not about the request. ``AnswerOverLimit`` is transient:
+an endpoint (or a proxy) that sends a gigabyte or a thousand nested brackets is broken now, another
+target can answer, and a batch row that met it may be run again later (``--retry-errors``).
 
 No error ever carries an API key: adapters build messages from response bodies, and keys travel
 only in request headers, which are never copied into an error.
@@ -226,6 +230,12 @@ class StreamCut(TransientError):
     def __init__(self, message: str, *, partial_text: str = "", **kw: Any) -> None:
         super().__init__(message, **kw)
         self.partial_text = partial_text
+
+
+class AnswerOverLimit(TransientError):
+    """An answer broke one of the provider's transport limits (``mmo.core.transport_limits``):
+    more decoded bytes than ``max_response_bytes``, an event over ``max_event_bytes``, or JSON
+    nested deeper than ``max_json_depth``. The message names the limit; reading stopped at it."""
 
 
 class PermanentError(ProviderError):

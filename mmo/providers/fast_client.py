@@ -28,7 +28,9 @@ What else this module takes care of:
   rules, and mounts a proxied transport per scheme; with a proxy set, every request takes the
   httpx path, which honours the mounts.
 
-Timeouts, headers and redirects are those of ``mmo.providers.http.make_client``.
+Timeouts, headers and redirects are those of ``mmo.providers.http.make_client``; bodies are read
+within the provider's transport limits as there (``mmo.providers.bounded_body``): aiohttp never
+inflates a body itself (``auto_decompress=False``), on the direct path or through httpx-aiohttp.
 """
 
 from __future__ import annotations
@@ -39,13 +41,15 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
 
 import httpx
 
-from mmo._version import __version__
+from mmo.core.transport_limits import DEFAULT_TRANSPORT_LIMITS
+from mmo.providers.bounded_body import check_declared_length, read_bounded
+from mmo.providers.http import CLIENT_HEADERS
 
 if TYPE_CHECKING:
     import aiohttp
     from httpx_aiohttp import AiohttpTransport
 
-DEFAULT_TIMEOUT_S = 60.0  # as make_client: one attempt's bound when a request sets none
+DEFAULT_TIMEOUT_S = 60.0  # as make_client: for a call that sets no timeouts (mmo's own set theirs: http.call_timeout)
 KEEPALIVE_S = 5.0  # as httpx: an idle connection is closed after this long
 _PROXY_SCHEMES = ("http", "https", "all")
 _UNSET = httpx.USE_CLIENT_DEFAULT
@@ -75,7 +79,7 @@ def batch_client_factory(concurrency: int, environ: Mapping[str, str]) -> Callab
             mounts=mounts,
             limits=limits,
             timeout=httpx.Timeout(DEFAULT_TIMEOUT_S),
-            headers={"user-agent": f"mmo/{__version__}"},
+            headers=CLIENT_HEADERS,
             follow_redirects=False,
         )
 
@@ -98,7 +102,7 @@ class SharedSession:
 
             # The certificates httpx would use (certifi, or SSL_CERT_FILE / SSL_CERT_DIR).
             connector = aiohttp.TCPConnector(limit=self._concurrency, keepalive_timeout=KEEPALIVE_S, ssl=httpx.create_ssl_context())
-            # httpx decodes the body (gzip ...) from the headers it is given, so aiohttp must not.
+            # Bodies are decoded by ``bounded_body``, within the size limit: aiohttp must not inflate them.
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return self._session
 
@@ -129,26 +133,29 @@ class BatchClient(httpx.AsyncClient):
     ) -> httpx.Response:
         if self._fast is None or json is None or any(value not in (None, _UNSET) for value in other.values()):
             return await super().post(url, json=json, headers=headers, timeout=timeout, **other)
-        status, answer_headers, content = await self._post_directly(url, json, headers, timeout)
+        status, answer_headers, content = await self._post_directly(url, json, headers, timeout, DEFAULT_TRANSPORT_LIMITS.max_response_bytes)
+        answer_headers.pop("content-encoding", None)  # the content is decoded already
         return httpx.Response(status, headers=answer_headers, content=content)
 
     async def post_json_answer(
-        self, url: httpx.URL | str, *, json: Any, headers: Mapping[str, str] | None = None, timeout: Any = _UNSET
+        self, url: httpx.URL | str, *, json: Any, headers: Mapping[str, str] | None = None, timeout: Any = _UNSET, max_bytes: int
     ) -> tuple[int, httpx.Headers, bytes] | None:
         """``post(url, json=...)`` without building an ``httpx.Response``: the status, headers
-        and raw body of the answer, or ``None`` when the direct path is off (a proxy is set) and
-        the caller must use ``post``. The body is as received: see ``Content-Encoding``."""
+        and body of the answer, decoded (``Content-Encoding`` undone) and of at most
+        ``max_bytes`` (``bounded_body``); or ``None`` when the direct path is off (a proxy is
+        set) and the caller must send it through httpx."""
         if self._fast is None:
             return None
-        return await self._post_directly(url, json, headers, timeout)
+        return await self._post_directly(url, json, headers, timeout, max_bytes)
 
     async def _post_directly(
-        self, url: httpx.URL | str, json: Any, headers: Mapping[str, str] | None, timeout: Any
+        self, url: httpx.URL | str, json: Any, headers: Mapping[str, str] | None, timeout: Any, max_bytes: int
     ) -> tuple[int, httpx.Headers, bytes]:
         assert self._fast is not None
         merged = {**self._default_headers, **{key.lower(): value for key, value in (headers or {}).items()}}
         merged["content-type"] = "application/json"
-        return await post_json_directly(self._fast.get(), str(url), _json_bytes(json), merged, self._aiohttp_timeout(timeout))
+        session, timeouts = self._fast.get(), self._aiohttp_timeout(timeout)
+        return await post_json_directly(session, str(url), _json_bytes(json), merged, timeouts, max_bytes)
 
     def _aiohttp_timeout(self, timeout: Any) -> aiohttp.ClientTimeout:
         chosen = self.timeout if timeout is _UNSET else httpx.Timeout(timeout)
@@ -177,19 +184,30 @@ def _json_bytes(body: Any) -> bytes:
 
 
 async def post_json_directly(
-    session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout, max_bytes: int
 ) -> tuple[int, httpx.Headers, bytes]:
-    """One POST by aiohttp: the answer's status, headers and body (as received, not decoded),
-    failing with the httpx error that says what happened."""
+    """One POST by aiohttp: the answer's status, headers and body (decoded, at most
+    ``max_bytes``: ``bounded_body.LimitExceeded`` past that), failing with the httpx error that
+    says what happened."""
     try:
         async with session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False) as answer:
-            content = await answer.read()
+            content = await _read_answer(answer, max_bytes)
     except Exception as error:
         translated = httpx_error(error)
         if translated is None:
             raise
         raise translated from error
     return answer.status, httpx.Headers(answer.raw_headers), content
+
+
+async def _read_answer(answer: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The body within ``max_bytes``. A plain body whose declared length fits (the usual answer)
+    is read in one go; any other is counted and decoded chunk by chunk as it arrives."""
+    headers = answer.headers
+    check_declared_length(headers, max_bytes)
+    if "content-length" in headers and "content-encoding" not in headers:
+        return await answer.read()
+    return await read_bounded(answer.content.iter_any(), headers, max_bytes)
 
 
 # --- errors --------------------------------------------------------------------------------------

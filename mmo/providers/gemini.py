@@ -172,7 +172,7 @@ def _tool_response(content: str) -> Any:
     """A tool's result: a JSON object as is, anything else wrapped as ``{"result": ...}``."""
     try:
         value = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past what Python can parse
         return {"result": content}
     return value if isinstance(value, dict) else {"result": value}
 

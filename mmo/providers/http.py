@@ -1,43 +1,69 @@
 """The HTTP side of a wire call: the shared client (``make_client``), one JSON answer
-(``post_json``) and a server-sent-event stream (``open_event_stream``, ``event_json``).
+(``post_json``) and a server-sent-event stream (``open_event_stream``, ``event_json``), each held
+to the provider's transport limits (``mmo.core.transport_limits``), whatever the endpoint or a
+proxy in front of it sends.
 
-Timeouts: ``Params.timeout_s`` bounds a whole non-streaming attempt; for a stream it bounds each
-wait (connecting, then every gap between chunks), since a long answer that keeps arriving is
-healthy. A failure after the first event of a stream is a ``StreamCut`` carrying the text so far.
+* Time: connecting is bounded by ``connect_timeout_s`` and every silence, the wait for the first
+  byte included, by ``read_idle_timeout_s`` (the client's own timeouts); the whole attempt, a
+  stream's too, by its deadline: the request's ``timeout_s``, else ``attempt_deadline_s``. In a
+  stream the deadline bounds each wait for the network, never the consumer's own work between
+  events (so it cannot cancel the consumer), and the time the consumer takes counts against it.
+* Size: bodies are read raw and decoded by ``bounded_body`` (never past ``max_response_bytes``,
+  however well they compress), events by ``sse`` (never past ``max_event_bytes``), JSON by
+  ``parse_json`` (never deeper than ``max_json_depth``); error bodies are held to the same bounds.
+
+A deadline or a silence is a ``Timeout``, a broken size or depth bound an ``AnswerOverLimit``;
+after a stream has shown text, either becomes a ``StreamCut`` carrying that text, as does any
+failure after its first event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from contextlib import aclosing, asynccontextmanager
-from typing import Any, AsyncGenerator, AsyncIterator, Mapping
+from typing import Any, AsyncGenerator, AsyncIterator, Iterator, Mapping
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent, aconnect_sse
+from httpx_sse import ServerSentEvent
 
 from mmo._version import __version__
-from mmo.core.errors import MalformedResponse, Timeout
+from mmo.core.errors import AnswerOverLimit, MalformedResponse, ProviderError, Timeout
+from mmo.core.transport_limits import TransportLimits
+from mmo.providers.bounded_body import (
+    ACCEPT_ENCODING,
+    BoundedDecoder,
+    LimitExceeded,
+    UnreadableBody,
+    bounded_chunks,
+    check_declared_length,
+    content_encoding,
+    read_bounded,
+)
 from mmo.providers.call_progress import StreamProgress
-from mmo.providers.http_errors import CallTarget, ErrorClassifier, decode_error_body, snippet, transport_error
+from mmo.providers.http_errors import CallTarget, ErrorClassifier, decode_error_body, snippet, status_error_class, transport_error
+from mmo.providers.sse import EventParser
+from mmo.providers.wire_json import nested_deeper_than, parse_json
+
+CLIENT_HEADERS = {"user-agent": f"mmo/{__version__}", "accept-encoding": ACCEPT_ENCODING}
+_STREAM_HEADERS = {"accept": "text/event-stream", "cache-control": "no-store"}
 
 
 def make_client(*, max_connections: int = 100, timeout_s: float = 60.0) -> httpx.AsyncClient:
     """The one client every adapter shares. ``trust_env`` stays on, so ``HTTP(S)_PROXY`` and
     ``NO_PROXY`` work as users expect; redirects are not followed (an API that redirects a POST
-    is misconfigured, and following it could send the key to another host)."""
+    is misconfigured, and following it could send the key to another host). It asks only for the
+    encodings ``bounded_body`` undoes. Each call sets its own timeouts (``call_timeout``)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.AsyncClient(
-        limits=limits,
-        timeout=httpx.Timeout(timeout_s),
-        headers={"user-agent": f"mmo/{__version__}"},
-        follow_redirects=False,
-    )
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), headers=CLIENT_HEADERS, follow_redirects=False)
 
 
-def request_timeout(timeout_s: float | None) -> Any:
-    """``Params.timeout_s`` as an httpx timeout for every phase, or the client's default."""
-    return httpx.Timeout(timeout_s) if timeout_s is not None else httpx.USE_CLIENT_DEFAULT
+def call_timeout(limits: TransportLimits) -> httpx.Timeout:
+    """The client-side timeouts of one call: connect, and the idle bound for every read and
+    write. The wait for a pooled connection is bounded by the attempt's deadline alone."""
+    idle = limits.read_idle_timeout_s
+    return httpx.Timeout(connect=limits.connect_timeout_s, read=idle, write=idle, pool=None)
 
 
 async def post_json(
@@ -46,54 +72,60 @@ async def post_json(
     *,
     headers: Mapping[str, str],
     body: Mapping[str, Any],
-    timeout_s: float | None,
+    limits: TransportLimits,
     target: CallTarget,
     classify: ErrorClassifier,
-) -> tuple[Any, httpx.Headers]:
+) -> tuple[Any, Mapping[str, str]]:
     """One non-streaming POST. Returns the parsed JSON of a 2xx answer and its headers; raises
-    the mapped error otherwise. ``timeout_s`` bounds the whole attempt, body included.
+    the mapped error otherwise.
 
-    A client with ``post_json_answer`` (the batch client) hands back the raw answer instead of an
-    ``httpx.Response``; a 2xx plain body is then decoded here exactly as ``Response.json()`` does
-    (``json.loads`` of the bytes), and any other answer is made an ``httpx.Response`` as before."""
+    A client with ``post_json_answer`` (the batch client) reads the answer through aiohttp, held
+    to the same limits; otherwise httpx sends it and ``bounded_body`` reads it."""
+    with _failures_as_errors(target, limits):
+        async with asyncio.timeout(limits.attempt_deadline_s):
+            status, answer_headers, content = await _send_json(client, url, headers, body, limits)
+    if not 200 <= status < 300:
+        raise classified(classify, target, status, answer_headers, body_text(answer_headers, content))
     try:
-        if timeout_s is None:  # no deadline: an ``asyncio.timeout(None)`` would only cost time
-            answer, response = await _send_json(client, url, headers, body, timeout_s)
-        else:
-            async with asyncio.timeout(timeout_s):
-                answer, response = await _send_json(client, url, headers, body, timeout_s)
-    except TimeoutError:
-        raise target.error(Timeout, f"no complete answer within {timeout_s:g} s") from None
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, target) from exc
-    if answer is not None:
-        status, answer_headers, content = answer
-        if 200 <= status < 300 and "content-encoding" not in answer_headers:
-            try:
-                return json.loads(content), answer_headers
-            except ValueError:
-                pass  # reported below, from the response's text
-        response = httpx.Response(status, headers=answer_headers, content=content)
-    assert response is not None
-    if not 200 <= response.status_code < 300:
-        raise classify(response.status_code, response.headers, response.text)
-    try:
-        return response.json(), response.headers
+        return parse_json(content, limits.max_json_depth), answer_headers
+    except LimitExceeded as exc:
+        raise target.error(AnswerOverLimit, str(exc), status=status) from None
     except ValueError:
-        raise target.error(MalformedResponse, f"answer is not JSON: {snippet(response.text)}", status=response.status_code) from None
+        text = body_text(answer_headers, content)
+        raise target.error(MalformedResponse, f"answer is not JSON: {snippet(text)}", status=status) from None
 
 
 async def _send_json(
-    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], body: Mapping[str, Any], timeout_s: float | None
-) -> tuple[tuple[int, httpx.Headers, bytes] | None, httpx.Response | None]:
-    """The raw answer through the client's ``post_json_answer`` when it has one (and it is on),
-    else ``(None, response)`` from ``client.post``."""
+    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], body: Mapping[str, Any], limits: TransportLimits
+) -> tuple[int, Mapping[str, str], bytes]:
+    """The status, headers and decoded body of the answer: through the client's
+    ``post_json_answer`` when it has one (and it is on), else through httpx."""
+    timeout = call_timeout(limits)
     direct = getattr(client, "post_json_answer", None)
     if direct is not None:
-        answer = await direct(url, json=body, headers=dict(headers), timeout=request_timeout(timeout_s))
+        answer = await direct(url, json=body, headers=dict(headers), timeout=timeout, max_bytes=limits.max_response_bytes)
         if answer is not None:
-            return answer, None
-    return None, await client.post(url, json=body, headers=dict(headers), timeout=request_timeout(timeout_s))
+            return answer  # type: ignore[no-any-return]
+    request = client.build_request("POST", url, json=body, headers=headers, timeout=timeout)
+    response = await client.send(request, stream=True)
+    try:
+        return response.status_code, response.headers, await _read_whole(response, limits)
+    finally:
+        await response.aclose()
+
+
+async def _read_whole(response: httpx.Response, limits: TransportLimits) -> bytes:
+    check_declared_length(response.headers, limits.max_response_bytes)
+    return await read_bounded(_raw_body(response), response.headers, limits.max_response_bytes)
+
+
+def _raw_body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as received. A response made in memory (by a mock transport, respx ...) was read
+    by httpx when it was built; its stream still holds the bytes as given."""
+    stream = response.stream
+    if response.is_stream_consumed and isinstance(stream, httpx.AsyncByteStream):
+        return stream.__aiter__()
+    return response.aiter_raw()
 
 
 @asynccontextmanager
@@ -103,38 +135,42 @@ async def open_event_stream(
     *,
     headers: Mapping[str, str],
     body: Mapping[str, Any],
-    timeout_s: float | None,
+    limits: TransportLimits,
     target: CallTarget,
     classify: ErrorClassifier,
     progress: StreamProgress,
 ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
-    """POST and read the answer as server-sent events (httpx-sse: ``\\r\\n\\r\\n`` separators,
-    multi-line data). Events with empty data are skipped. An error status, or a 200 that is not an
-    event stream, raises the mapped error. ``timeout_s`` bounds each wait (connecting, and each gap
-    between chunks), not the whole stream: a long answer that keeps arriving is healthy."""
+    """POST and read the answer as server-sent events. Events with empty data are skipped. An
+    error status, or a 200 that is not an event stream, raises the mapped error."""
+    deadline_at = asyncio.get_running_loop().time() + limits.attempt_deadline_s
+    request = client.build_request("POST", url, json=body, headers={**headers, **_STREAM_HEADERS}, timeout=call_timeout(limits))
+    with _failures_as_errors(target, limits):
+        async with asyncio.timeout_at(deadline_at):
+            response = await client.send(request, stream=True)
     try:
-        async with aconnect_sse(client, "POST", url, json=body, headers=dict(headers), timeout=request_timeout(timeout_s)) as source:
-            await _ensure_event_stream(source.response, target, classify)
-            progress.headers = source.response.headers
-            async with aclosing(_events(source, progress)) as events:
-                yield events
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, target, partial_text=progress.text if progress.started else None) from exc
+        with _failures_as_errors(target, limits):
+            async with asyncio.timeout_at(deadline_at):
+                await _ensure_event_stream(response, limits, target, classify)
+        progress.headers = response.headers
+        async with aclosing(_events(response, limits, deadline_at, target, progress)) as events:
+            yield events
+    finally:
+        with contextlib.suppress(httpx.HTTPError):
+            await response.aclose()
 
 
-async def _ensure_event_stream(response: httpx.Response, target: CallTarget, classify: ErrorClassifier) -> None:
+async def _ensure_event_stream(response: httpx.Response, limits: TransportLimits, target: CallTarget, classify: ErrorClassifier) -> None:
     status = response.status_code
     if not 200 <= status < 300:
-        await response.aread()
-        raise classify(status, response.headers, response.text)
+        raise classified(classify, target, status, response.headers, body_text(response.headers, await _read_whole(response, limits)))
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type != "text/event-stream":
-        await response.aread()
-        if _is_error_payload(decode_error_body(response.text)):
-            raise classify(None, response.headers, response.text)
+        text = body_text(response.headers, await _read_whole(response, limits))
+        if _is_error_payload(decode_error_body(text)):
+            raise classified(classify, target, None, response.headers, text)
         raise target.error(
             MalformedResponse,
-            f"expected an event stream, got {content_type or 'no content type'}: {snippet(response.text)}",
+            f"expected an event stream, got {content_type or 'no content type'}: {snippet(text)}",
             status=status,
         )
 
@@ -146,17 +182,73 @@ def _is_error_payload(payload: Any) -> bool:
     return isinstance(payload, dict) and ("error" in payload or payload.get("object") == "error")
 
 
-async def _events(source: EventSource, progress: StreamProgress) -> AsyncGenerator[ServerSentEvent, None]:
-    async with aclosing(source.aiter_sse()) as events:
-        async for event in events:
-            progress.started = True
-            if event.data:  # httpx-sse emits empty events after comments once an id was seen
-                yield event
+async def _events(
+    response: httpx.Response, limits: TransportLimits, deadline_at: float, target: CallTarget, progress: StreamProgress
+) -> AsyncGenerator[ServerSentEvent, None]:
+    """The events of the body, each wait for bytes bounded by the deadline; every failure of the
+    reading (not of the consumer) already in the error tree."""
+    parser = EventParser(limits.max_event_bytes)
+    decoder = BoundedDecoder(content_encoding(response.headers), limits.max_response_bytes)
+    with _failures_as_errors(target, limits, progress):
+        async with aclosing(bounded_chunks(_raw_body(response), decoder, deadline_at)) as chunks:
+            async for chunk in chunks:
+                for event in parser.feed(chunk):
+                    progress.started = True
+                    if not event.data:  # as httpx-sse: empty events follow comments once an id was seen
+                        continue
+                    if nested_deeper_than(event.data, limits.max_json_depth):
+                        raise LimitExceeded(f"stream event JSON nested deeper than {limits.max_json_depth} levels (max_json_depth)")
+                    yield event
 
 
 def event_json(event: ServerSentEvent, target: CallTarget) -> Any:
-    """The JSON payload of one event; a malformed event is a malformed answer."""
+    """The JSON payload of one event (its depth already checked); a malformed event is a
+    malformed answer."""
     try:
         return json.loads(event.data)
     except ValueError:
         raise target.error(MalformedResponse, f"stream event is not JSON: {snippet(event.data)}") from None
+    except RecursionError:
+        raise target.error(AnswerOverLimit, "stream event JSON nested too deeply to read") from None
+
+
+@contextlib.contextmanager
+def _failures_as_errors(target: CallTarget, limits: TransportLimits, progress: StreamProgress | None = None) -> Iterator[None]:
+    """What went wrong while sending or reading, in the error tree. In a stream (``progress``),
+    a bound broken after text was shown is a ``StreamCut`` carrying it, and any transport failure
+    after the first event is one too."""
+    try:
+        yield
+    except TimeoutError:
+        error = target.error(Timeout, f"no complete answer within {limits.attempt_deadline_s:g} s ({limits.deadline_name})")
+        raise (progress.failed(error, target) if progress is not None else error) from None
+    except LimitExceeded as exc:
+        error = target.error(AnswerOverLimit, str(exc))
+        raise (progress.failed(error, target) if progress is not None else error) from None
+    except UnreadableBody as exc:
+        raise target.error(MalformedResponse, str(exc)) from None
+    except httpx.HTTPError as exc:
+        partial = progress.text if progress is not None and progress.started else None
+        raise transport_error(exc, target, partial_text=partial, limits=limits) from exc
+
+
+def classified(classify: ErrorClassifier, target: CallTarget, status: int | None, headers: Mapping[str, str], text: str) -> ProviderError:
+    """``classify`` of an error answer; a body too deep to walk is judged by its status alone."""
+    try:
+        return classify(status, headers, text)
+    except RecursionError:
+        return target.error(status_error_class(status), f"HTTP {status} with a body nested too deeply to read", status=status)
+
+
+def body_text(headers: Mapping[str, str], content: bytes) -> str:
+    """A decoded body as text, in its declared charset (UTF-8 when none or an unknown one)."""
+    charset = "utf-8"
+    for part in headers.get("content-type", "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            charset = value.strip("\"' ")
+    try:
+        return content.decode(charset, "replace")
+    except LookupError:
+        return content.decode("utf-8", "replace")
+

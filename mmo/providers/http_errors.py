@@ -30,7 +30,9 @@ from mmo.core.errors import (
     Timeout,
 )
 from mmo.core.shown import shown, shown_line
+from mmo.core.transport_limits import DEFAULT_MAX_JSON_DEPTH, TransportLimits
 from mmo.providers.rate_limits import parse_retry_after
+from mmo.providers.wire_json import nested_deeper_than
 
 MIN_SECRET_CHARS = 4  # a shorter "key" would redact ordinary words
 REDACTED = "[redacted]"
@@ -175,10 +177,14 @@ class ErrorDetails:
 
 
 def decode_error_body(text: str) -> Any:
-    """An error body as JSON when it is JSON, else the text itself (proxies answer with HTML)."""
+    """An error body as JSON when it is JSON, else the text itself (proxies answer with HTML).
+    A body nested deeper than any error object (``DEFAULT_MAX_JSON_DEPTH``) stays text, so
+    reading its message never recurses that deep."""
+    if nested_deeper_than(text, DEFAULT_MAX_JSON_DEPTH):
+        return text
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
@@ -193,10 +199,15 @@ def as_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def transport_error(exc: httpx.HTTPError, target: CallTarget, *, partial_text: str | None = None) -> MmoError:
+def transport_error(
+    exc: httpx.HTTPError, target: CallTarget, *, partial_text: str | None = None, limits: TransportLimits | None = None
+) -> MmoError:
     """An httpx failure in the error tree. ``partial_text`` is given once a stream has delivered
-    events: a failure then is a cut stream, whatever the socket said, so the text is not lost."""
+    events: a failure then is a cut stream, whatever the socket said, so the text is not lost.
+    With ``limits``, a timeout names the bound that fired."""
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException) and limits is not None:
+        detail += _bound_that_fired(exc, limits)
     if partial_text is not None:
         return target.error(StreamCut, f"stream broken after it started: {detail}", partial_text=partial_text)
     if isinstance(exc, httpx.TimeoutException):
@@ -206,6 +217,14 @@ def transport_error(exc: httpx.HTTPError, target: CallTarget, *, partial_text: s
     if isinstance(exc, (httpx.DecodingError, httpx.TooManyRedirects)):
         return target.error(MalformedResponse, f"unreadable answer: {detail}")
     return target.error(ConnectionFailed, detail)
+
+
+def _bound_that_fired(exc: httpx.TimeoutException, limits: TransportLimits) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"; no connection within {limits.connect_timeout_s:g} s (connect_timeout_s)"
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return f"; the connection was silent for {limits.read_idle_timeout_s:g} s (read_idle_timeout_s)"
+    return ""
 
 
 ErrorClassifier = Callable[[int | None, Mapping[str, str], str], ProviderError]

@@ -1,7 +1,8 @@
 """The call skeleton the three wire adapters share (``WireProvider``), and what each adapter
 hands it: a parsed answer (``WireAnswer``) and the state its stream events add up to
 (``StreamState``). Vendor specifics (body shapes, which code means what) live in ``openai.py``,
-``anthropic.py`` and ``gemini.py``."""
+``anthropic.py`` and ``gemini.py``. Every call is held to the provider's transport limits
+(``settings.transport``, with the request's ``timeout_s`` as its deadline: ``mmo.providers.http``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from httpx_sse import ServerSentEvent
 
 from mmo.catalog.endpoints import ProviderSettings
 from mmo.catalog.rules import apply_parameter_rules
-from mmo.core.errors import ConfigError, ProviderError
+from mmo.core.errors import AnswerOverLimit, ConfigError, ProviderError
 from mmo.core.types import Completion, Delta, FinishReason, RateLimitInfo, Request, ToolCall, Usage, frozen_mapping
 from mmo.providers.call_progress import Stopwatch, StreamProgress
 from mmo.providers.http import open_event_stream, post_json
@@ -89,6 +90,14 @@ def _check_base_url(settings: ProviderSettings) -> None:
     raise ConfigError(f"provider {settings.name!r}: base_url {problem}")
 
 
+def _too_deep(target: CallTarget, progress: StreamProgress | None = None) -> ProviderError:
+    """The last net under answer parsing, for a ``RecursionError``: JSON is depth-checked before
+    it is parsed, but should an adapter still recurse too deep, that is a failed call (it fails
+    over), not a crash."""
+    error = target.error(AnswerOverLimit, "answer nested too deeply to read")
+    return progress.failed(error, target) if progress is not None else error
+
+
 class StreamState(Protocol):
     """What one adapter's stream events add up to."""
 
@@ -157,11 +166,15 @@ class WireProvider:
             self._url(model, stream=False),
             headers=self._headers(),
             body=self._body(request, model, stream=False),
-            timeout_s=request.params.timeout_s,
+            limits=self.settings.transport.for_attempt(request.params.timeout_s),
             target=target,
             classify=partial(self._classify, target),
         )
-        return self._parse(data, target).shown(target).completion(self._model_id(model), clock, parse_rate_limits(headers))
+        try:
+            answer = self._parse(data, target)
+        except RecursionError:
+            raise _too_deep(target) from None
+        return answer.shown(target).completion(self._model_id(model), clock, parse_rate_limits(headers))
 
     async def stream(self, request: Request, model: str) -> AsyncIterator[Delta]:
         request = self._prepare(request, model)
@@ -172,13 +185,16 @@ class WireProvider:
             self._url(model, stream=True),
             headers=self._headers(),
             body=self._body(request, model, stream=True),
-            timeout_s=request.params.timeout_s,
+            limits=self.settings.transport.for_attempt(request.params.timeout_s),
             target=target,
             classify=partial(self._classify, target),
             progress=progress,
         ) as events:
             async for event in events:
-                piece = scrubber.feed(state.feed(event, target, progress))
+                try:
+                    piece = scrubber.feed(state.feed(event, target, progress))
+                except RecursionError:
+                    raise _too_deep(target, progress) from None
                 if piece:
                     progress.add_text(piece)
                     yield Delta(text=piece)
@@ -187,7 +203,10 @@ class WireProvider:
         if rest := scrubber.flush():
             progress.add_text(rest)
             yield Delta(text=rest)
-        answer = state.answer(progress.text).shown(target)
+        try:
+            answer = state.answer(progress.text).shown(target)
+        except RecursionError:
+            raise _too_deep(target, progress) from None
         yield Delta(final=answer.completion(self._model_id(model), progress.clock, parse_rate_limits(progress.headers)))
 
     # --- what each adapter provides --------------------------------------------------------

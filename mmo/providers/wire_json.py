@@ -1,14 +1,17 @@
 """Small JSON helpers for vendor bodies: frozen params as plain JSON, ``Params.extra`` merged
-into a request body, the reader of an answer's token counts (``TokenCounts``, which flags counts
-that cannot be right), and the lenient readers of indices and tool arguments."""
+into a request body, an answer parsed within a nesting limit (``parse_json``), the reader of an
+answer's token counts (``TokenCounts``, which flags counts that cannot be right), and the lenient
+readers of indices and tool arguments."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Mapping
 
 from mmo.core.usage import MAX_PLAUSIBLE_TOKENS
+from mmo.providers.bounded_body import LimitExceeded
 
 _SCALARS = frozenset({str, int, float, bool})
 
@@ -111,6 +114,42 @@ def arguments_object(arguments: str) -> dict[str, Any]:
     as invalid JSON (or as a non-object) are kept under one key rather than dropped."""
     try:
         value = json.loads(arguments or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past what Python can parse
         return {"arguments": arguments}
     return value if isinstance(value, dict) else {"value": value}
+
+
+# A JSON string, escapes included (the unrolled form: linear, no backtracking).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENERS = frozenset(b"[{")
+
+
+def nested_deeper_than(text: str | bytes, limit: int) -> bool:
+    """Whether JSON ``text`` nests more than ``limit`` brackets deep. A body with no more opening
+    brackets than the limit cannot: two C-speed counts decide that for nearly every answer. Only
+    a body with more is scanned: its strings removed, its brackets followed."""
+    if isinstance(text, str):
+        if text.count("[") + text.count("{") <= limit:
+            return False
+        text = text.encode("utf-8", "replace")
+    elif text.count(b"[") + text.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS):
+        depth = depth + 1 if bracket in _OPENERS else depth - 1
+        if depth > limit:
+            return True
+    return False
+
+
+def parse_json(text: str | bytes, max_depth: int) -> Any:
+    """``json.loads`` of an answer or event, refusing one nested deeper than ``max_depth`` with
+    ``LimitExceeded`` before parsing it (a deep document would raise ``RecursionError`` in the
+    parser, or later in whatever walks it). Raises ``ValueError`` when it is not JSON."""
+    if nested_deeper_than(text, max_depth):
+        raise LimitExceeded(f"JSON nested deeper than {max_depth} levels (max_json_depth)")
+    try:
+        return json.loads(text)
+    except RecursionError:  # a limit close to Python's recursion limit, on a deep call stack
+        raise LimitExceeded(f"JSON nested too deeply to read (max_json_depth is {max_depth})") from None

@@ -1,5 +1,6 @@
-"""A profile's portfolio and policies: model entries, providers' common fields, and the retry,
-budget, limit and privacy settings that the strategies and guards read.
+"""A profile's portfolio and policies: model entries, providers' common fields (their transport
+limits included), and the retry, budget, limit and privacy settings that the strategies and
+guards read.
 
 ``Portfolio`` is what the strategy builder needs of a profile (its models, defaults, retry
 policy and privacy rule), so strategies depend on this module and not on the assembled schema.
@@ -11,6 +12,17 @@ from typing import Any, Literal, Mapping, Protocol
 
 from pydantic import Field, field_validator
 
+from mmo.core.transport_limits import (
+    DEFAULT_ATTEMPT_DEADLINE_S,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_MAX_EVENT_MIB,
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_MAX_RESPONSE_MIB,
+    DEFAULT_READ_IDLE_TIMEOUT_S,
+    MAX_JSON_DEPTH_CEILING,
+    MIB,
+    TransportLimits,
+)
 from mmo.spec.base import Spec
 from mmo.spec.params import ParamsSpec
 
@@ -40,6 +52,28 @@ ModelsSpec = dict[str, str | ModelEntry]
 KEY_ENV_SUFFIXES: tuple[str, ...] = ("_API_KEY", "_KEY", "_TOKEN")
 
 
+class TransportSpec(Spec):
+    """What one HTTP attempt to this provider may cost, whatever the endpoint sends
+    (``mmo.core.transport_limits``). A request's ``timeout_s`` replaces ``attempt_deadline_s``."""
+
+    max_response_mib: float = Field(default=DEFAULT_MAX_RESPONSE_MIB, gt=0, allow_inf_nan=False, description="decoded size of one answer (a whole stream), MiB")
+    max_event_mib: float = Field(default=DEFAULT_MAX_EVENT_MIB, gt=0, allow_inf_nan=False, description="one server-sent event, MiB")
+    max_json_depth: int = Field(default=DEFAULT_MAX_JSON_DEPTH, ge=2, le=MAX_JSON_DEPTH_CEILING, description="nesting of one JSON answer or event")
+    connect_timeout_s: float = Field(default=DEFAULT_CONNECT_TIMEOUT_S, gt=0, allow_inf_nan=False, description="opening the connection")
+    read_idle_timeout_s: float = Field(default=DEFAULT_READ_IDLE_TIMEOUT_S, gt=0, allow_inf_nan=False, description="longest silence between reads, first byte included")
+    attempt_deadline_s: float = Field(default=DEFAULT_ATTEMPT_DEADLINE_S, gt=0, allow_inf_nan=False, description="one whole attempt, streams included")
+
+    def limits(self) -> TransportLimits:
+        return TransportLimits(
+            max_response_bytes=max(1, round(self.max_response_mib * MIB)),
+            max_event_bytes=max(1, round(self.max_event_mib * MIB)),
+            max_json_depth=self.max_json_depth,
+            connect_timeout_s=self.connect_timeout_s,
+            read_idle_timeout_s=self.read_idle_timeout_s,
+            attempt_deadline_s=self.attempt_deadline_s,
+        )
+
+
 class ProviderEntryBase(Spec):
     """The fields every provider declaration has; a provider kind may add its own
     (``mmo.providers.kinds``). ``kind`` is the wire format it speaks.
@@ -53,6 +87,7 @@ class ProviderEntryBase(Spec):
     key_env: str | None = Field(default=None, description="environment variable holding the key (its name ends in _API_KEY, _KEY or _TOKEN)")
     key: Literal["required", "none"] = Field(default="required", description="'none' for servers that need no key")
     headers: dict[str, str] = Field(default_factory=dict)
+    transport: TransportSpec = Field(default_factory=TransportSpec, description="size, depth and time limits of one HTTP attempt")
 
     @field_validator("key_env")
     @classmethod
