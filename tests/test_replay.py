@@ -180,6 +180,9 @@ def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
     bad.write_text(json.dumps(TASKS[0]) + "\n{not json\n")
     with pytest.raises(ConfigError, match=r"bad.jsonl:2: not valid JSON"):
         provider(bad).task_ids()
+    bad.write_text(json.dumps(TASKS[0]) + "\n" + "[" * 100_000 + "]" * 100_000 + "\n")  # a RecursionError in json
+    with pytest.raises(ConfigError, match=r"bad.jsonl:2: nested too deeply"):
+        provider(bad).task_ids()
     with pytest.raises(ConfigError, match="unknown built-in replay file 'builtin:nope'"):
         provider("builtin:nope").task_ids()
 

@@ -153,6 +153,8 @@ def _parse_task(line: str, where: str) -> ReplayTask:
         return ReplayTask(str(data["id"]), data["prompt"], frozen_mapping(models), data.get("reference"), data.get("category"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON ({exc.msg})", source=where) from None
+    except RecursionError:
+        raise ConfigError("nested too deeply to be a replay task", source=where) from None
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ConfigError(f"not a replay task (needs id, prompt and models: {{MODEL: {{text, ...}}}}): {exc!r}", source=where) from None
 
