@@ -5,6 +5,7 @@ error answers alike, ending in a classified error and never in ``RecursionError`
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import zlib
@@ -16,7 +17,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 from mmo.core.errors import AnswerOverLimit, ServerError
 from mmo.core.types import Request
-from mmo.providers.bounded_body import BoundedDecoder, LimitExceeded, UnreadableBody
+from mmo.providers.bounded_body import AnswersInFlight, BoundedDecoder, LimitExceeded, UnreadableBody, read_bounded
 from mmo.providers.gemini import _tool_response
 from mmo.providers.sse import EventParser
 from mmo.providers.wire_json import arguments_object, nested_deeper_than, parse_json
@@ -153,3 +154,44 @@ def test_a_deeply_nested_error_answer_is_judged_by_its_status_on_every_wire(kind
     provider = make_provider(kind, lambda request: httpx.Response(500, content=DEEP.encode(), headers={"content-type": "application/json"}))
     with pytest.raises(ServerError):
         run(collect(provider.stream(ASK, MODELS[kind])) if streaming else provider.complete(ASK, MODELS[kind]))
+
+
+# --- many answers at once: one shared bound --------------------------------------------------------
+
+
+async def _body(total: int, piece: int, hold: asyncio.Event | None = None):  # type: ignore[no-untyped-def]
+    """``total`` bytes in pieces; with ``hold``, the body does not end until it is set."""
+    for _ in range(total // piece):
+        yield b"x" * piece
+    if hold is not None:
+        await hold.wait()
+
+
+def test_answers_read_together_share_one_bound_past_their_free_share() -> None:
+    async def scenario() -> tuple[object, object, int]:
+        shared = AnswersInFlight(limit=3 * MIB_, free_per_answer=1 * MIB_)
+        hold = asyncio.Event()
+        first = asyncio.create_task(read_bounded(_body(3 * MIB_, MIB_ // 2, hold), {}, 32 * MIB_, shared))
+        await asyncio.sleep(0.01)  # the first has read its 3 MiB and is still open
+        second = await asyncio.gather(read_bounded(_body(3 * MIB_, MIB_ // 2), {}, 32 * MIB_, shared), return_exceptions=True)
+        hold.set()
+        return await first, second[0], shared.held
+
+    first, second, held = asyncio.run(scenario())
+    # Alone, each 3 MiB answer fits its own 32 MiB limit; together they would hold 2 x 2 MiB past
+    # their free share, over the shared 3 MiB: the later one fails, the first is read whole.
+    assert first == b"x" * (3 * MIB_)
+    assert isinstance(second, LimitExceeded) and "answers being read at once" in str(second)
+    assert held == 0  # everything given back, the failed read's share too
+
+
+def test_small_answers_never_meet_the_shared_bound() -> None:
+    shared = AnswersInFlight(limit=0, free_per_answer=1 * MIB_)
+
+    async def many() -> list[bytes]:
+        return await asyncio.gather(*(read_bounded(_body(MIB_, 64 * 1024), {}, 32 * MIB_, shared) for _ in range(50)))
+
+    assert all(len(body) == MIB_ for body in asyncio.run(many()))
+
+
+MIB_ = 1 << 20

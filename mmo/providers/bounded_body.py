@@ -30,6 +30,11 @@ class UnreadableBody(Exception):
 # The encodings mmo asks for (``ACCEPT_ENCODING``) and undoes itself; any other is read as is.
 ACCEPT_ENCODING = "gzip, deflate"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_STEP = 1 << 20  # bytes of output per zlib call
+
+
+class _Overflow(Exception):
+    """A layer inflated past the room it was given."""
 
 
 class _Stage:
@@ -44,19 +49,65 @@ class _Stage:
         self._deflate_unsure = not gzip
 
     def inflate(self, data: bytes, room: int) -> bytes:
-        """Up to ``room + 1`` bytes of output: one byte more than allowed tells the caller."""
+        """Up to ``room + 1`` bytes of output (one byte more than allowed tells the caller),
+        inflated ``_STEP`` bytes at a time: zlib builds each output in blocks and copies it once
+        more at the end, so one call for the whole room would cost twice the room in memory."""
+        pieces: list[bytes] = []
+        produced = 0
+        while data and produced <= room:
+            piece = self._decompress(data, min(_STEP, room + 1 - produced))
+            pieces.append(piece)
+            produced += len(piece)
+            data = self._inflater.unconsumed_tail
+        if produced > room:
+            raise _Overflow  # before joining: the pieces alone are the limit's worth of memory
+        return b"".join(pieces) if len(pieces) != 1 else pieces[0]
+
+    def _decompress(self, data: bytes, most: int) -> bytes:
         try:
-            out = self._inflater.decompress(data, room + 1)
+            out = self._inflater.decompress(data, most)
         except zlib.error:
             if not self._deflate_unsure:
                 raise
             self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._inflater.decompress(data, room + 1)
+            out = self._inflater.decompress(data, most)
         self._deflate_unsure = False
         return out
 
     def flush(self) -> bytes:
         return self._inflater.flush()
+
+
+class AnswersInFlight:
+    """The decoded bytes that every whole-body read of one client holds at once, against one
+    limit: a batch reading many hostile answers together (128 gzip bombs at ``-c 128``) costs
+    about this much memory, not 128 times ``max_response_mib``. Each read holds its first
+    ``free_per_answer`` bytes outside it, so ordinary answers (kilobytes) never meet it; past
+    that, a read that would take the total over ``limit`` fails like an answer over its own limit
+    (retryable: the row is sent again later). One event loop reads: no lock is needed."""
+
+    __slots__ = ("limit", "free_per_answer", "held")
+
+    def __init__(self, limit: int = 48 << 20, free_per_answer: int = 1 << 20) -> None:
+        self.limit, self.free_per_answer = limit, free_per_answer
+        self.held = 0
+
+    def room(self, counted: int, decoded: int) -> int:
+        """How many more bytes a read that decoded ``decoded`` (``counted`` of them held here)
+        may decode before the shared limit is reached."""
+        return self.free_per_answer + self.limit - self.held + counted - decoded
+
+    def grow(self, counted: int, decoded: int) -> int:
+        """A read that has decoded ``decoded`` bytes and already holds ``counted`` of them here:
+        hold what is past its free share; returns what it holds now."""
+        wanted = max(0, decoded - self.free_per_answer)
+        if self.held + wanted - counted > self.limit:
+            raise LimitExceeded(f"answers being read at once hold more than {describe_bytes(self.limit)} together (max_response_mib)")
+        self.held += wanted - counted
+        return wanted
+
+    def release(self, counted: int) -> None:
+        self.held -= counted
 
 
 class BoundedDecoder:
@@ -65,14 +116,28 @@ class BoundedDecoder:
     Raw bytes count against the limit too, so an endless stream of empty compressed blocks ends
     as well. Any encoding other than gzip and deflate is left as it is, as httpx does."""
 
-    __slots__ = ("_stages", "_limit", "_decoded", "_raw")
+    __slots__ = ("_stages", "_limit", "_decoded", "_raw", "_shared", "_counted")
 
-    def __init__(self, content_encoding: str | None, limit: int) -> None:
+    def __init__(self, content_encoding: str | None, limit: int, shared: AnswersInFlight | None = None) -> None:
         layers = [part.strip().lower() for part in (content_encoding or "").split(",")]
         self._stages = [_Stage(layer) for layer in reversed(layers) if layer in ("gzip", "x-gzip", "deflate")]
         self._limit = limit
         self._decoded = 0
         self._raw = 0
+        self._shared = shared  # with it, never inflate past what the client's reads may hold together
+        self._counted = 0  # bytes of this read held in ``shared``
+
+    def release(self) -> None:
+        """Give back what this read holds in the shared bound (once the body is used or dropped)."""
+        if self._shared is not None:
+            self._shared.release(self._counted)
+            self._counted = 0
+
+    def _room(self) -> int:
+        room = self._limit - self._decoded
+        if self._shared is not None:
+            room = min(room, self._shared.room(self._counted, self._decoded))
+        return room
 
     def feed(self, data: bytes) -> bytes:
         self._raw += len(data)
@@ -85,19 +150,30 @@ class BoundedDecoder:
         return self._through_stages(b"", final=True)
 
     def _through_stages(self, data: bytes, *, final: bool) -> bytes:
+        room = self._room()  # each call inflates at most this much: memory grows in checked steps
         try:
             for stage in self._stages:
-                data = stage.inflate(data, self._limit - self._decoded) if data else b""
+                data = stage.inflate(data, room) if data else b""
                 if final:
                     data += stage.flush()
-                if len(data) > self._limit - self._decoded:  # each layer is held to the limit
-                    raise LimitExceeded(f"answer inflates past {describe_bytes(self._limit)} (max_response_mib)")
+                if len(data) > room:  # each layer is held to the limit
+                    raise self._over(f"answer inflates past {describe_bytes(self._limit)} (max_response_mib)")
         except zlib.error as error:
             raise UnreadableBody(f"answer does not decode as its Content-Encoding says: {error}") from None
+        except _Overflow:
+            raise self._over(f"answer inflates past {describe_bytes(self._limit)} (max_response_mib)") from None
+        if len(data) > room:
+            raise self._over(f"answer larger than {describe_bytes(self._limit)} (max_response_mib)")
         self._decoded += len(data)
-        if self._decoded > self._limit:
-            raise LimitExceeded(f"answer larger than {describe_bytes(self._limit)} (max_response_mib)")
+        if self._shared is not None and self._decoded > self._shared.free_per_answer:
+            self._counted = self._shared.grow(self._counted, self._decoded)
         return data
+
+    def _over(self, own: str) -> LimitExceeded:
+        """The breach, named: this answer's own limit, or the bound the client's reads share."""
+        if self._shared is not None and self._shared.room(self._counted, self._decoded) < self._limit - self._decoded:
+            return LimitExceeded(f"answers being read at once hold more than {describe_bytes(self._shared.limit)} together (max_response_mib)")
+        return LimitExceeded(own)
 
 
 def content_encoding(headers: Mapping[str, str]) -> str | None:
@@ -128,12 +204,16 @@ async def bounded_chunks(
         yield tail
 
 
-async def read_bounded(raw: AsyncIterator[bytes], headers: Mapping[str, str], limit: int) -> bytes:
-    """A whole body, decoded, of at most ``limit`` bytes (the caller bounds the time)."""
-    decoder = BoundedDecoder(content_encoding(headers), limit)
-    parts = [decoder.feed(chunk) async for chunk in raw]
-    parts.append(decoder.finish())
-    return b"".join(parts)
+async def read_bounded(raw: AsyncIterator[bytes], headers: Mapping[str, str], limit: int, shared: AnswersInFlight | None = None) -> bytes:
+    """A whole body, decoded, of at most ``limit`` bytes, and within ``shared`` with every other
+    read of the client (the caller bounds the time)."""
+    decoder = BoundedDecoder(content_encoding(headers), limit, shared)
+    try:
+        parts = [decoder.feed(chunk) async for chunk in raw]
+        parts.append(decoder.finish())
+        return b"".join(parts)
+    finally:
+        decoder.release()
 
 
 def check_declared_length(headers: Mapping[str, str], limit: int) -> None:

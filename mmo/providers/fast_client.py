@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
 import httpx
 
 from mmo.core.transport_limits import DEFAULT_TRANSPORT_LIMITS
-from mmo.providers.bounded_body import check_declared_length, read_bounded
+from mmo.providers.bounded_body import AnswersInFlight, check_declared_length, read_bounded
 from mmo.providers.http import CLIENT_HEADERS
 
 if TYPE_CHECKING:
@@ -121,6 +121,7 @@ class BatchClient(httpx.AsyncClient):
         self._fast = fast
         self._default_headers = {key.lower(): value for key, value in self.headers.items()}
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+        self._in_flight = AnswersInFlight()  # decoded bytes every answer being read holds, together
 
     async def post(  # type: ignore[override]
         self,
@@ -155,7 +156,7 @@ class BatchClient(httpx.AsyncClient):
         merged = {**self._default_headers, **{key.lower(): value for key, value in (headers or {}).items()}}
         merged["content-type"] = "application/json"
         session, timeouts = self._fast.get(), self._aiohttp_timeout(timeout)
-        return await post_json_directly(session, str(url), _json_bytes(json), merged, timeouts, max_bytes)
+        return await post_json_directly(session, str(url), _json_bytes(json), merged, timeouts, max_bytes, self._in_flight)
 
     def _aiohttp_timeout(self, timeout: Any) -> aiohttp.ClientTimeout:
         chosen = self.timeout if timeout is _UNSET else httpx.Timeout(timeout)
@@ -184,14 +185,20 @@ def _json_bytes(body: Any) -> bytes:
 
 
 async def post_json_directly(
-    session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str], timeout: aiohttp.ClientTimeout, max_bytes: int
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: aiohttp.ClientTimeout,
+    max_bytes: int,
+    shared: AnswersInFlight,
 ) -> tuple[int, httpx.Headers, bytes]:
     """One POST by aiohttp: the answer's status, headers and body (decoded, at most
     ``max_bytes``: ``bounded_body.LimitExceeded`` past that), failing with the httpx error that
     says what happened."""
     try:
         async with session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False) as answer:
-            content = await _read_answer(answer, max_bytes)
+            content = await _read_answer(answer, max_bytes, shared)
     except Exception as error:
         translated = httpx_error(error)
         if translated is None:
@@ -200,14 +207,15 @@ async def post_json_directly(
     return answer.status, httpx.Headers(answer.raw_headers), content
 
 
-async def _read_answer(answer: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    """The body within ``max_bytes``. A plain body whose declared length fits (the usual answer)
-    is read in one go; any other is counted and decoded chunk by chunk as it arrives."""
+async def _read_answer(answer: aiohttp.ClientResponse, max_bytes: int, shared: AnswersInFlight) -> bytes:
+    """The body within ``max_bytes`` and ``shared``. A small plain body whose declared length fits
+    (the usual answer) is read in one go; any other is counted and decoded chunk by chunk."""
     headers = answer.headers
     check_declared_length(headers, max_bytes)
-    if "content-length" in headers and "content-encoding" not in headers:
+    declared = headers.get("content-length", "")
+    if "content-encoding" not in headers and declared.isdigit() and int(declared) <= shared.free_per_answer:
         return await answer.read()
-    return await read_bounded(answer.content.iter_any(), headers, max_bytes)
+    return await read_bounded(answer.content.iter_any(), headers, max_bytes, shared)
 
 
 # --- errors --------------------------------------------------------------------------------------
