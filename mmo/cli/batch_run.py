@@ -49,6 +49,10 @@ def run_batch_command(job: BatchJob, *, dry_run: bool) -> None:
         err.print(estimate_table(asyncio.run(estimate(job, env, stdin=stdin))))
         return
     report = asyncio.run(_run_with_ctrl_c(job, env, stdin, err))
+    if report.output_closed:
+        from mmo.cli.errors import silence_stdout
+
+        silence_stdout()  # what is left in its buffer would fail again at exit
     render_report(report, err)
     raise typer.Exit(exit_code_of(report))
 

@@ -21,6 +21,7 @@ A re-run row (``--retry-errors``) replaces its record; the cost of its earlier r
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -186,20 +187,16 @@ def _row_values(outcome: RowOutcome, seq: int) -> tuple[Any, ...]:
 
 class _RunLock:
     """An exclusive lock on a run, held while an invocation uses it: two ``mmo batch`` processes
-    on the same run would call (and pay for) the same rows. The operating system releases it
-    when the process ends, however it ends."""
+    on the same run would call (and pay for) the same rows."""
 
     def __init__(self, path: Path) -> None:
-        self._handle = path.open("a+")
+        from mmo.app.batch.locks import ExclusiveLock, LockHeld
+
         try:
-            import fcntl
-        except ImportError:  # not on POSIX: no lock, as before
-            return
-        try:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._handle.close()
-            raise ConfigError(f"run {path.parent.name!r} is in use by another `mmo batch`; wait for it, or start another run with --run-id") from None
+            self._lock = ExclusiveLock(path, f"pid {os.getpid()}")
+        except LockHeld as held:
+            by = f" ({held.note})" if held.note else ""
+            raise ConfigError(f"run {path.parent.name!r} is in use by another `mmo batch`{by}; wait for it, or start another run with --run-id") from None
 
     def release(self) -> None:
-        self._handle.close()
+        self._lock.release()
