@@ -1,7 +1,7 @@
 """Where ``mmo batch`` writes, tried as a demanding user would: a device node or a FIFO as ``-o``
 (written in place, never replaced by a file), outputs that cannot be written (refused before the
-first call), a reader that closes standard output early (``| head``), and two runs writing one
-output (the second refused, naming the first). Device nodes are made in the test's temporary
+first call), a reader that closes standard output early (``| head``, for ``mmo ask`` too), and
+two runs writing one output (the second refused, naming the first). Device nodes are made in the test's temporary
 directory, never the real ``/dev``."""
 
 from __future__ import annotations
@@ -14,12 +14,21 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from mmo.app.demo import demo_task
+from mmo.cli.main import app
 from tests.support.batch_harness import ROW_PATTERN, loop_profile, read_jsonl, run_cli, spawn_batch, write_rows
 from tests.support.loopback import Behaviour, LoopbackServer
 from tests.support.unprivileged import run_bound
+
+
+def run_cli_command(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
 
 LONG_ANSWER = "x" * 2000  # 200 rows then make ~400 KB of output, far more than a pipe holds
 
@@ -171,3 +180,18 @@ def test_a_second_run_writing_the_same_output_is_refused_naming_the_first(tmp_pa
     assert third.exit_code == 0, third.stderr
     assert [r["id"] for r in read_jsonl(output)] == [f"s{i}" for i in range(5)]
     assert not (tmp_path / ".shared.jsonl.lock").exists()
+
+
+@pytest.mark.parametrize("view", [[], ["--json"], ["--stream"]])
+def test_ask_whose_reader_has_gone_exits_quietly_and_logs_the_run(tmp_path: Path, view: list[str]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mmo", "ask", "--profile", "demo", *view, demo_task(None).prompt],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # gone before the answer comes
+    err = process.stderr.read().decode()
+    assert process.wait(30) == 141, err
+    assert "Traceback" not in err and "error" not in err
+    logged = run_cli_command("logs", "--json")
+    assert [run["status"] for run in json.loads(logged.stdout)] == ["ok"]  # paid for, so recorded

@@ -105,6 +105,8 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
     err = Console(stderr=True)
     printer = StreamPrinter(sys.stdout, sys.stdout) if stream else None
     result: RunOutcome = asyncio.run(ask(item, AppEnv.from_process(), sink=printer))
+    if printer is not None and printer.closed:
+        raise BrokenPipeError  # the answer is logged; its reader has gone (guarded: a quiet exit)
     if json_out:
         sys.stdout.write(json.dumps(result_json(result), ensure_ascii=False, indent=2) + "\n")
     elif result.completion is not None:

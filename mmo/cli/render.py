@@ -186,17 +186,27 @@ def result_json(result: RunOutcome) -> dict[str, Any]:
 class StreamPrinter:
     """The stream sink for a terminal: text as it arrives; when a stream that already showed
     text is abandoned, a visible marker naming the failed model and, once known, the model that
-    took over, followed by that model's whole answer."""
+    took over, followed by that model's whole answer. A reader closing the output (``| head``)
+    sets ``closed``: the rest is not shown, and the run (paid for) goes on to be logged."""
 
     def __init__(self, out: IO[str], marker_out: IO[str]) -> None:
         self.out, self.marker_out = out, marker_out
         self.shown_any = False
+        self.closed = False
         self.pending_restart: StreamRestart | None = None
 
     def __call__(self, event: Delta | StreamRestart) -> None:
         if isinstance(event, StreamRestart):
             self.pending_restart = event
             return
+        if self.closed:
+            return
+        try:
+            self._show(event)
+        except BrokenPipeError:
+            self.closed = True
+
+    def _show(self, event: Delta) -> None:
         if self.pending_restart is not None:
             failed = self.pending_restart
             self.pending_restart = None
