@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from mmo.app.engine import open_engine
 from mmo.app.outcome import RunOutcome
@@ -11,6 +12,9 @@ from mmo.app.settings import AppEnv, RunSettings
 from mmo.core.protocols import Provider, StreamSink
 from mmo.core.types import Request, frozen_mapping
 from mmo.spec.params import params_from_mapping
+
+if TYPE_CHECKING:
+    from mmo.runtime.runlog import RunLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +36,21 @@ class AskInput:
         )
 
 
-async def ask(item: AskInput, env: AppEnv, *, sink: StreamSink | None = None, providers: Mapping[str, Provider] | None = None) -> RunOutcome:
+async def ask(
+    item: AskInput,
+    env: AppEnv,
+    *,
+    sink: StreamSink | None = None,
+    providers: Mapping[str, Provider] | None = None,
+    open_runlog: Callable[[Path], RunLog] | None = None,
+) -> RunOutcome:
     """Run one prompt. Configuration errors raise before anything is spent; the run's own errors
-    are returned in the outcome (with the trace) after the run is logged."""
+    are returned in the outcome (with the trace) after the run is logged. With ``--no-log``
+    (``log_text=False``) a run log that cannot be used is skipped, with a warning. The outcome's
+    warnings include any from logging and closing (an answer that could not be recorded or
+    cached is still returned)."""
     request = item.request()
-    async with open_engine(item.settings, env, providers=providers) as engine:
+    async with open_engine(item.settings, env, providers=providers, log_optional=not item.log_text, open_runlog=open_runlog) as engine:
         outcome = await engine.run(request, sink=sink)
         engine.log(outcome, request, command="ask", log_text=item.log_text)
-    return outcome
+    return replace(outcome, warnings=engine.warnings)

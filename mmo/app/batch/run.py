@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Iterable, Mapping, Sequence
+from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 from mmo.app.batch.client import batch_client
 from mmo.app.batch.control import BatchControl, BatchObserver
-from mmo.app.batch.identity import STDIN_LABEL, RunChoice, choose_run, fingerprint_parts, record_run
+from mmo.app.batch.identity import STDIN_LABEL, RunChoice, RunIdentity, choose_run, fingerprint_parts, record_run
 from mmo.app.batch.input import RowParser
 from mmo.app.batch.job import BatchJob, BatchReport
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome
@@ -30,7 +31,7 @@ from mmo.app.batch.progress import OUTPUT_CLOSED, BatchStop
 from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
 from mmo.app.batch.runner import RowRunner
 from mmo.app.batch.source import BatchInput, opened_input, unfinished
-from mmo.app.batch.state import BatchState
+from mmo.app.batch.state import STATE_FILE, BatchState
 from mmo.app.batch.summary import summarize
 from mmo.app.engine import Engine, open_engine
 from mmo.app.profile_choice import ResolvedProfile, resolve_profile
@@ -55,10 +56,29 @@ async def run_batch(
     with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict) as (source, parser):
         resolved = resolve_profile(job.settings.choice, env)
         chosen = _choose(job, env, source, resolved)
-        record_run(chosen.identity)
-        with BatchState(chosen.identity.directory) as state:
+        with _run_state(chosen.identity) as state:
             invocation = _Invocation(job, env, resolved, source, parser, chosen, state, observer or BatchObserver())
             return await invocation.run(stdout, control, providers)
+
+
+@contextmanager
+def _run_state(identity: RunIdentity) -> Iterator[BatchState]:
+    """The run's state, opened (and its directory made) before anything is spent; a state that
+    cannot be (a read-only data directory, a damaged file) is a usage error naming it."""
+    import sqlite3
+
+    from mmo.runtime.sqlite_files import file_problem, is_damaged
+
+    try:
+        record_run(identity)
+        state = BatchState(identity.directory)
+    except (OSError, sqlite3.Error) as error:
+        path = identity.directory / STATE_FILE
+        if is_damaged(error):
+            raise ConfigError(f"the state of run {identity.run_id!r} ({path}) is damaged: start a new run with --run-id NAME") from None
+        raise ConfigError(f"cannot use the state of run {identity.run_id!r}: {file_problem(path, error)}") from None
+    with state:
+        yield state
 
 
 @dataclass(frozen=True, slots=True)

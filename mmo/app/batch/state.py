@@ -20,6 +20,7 @@ A re-run row (``--retry-errors``) replaces its record; the cost of its earlier r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -96,16 +97,36 @@ class BatchState:
         for outcome in outcomes:
             self._seq += 1
             rows.append(_row_values(outcome, self._seq))
-        self._db.execute("BEGIN")
         try:
+            self._db.execute("BEGIN")
             self._db.executemany(_UPSERT, rows)
             if malformed:
                 self._db.executemany("INSERT OR REPLACE INTO malformed VALUES (?, ?, ?)", [(m.line, m.reason, m.text) for m in malformed])
             self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
+        except BaseException as error:
+            self._rollback()
             self._seq -= len(rows)
+            self._raise_unwritable(error)
             raise
+
+    def _rollback(self) -> None:
+        import sqlite3
+
+        with contextlib.suppress(sqlite3.Error):  # no transaction left to roll back
+            self._db.execute("ROLLBACK")
+
+    def _raise_unwritable(self, error: BaseException) -> None:
+        """A commit the file refused (disk full, locked, damaged) stops the run naming the file;
+        rows committed so far are kept, and a resume runs the others."""
+        import sqlite3
+
+        from mmo.runtime.sqlite_files import file_problem
+
+        if isinstance(error, sqlite3.Error):
+            raise ConfigError(
+                f"cannot record finished rows in the run's state {file_problem(self.directory / STATE_FILE, error)}; "
+                "then run the same command to resume (rows not recorded run again)"
+            ) from None
 
     # --- reading -----------------------------------------------------------------------------
 
