@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,7 @@ def wait_for_committed(count: int, timeout_s: float) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_stop_like_ctrl_c_and_nothing_is_paid_twice(tmp_path, loopback: LoopbackServer, signum: int) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_and_sighup_stop_like_ctrl_c_and_nothing_is_paid_twice(tmp_path: Path, loopback: LoopbackServer, signum: int) -> None:
     rows_total = 240
     loopback.set_default(Behaviour(latency_s=0.05))
     profile = loop_profile(tmp_path, loopback)
@@ -52,7 +53,7 @@ def test_sigterm_and_sighup_stop_like_ctrl_c_and_nothing_is_paid_twice(tmp_path,
     assert set(loopback.calls_by(ROW_PATTERN).values()) == {1}  # no row was asked twice
 
 
-def test_sigterm_before_the_rows_start_stops_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_before_the_rows_start_stops_at_once(tmp_path: Path) -> None:
     process = spawn_batch("-", "--profile", "demo", cwd=tmp_path, stdin=subprocess.PIPE)
     wait_until_reading_a_pipe(process.pid, timeout_s=10)  # standard input that never comes: only an immediate stop ends it
     process.send_signal(signal.SIGTERM)

@@ -58,14 +58,15 @@ class OutputTargets:
 def output_targets(input_path: Path | None, output: str | None, *, cwd: Path, run_dir: Path) -> OutputTargets:
     """Where the output and the errors report go. ``input_path`` is None for standard input."""
     if output is not None and output != "-":
-        target = (cwd / output).resolve()
-        if input_path is not None and target == input_path.resolve():
-            raise ConfigError(f"-o {output!r} is the input file: choose another output")
-        kind = _kind(target)
+        given = cwd / output
+        kind = _kind(given)  # through symbolic links, as opening it would go
         if kind == "directory":
             raise ConfigError(f"-o {output!r} is a directory: name a file in it (for example -o {os.path.join(output, 'results.jsonl')})")
-        if kind == "other":
-            return OutputTargets(target, _stream_errors(input_path, run_dir), in_place=True)
+        if kind == "other":  # opened by the name given: a link into /proc (/dev/stdout) need not resolve to a path
+            return OutputTargets(given, _stream_errors(input_path, run_dir), in_place=True)
+        target = given.resolve()
+        if input_path is not None and target == input_path.resolve():
+            raise ConfigError(f"-o {output!r} is the input file: choose another output")
         return OutputTargets(target, target.with_name(f"{_stem(target.name, '.out')}.errors.jsonl"))
     if input_path is None or output == "-":
         return OutputTargets(None, _stream_errors(input_path, run_dir))
