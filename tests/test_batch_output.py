@@ -23,7 +23,7 @@ from mmo.app.demo import demo_task
 from mmo.cli.main import app
 from tests.support.batch_harness import ROW_PATTERN, loop_profile, read_jsonl, run_cli, spawn_batch, write_rows
 from tests.support.loopback import Behaviour, LoopbackServer
-from tests.support.unprivileged import run_bound
+from tests.support.unprivileged import permission_bound, run_bound
 
 
 def run_cli_command(*args: str) -> Any:
@@ -195,3 +195,28 @@ def test_ask_whose_reader_has_gone_exits_quietly_and_logs_the_run(tmp_path: Path
     assert "Traceback" not in err and "error" not in err
     logged = run_cli_command("logs", "--json")
     assert [run["status"] for run in json.loads(logged.stdout)] == ["ok"]  # paid for, so recorded
+
+
+def test_an_output_that_becomes_unwritable_during_the_run_is_named_and_nothing_is_paid_twice(tmp_path: Path, loopback: LoopbackServer) -> None:
+    loopback.set_default(Behaviour(latency_s=0.05))
+    profile = loop_profile(tmp_path, loopback)
+    data = write_rows(tmp_path / "in.jsonl", 30)
+    results = tmp_path / "results"
+    results.mkdir()
+    args = [sys.executable, "-m", "mmo", "batch", str(data), "-P", str(profile), "-o", str(results / "out.jsonl"), "-c", "2", "--no-cache"]
+    process = subprocess.Popen(args, preexec_fn=permission_bound(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while loopback.stats().total == 0 and time.monotonic() < deadline:  # checked, and calling
+            time.sleep(0.02)
+        results.chmod(0o555)
+        _, err = process.communicate(timeout=30)
+    finally:
+        results.chmod(0o755)
+    message = " ".join(err.split())
+    assert process.returncode == 2, err
+    assert f"cannot write the output '{results / 'out.jsonl'}'" in message and "nothing is paid twice" in message
+    again = run_cli(str(data), "-P", str(profile), "-o", str(results / "out.jsonl"), "--no-cache")
+    assert again.exit_code == 0, again.stderr
+    assert len(read_jsonl(results / "out.jsonl")) == 30
+    assert set(loopback.calls_by(ROW_PATTERN).values()) == {1}

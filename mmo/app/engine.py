@@ -244,7 +244,7 @@ def _open_runlog(
         )
     if not optional:
         raise ConfigError(f"cannot record this run in the run log {problem}; or pass --no-log (mmo ask) to run without recording it")
-    warn(f"the run log cannot be used: {problem}; this run is not recorded")
+    warn(f"the run log cannot be used: {problem}; " + ("this run is not recorded" if create else "estimates ignore its history"))
     return _History(None, TokenEstimator())
 
 

@@ -11,6 +11,7 @@ so two processes never hold "the same" lock through two files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import IO
@@ -53,7 +54,8 @@ class ExclusiveLock:
         if self._handle is None:
             return
         if self.remove:
-            self.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # its directory became read-only: the file stays, unlocked
+                self.path.unlink()
         self._handle.close()
         self._handle = None
 

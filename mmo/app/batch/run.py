@@ -124,7 +124,7 @@ class _Invocation:
             runner, stop = await self._run_rows(engine, stream_to, control)
             try:
                 delivered = _write_outputs(state, targets, job.unordered, piped) if stream_to is None else not stream_to.closed
-                errors_report = write_errors_report(targets.errors, state.malformed())
+                errors_report = _write_errors_report(state, targets.errors)
             finally:  # written or not, the run's spend is recorded
                 info = _invocation(engine, runner.tally, stop, self.chosen.identity.run_id, self.source.label, started_at, clock)
                 engine.record(*run_records(info, runner.tally))
@@ -242,11 +242,18 @@ def _write_outputs(state: BatchState, targets: OutputTargets, unordered: bool, p
             return _write_in_place(targets.output, lines)
         write_lines_atomically(targets.output, lines)
     except OSError as error:
-        raise ConfigError(
-            f"cannot write the output {str(targets.output)!r}: {error.strerror or error}. Every finished row is kept in the run's "
-            "state: run the same command again (with -o elsewhere if need be) to write them; nothing is paid twice"
-        ) from None
+        raise ConfigError(f"cannot write the output {str(targets.output)!r}: {error.strerror or error}; {_KEPT}") from None
     return True
+
+
+def _write_errors_report(state: BatchState, target: Path) -> Path | None:
+    try:
+        return write_errors_report(target, state.malformed())
+    except OSError as error:
+        raise ConfigError(f"cannot write the errors report {str(target)!r}: {error.strerror or error}; {_KEPT}") from None
+
+
+_KEPT = "every finished row is kept in the run's state: run the same command again (with -o elsewhere if need be); nothing is paid twice"
 
 
 def _write_in_place(target: Path, lines: Iterable[str]) -> bool:
