@@ -3,8 +3,9 @@ trace. No typer, no rich."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from mmo.app.engine import open_engine
 from mmo.app.outcome import RunOutcome
@@ -12,6 +13,9 @@ from mmo.app.settings import AppEnv, RunSettings
 from mmo.core.protocols import Provider, StreamSink
 from mmo.core.types import Request, frozen_mapping
 from mmo.spec.params import params_from_mapping
+
+if TYPE_CHECKING:
+    from mmo.runtime.runlog import RunLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +44,17 @@ async def ask(
     sink: StreamSink | None = None,
     providers: Mapping[str, Provider] | None = None,
     on_interrupt: Callable[[RunOutcome], None] | None = None,
+    open_runlog: Callable[[Path], RunLog] | None = None,
 ) -> RunOutcome:
     """Run one prompt. Configuration errors raise before anything is spent; the run's own errors
     are returned in the outcome (with the trace) after the run is logged. A run cancelled in
     flight (Ctrl-C) is logged too, as interrupted, with what it spent (calls in flight at their
-    cancel-cost estimate), then handed to ``on_interrupt``, and the cancellation goes on."""
+    cancel-cost estimate), then handed to ``on_interrupt``, and the cancellation goes on. With
+    ``--no-log`` (``log_text=False``) a run log that cannot be used is skipped, with a warning.
+    The outcome's warnings include any from logging and closing (an answer that could not be
+    recorded or cached is still returned)."""
     request = item.request()
-    async with open_engine(item.settings, env, providers=providers) as engine:
+    async with open_engine(item.settings, env, providers=providers, log_optional=not item.log_text, open_runlog=open_runlog) as engine:
 
         def interrupted(outcome: RunOutcome) -> None:
             try:
@@ -57,4 +65,4 @@ async def ask(
 
         outcome = await engine.run(request, sink=sink, on_interrupt=interrupted)
         engine.log(outcome, request, command="ask", log_text=item.log_text)
-    return outcome
+    return replace(outcome, warnings=engine.warnings)

@@ -12,12 +12,26 @@ model runs ``engine.model_node(name)``, the node ``-m`` would run, with the same
 it is priced, capped and logged as that model, and estimated from its own history). A run cancelled in flight (Ctrl-C) hands its
 interrupted outcome, with what it spent so far, to ``on_interrupt`` before the cancellation goes
 on, so it can be logged.
+
+Local files never cost the user an answer already paid for:
+
+* a run log that cannot be opened (damaged, read-only, locked) stops a command that must record
+  its spend before anything is called, naming the file and the fix; with ``log_optional``
+  (``ask --no-log``) the run goes on unrecorded, with a warning; a daily budget, which needs
+  today's spend from the log, always stops there;
+* failing to record a run that did run (disk full, the log locked by another process) is a
+  warning: the answer is still delivered;
+* the response cache is optional: damaged, it is set aside and rebuilt; unusable, it is off, each
+  time with a warning.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from mmo.app.guards import run_guards
 from mmo.app.model_nodes import SingleModels
@@ -26,7 +40,7 @@ from mmo.app.portfolio import catalog_for, check_providers, provider_settings, w
 from mmo.app.profile_choice import ResolvedProfile, resolve_profile
 from mmo.app.settings import AppEnv, RunSettings
 from mmo.catalog.endpoints import ProviderSettings
-from mmo.core.errors import AllAttemptsFailed, MmoError
+from mmo.core.errors import AllAttemptsFailed, ConfigError, MmoError
 from mmo.core.protocols import Node, Provider, StreamSink, leaf_targets
 from mmo.core.trace import Span
 from mmo.core.types import Completion, Request
@@ -41,6 +55,7 @@ from mmo.strategies.build import build_tree, describe
 if TYPE_CHECKING:
     import httpx
 
+    from mmo.runtime.cache import ResponseCache
     from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
     from mmo.runtime.spend import RunCap
 
@@ -112,9 +127,21 @@ class Engine:
         self.record(*outcome_records(outcome, request, command=command, log_text=log_text))
 
     def record(self, run: RunRecord, attempts: list[AttemptRecord]) -> None:
+        """Record a run that ran; failing to (disk full, the log locked by another process past
+        its busy timeout) is a warning, never the loss of the run's answer. Without a run log
+        (``--no-log`` past a broken one, a dry run) there is nothing to do."""
         if self.runlog is None:
-            raise RuntimeError("this engine was opened without a run log")
-        self.runlog.record(run, attempts)
+            return
+        try:
+            self.runlog.record(run, attempts)
+        except (sqlite3.Error, OSError) as error:
+            from mmo.runtime.sqlite_files import file_problem
+
+            cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
+            self.services.warn(
+                f"this run was not recorded in the run log {file_problem(self.runlog.path, error)}. "
+                f"Its spend ({cost}) is missing from `mmo logs` and the daily budget"
+            )
 
     def model_node(self, name: str) -> Node:
         """The node of one model, as ``-m`` resolves ``name``; the first time, the token
@@ -167,20 +194,25 @@ def open_engine(
     client_factory: Callable[[], httpx.AsyncClient] | None = None,
     run_cap: RunCap | None = None,
     log_runs: bool = True,
+    log_optional: bool = False,
+    open_runlog: Callable[[Path], RunLog] | None = None,
 ) -> Engine:
     """Everything one profile needs to run requests. ``providers`` adds ready-made providers (a
     scripted fake, an in-process one) by name; ``client_factory`` builds the one shared HTTP client
     on first use (batch passes one sized for its concurrency); ``log_runs=False`` (a dry run) reads
-    the run log only when it exists and never writes it. ``resolved`` is the profile when the
-    caller has already resolved it from ``settings.choice``."""
+    the run log only when it exists and never writes it; ``log_optional`` runs on without a run log
+    that cannot be used (``--no-log``); ``open_runlog`` opens it (default ``RunLog``). ``resolved``
+    is the profile when the caller has already resolved it from ``settings.choice``."""
     resolved = resolved or resolve_profile(settings.choice, env)
     root = build_tree(resolved.profile)
     endpoints = provider_settings(resolved.profile)
     extra = dict(providers or {})
     check_providers(root, endpoints, extra)
-    runlog = _open_runlog(env, create=log_runs)
+    warnings = Warnings()
+    history = _open_runlog(env, resolved, root, create=log_runs, optional=log_optional or not log_runs, opener=open_runlog, warn=warnings.add)
+    runlog = history.runlog
     try:
-        services = _services(resolved, root, settings, env, endpoints, extra, client_factory, runlog, run_cap)
+        services = _services(resolved, root, settings, env, endpoints, extra, client_factory, history, run_cap, warnings)
     except BaseException:
         if runlog is not None:
             runlog.close()
@@ -196,36 +228,81 @@ def _services(
     endpoints: Mapping[str, ProviderSettings],
     extra: Mapping[str, Provider],
     client_factory: Callable[[], httpx.AsyncClient] | None,
-    runlog: RunLog | None,
+    history: _History,
     run_cap: RunCap | None,
+    warnings: Warnings,
 ) -> Services:
     from mmo.runtime.keys import KeyStore
     from mmo.runtime.pool import ProviderPool
 
     profile = resolved.profile
-    warnings = Warnings()
     catalog = catalog_for(profile, endpoints, env.paths.cache_dir / "prices")
     pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory)
-    tokens = _token_estimator(runlog, [t.id for t in leaf_targets(root)])
-    services = Services(providers=pool, catalog=catalog, tokens=tokens, warnings=warnings)
-    services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap)
+    services = Services(providers=pool, catalog=catalog, tokens=history.tokens, warnings=warnings)
+    services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=history.runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap)
     warn_unknown_models(root, catalog, warnings.add)
     if settings.uses_cache:
-        from mmo.runtime.cache import ResponseCache
-
-        services.cache = ResponseCache(env.paths.response_cache_dir)
+        services.cache = _response_cache(env.paths.response_cache_dir, warnings.add)
     return services
 
 
-def _open_runlog(env: AppEnv, *, create: bool) -> RunLog | None:
-    if not create and not env.paths.runlog_path.exists():
-        return None
+@dataclass(frozen=True, slots=True)
+class _History:
+    """The run log (None: not opened) and the token estimator learnt from it."""
+
+    runlog: RunLog | None
+    tokens: TokenEstimator
+
+
+def _open_runlog(
+    env: AppEnv,
+    resolved: ResolvedProfile,
+    root: Node,
+    *,
+    create: bool,
+    optional: bool,
+    opener: Callable[[Path], RunLog] | None,
+    warn: Callable[[str], None],
+) -> _History:
+    """The run log, and each model's tokens-per-character ratio and typical answer length learnt
+    from it when it holds enough calls of that model. A log that cannot be opened or read is
+    refused (a command that must record, or a daily budget), else skipped with a warning."""
+    path = env.paths.runlog_path
+    if not create and not path.exists():
+        return _History(None, TokenEstimator())
     from mmo.runtime.runlog import RunLog
+    from mmo.runtime.sqlite_files import file_problem
 
-    return RunLog(env.paths.runlog_path)
+    try:
+        runlog = (opener or RunLog)(path)
+        try:
+            return _History(runlog, TokenEstimator.from_runlog(runlog, [t.id for t in leaf_targets(root)]))
+        except BaseException:
+            runlog.close()
+            raise
+    except (sqlite3.Error, OSError) as error:
+        problem = file_problem(path, error)
+    daily = resolved.profile.budget.daily_usd
+    if daily is not None and create:
+        raise ConfigError(
+            f"profile {resolved.name!r} has a daily budget (${daily:g}), and today's spend so far cannot be read from the run log "
+            f"{problem}; or remove budget.daily_usd from the profile"
+        )
+    if not optional:
+        raise ConfigError(f"cannot record this run in the run log {problem}; or pass --no-log (mmo ask) to run without recording it")
+    warn(f"the run log cannot be used: {problem}; " + ("this run is not recorded" if create else "estimates ignore its history"))
+    return _History(None, TokenEstimator())
 
 
-def _token_estimator(runlog: RunLog | None, model_ids: Iterable[str]) -> TokenEstimator:
-    """The one token estimator, with each model's tokens-per-character ratio and typical answer
-    length learnt from the run log when it holds enough calls of that model."""
-    return TokenEstimator() if runlog is None else TokenEstimator.from_runlog(runlog, model_ids)
+def _response_cache(directory: Path, warn: Callable[[str], None]) -> ResponseCache | None:
+    """The response cache, or None (with a warning) where it cannot be opened: it only saves."""
+    from mmo.runtime.cache import ResponseCache
+
+    try:
+        return ResponseCache(directory, on_warning=warn)
+    except (sqlite3.Error, OSError) as error:
+        from mmo.runtime.answer_store import FILE_NAME
+        from mmo.runtime.sqlite_files import file_problem
+
+        warn(f"the response cache cannot be used: {file_problem(directory / FILE_NAME, error)}; answers are not cached this run")
+        return None

@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from mmo.config.schema import Profile
+from mmo.core.errors import ConfigError
 from mmo.runtime.guard import Guard
 from mmo.runtime.spend import Budgets, RunCap, SpendGuard
 
@@ -69,8 +71,17 @@ def _aliases(profile: Profile) -> dict[str, str]:
 
 
 def _spent_today(profile: Profile, runlog: RunLog | None) -> float:
-    """The profile's spend since midnight UTC, from the run log (read only under a daily cap)."""
+    """The profile's spend since midnight UTC, from the run log (read only under a daily cap).
+    A log that cannot be read leaves it unknown: the run is refused, naming the file."""
     if profile.budget.daily_usd is None or runlog is None:
         return 0.0
     midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
-    return runlog.spent_usd(profile=profile.name, since=midnight)
+    try:
+        return runlog.spent_usd(profile=profile.name, since=midnight)
+    except sqlite3.Error as error:
+        from mmo.runtime.sqlite_files import file_problem
+
+        raise ConfigError(
+            f"profile {profile.name!r} has a daily budget, and today's spend so far cannot be read from the run log "
+            f"{file_problem(runlog.path, error)}; or remove budget.daily_usd from the profile"
+        ) from None

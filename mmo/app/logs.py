@@ -1,17 +1,26 @@
-"""The ``logs`` use case: recent runs from the run log, and one run in full. No typer, no rich."""
+"""The ``logs`` use case: recent runs from the run log, and one run in full. No typer, no rich.
+
+Reading needs no write access: where mmo cannot write (a read-only ``MMO_HOME``) the log is read
+as it is. A damaged log is a usage error naming the file and the fix, never an internal error.
+"""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mmo.core.errors import ConfigError
 from mmo.core.trace import Span
 from mmo.runtime.runlog import AttemptRecord, RunRecord
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mmo.app.settings import AppEnv
+    from mmo.runtime.runlog import RunLog
 
 __all__ = ["AttemptRecord", "LogQuery", "RunDetails", "RunRecord", "recent_runs", "run_details", "run_to_dict"]
 
@@ -57,9 +66,7 @@ def recent_runs(env: AppEnv, query: LogQuery) -> list[RunRecord]:
     path = env.paths.runlog_path
     if not path.exists():
         return []
-    from mmo.runtime.runlog import RunLog
-
-    with RunLog(path) as log:
+    with _reading(path) as log:
         return log.recent(query.limit, model=query.model, status=query.status, profile=query.profile)
 
 
@@ -68,15 +75,33 @@ def run_details(env: AppEnv, run_id: str) -> RunDetails:
     path = env.paths.runlog_path
     if not path.exists():
         raise ConfigError("no runs logged yet: `mmo ask` records every run")
-    from mmo.runtime.runlog import RunLog
-
-    with RunLog(path) as log:
+    with _reading(path) as log:
         try:
             run, attempts = log.get(run_id)
         except KeyError as missing:
             raise ConfigError(f"{missing.args[0]}; `mmo logs` lists recent runs") from None
     trace = Span.from_dict(json.loads(run.trace_json)) if run.trace_json else None
     return RunDetails(run, attempts, trace)
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[RunLog]:
+    """The log open for reading (migrated first where mmo can write); a log that cannot be read
+    is a ``ConfigError`` naming it."""
+    from mmo.runtime.runlog import RunLog
+    from mmo.runtime.sqlite_files import file_problem, is_damaged
+
+    try:
+        try:
+            log = RunLog(path)
+        except sqlite3.Error as error:
+            if is_damaged(error):
+                raise
+            log = RunLog.reader(path)  # mmo cannot write there: read it as it is
+        with log:
+            yield log
+    except sqlite3.Error as error:
+        raise ConfigError(f"cannot read the run log {file_problem(path, error)}") from None
 
 
 def run_to_dict(run: RunRecord) -> dict[str, Any]:

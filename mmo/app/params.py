@@ -15,8 +15,22 @@ def parse_param_pairs(pairs: Iterable[str]) -> dict[str, Any]:
         name, sep, raw = pair.partition("=")
         if not sep or not name.strip():
             raise ConfigError(f"parameter {pair!r} is not key=value (for example -p temperature=0.2)")
-        out[name.strip()] = _json_or_text(raw)
+        try:
+            value = _json_or_text(raw)
+        except RecursionError:
+            raise ConfigError(f"parameter {name.strip()!r} is nested too deeply to read") from None
+        if not _encodable(value):
+            raise ConfigError(f"parameter {name.strip()!r} holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair), which is not Unicode text")
+        out[name.strip()] = value
     return out
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_or_text(raw: str) -> Any:

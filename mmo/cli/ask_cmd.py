@@ -36,7 +36,7 @@ def ask(
     explain: ExplainOption = False,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
-    no_log: Annotated[bool, typer.Option("--no-log", help="Keep prompt and answer text out of the run log.")] = False,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Keep prompt and answer text out of the run log; run past a run log that cannot be used.")] = False,
     fail_fast: FailFastOption = False,
     simulate_outage: SimulateOutageOption = [],
     debug: DebugOption = False,

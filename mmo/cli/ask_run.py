@@ -78,10 +78,26 @@ def _read_prompt(prompt: str | None) -> str:
     elif sys.stdin is None or sys.stdin.isatty():
         raise ConfigError("no prompt: pass it as an argument or pipe it on standard input")
     else:
-        text = sys.stdin.read()
+        text = _read_stdin_text()
     if not text.strip():
         raise ConfigError("the prompt is empty")
     return text
+
+
+def _read_stdin_text() -> str:
+    """Standard input as UTF-8 text (a leading byte-order mark dropped); anything else is refused
+    with the offset of the first bad byte, whatever the locale says."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # already text (an embedding caller's stream)
+        return str(sys.stdin.read())
+    data: bytes = stream.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"standard input is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}): "
+            "convert it first, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
 
 
 def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool) -> None:
@@ -100,6 +116,8 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
             raise
         _report_interrupted(stopped[0], err)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    if printer is not None and printer.closed:
+        raise BrokenPipeError  # the answer is logged; its reader has gone (guarded: a quiet exit)
     if json_out:
         sys.stdout.write(json.dumps(result_json(result), ensure_ascii=False, indent=2) + "\n")
     elif result.completion is not None:

@@ -59,7 +59,8 @@ def batch(
     cost cap, progress and a per-model summary.
 
     Exit codes: 0 every row answered; 1 some rows failed or were malformed; 2 usage or configuration
-    error; 3 missing or refused key; 4 the cost cap or a budget stopped the run; 130 Ctrl-C.
+    error; 3 missing or refused key; 4 the cost cap or a budget stopped the run; 130 Ctrl-C (143
+    SIGTERM, 129 SIGHUP); 141 the output's reader closed it.
     """
     from mmo.cli.errors import guarded
 

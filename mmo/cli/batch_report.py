@@ -17,8 +17,10 @@ EXIT_ROW_ERRORS = 1
 
 def exit_code_of(report: BatchReport) -> int:
     from mmo.app.batch.progress import ACCOUNT, BUDGET, COST_CAP, INTERRUPTED
-    from mmo.cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_OK, exit_code
+    from mmo.cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, exit_code
 
+    if report.output_closed:
+        return EXIT_OUTPUT_CLOSED
     stop = report.stop
     if stop is not None:
         if stop.reason == INTERRUPTED:
@@ -92,11 +94,16 @@ def outcome_lines(report: BatchReport) -> list[str]:
         )
     if report.stop is not None:
         lines.append(_stop_line(report))
+    elif report.output_closed:
+        lines.append(f"the output's reader closed it early: {_RESUME_OUTPUT}")
     return lines
 
 
+_RESUME_OUTPUT = "every finished row is kept in the state; run the same command to write them again (nothing is paid twice)."
+
+
 def _stop_line(report: BatchReport) -> str:
-    from mmo.app.batch.progress import BUDGET, COST_CAP, INTERRUPTED
+    from mmo.app.batch.progress import BUDGET, COST_CAP, INTERRUPTED, OUTPUT_CLOSED
 
     stop, summary = report.stop, report.summary
     assert stop is not None
@@ -107,4 +114,6 @@ def _stop_line(report: BatchReport) -> str:
         return f"stopped: {stop.message}. {got}; run the same command when the budget allows."
     if stop.reason == INTERRUPTED:
         return f"interrupted: {got}; run the same command to resume."
+    if stop.reason == OUTPUT_CLOSED:
+        return f"stopped: the output's reader closed it, so no new row started. {got}; {_RESUME_OUTPUT}"
     return f"stopped: {stop.message}. {got}; fix it and run the same command to resume."

@@ -6,11 +6,14 @@ without ``-o``).
 Ctrl-C stops scheduling rows and lets those in flight finish (for ``BatchJob.grace_s``), then
 writes the output, the summary and the run log record, and exits 130; a second Ctrl-C cancels the
 rows in flight at once (they stay pending); a third is Python's own KeyboardInterrupt. Before the
-rows start, Ctrl-C stops at once.
+rows start, Ctrl-C stops at once. SIGTERM (``kill``, a service manager, a container stopping) and
+SIGHUP (the terminal closed) are handled the same way, exiting 128 + their number (143, 129); a
+third of them ends the process as the signal would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
@@ -47,49 +50,73 @@ def run_batch_command(job: BatchJob, *, dry_run: bool) -> None:
 
         err.print(estimate_table(asyncio.run(estimate(job, env, stdin=stdin))))
         return
-    report = asyncio.run(_run_with_ctrl_c(job, env, stdin, err))
-    render_report(report, err)
-    raise typer.Exit(exit_code_of(report))
+    report, signum = asyncio.run(_run_with_signals(job, env, stdin, err))
+    if report.output_closed:
+        from mmo.cli.errors import silence_stdout
+
+        silence_stdout()  # what is left in its buffer would fail again at exit
+    with contextlib.suppress(OSError):  # standard error is gone too (a closed terminal): all is written
+        render_report(report, err)
+    raise typer.Exit(_exit_code(report, signum))
 
 
-async def _run_with_ctrl_c(job: BatchJob, env: AppEnv, stdin: IO[bytes] | None, err: Console) -> BatchReport:
-    """Run the batch with Ctrl-C wired to it. Until the rows start, Ctrl-C stops at once, as
-    anywhere else (nothing is running, so nothing is lost; and a read of standard input waiting
-    for a terminal can only be stopped so); once they run, it goes through ``BatchControl``."""
+def _exit_code(report: BatchReport, signum: int | None) -> int:
+    """The report's code; an interruption by SIGTERM or SIGHUP exits 128 + its number."""
+    from mmo.cli.errors import EXIT_INTERRUPTED
+
+    code = exit_code_of(report)
+    return 128 + signum if code == EXIT_INTERRUPTED and signum is not None else code
+
+
+_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # those present on this platform are handled
+
+
+async def _run_with_signals(job: BatchJob, env: AppEnv, stdin: IO[bytes] | None, err: Console) -> tuple[BatchReport, int | None]:
+    """Run the batch with Ctrl-C, SIGTERM and SIGHUP wired to it; returns the report and the
+    signal that interrupted it, if it was not Ctrl-C. Until the rows start, a signal stops at
+    once, as anywhere else (nothing is running, so nothing is lost; and a read of standard input
+    waiting for a terminal can only be stopped so); once they run, it goes through
+    ``BatchControl``."""
     import asyncio
     import signal
 
     from mmo.app.batch.control import BatchControl
     from mmo.app.batch.run import run_batch
+    from mmo.cli.errors import Terminated
 
     control = BatchControl()
     observer = ProgressObserver(err)
     loop = asyncio.get_running_loop()
-    presses = 0
+    handled = [getattr(signal, name) for name in _SIGNALS if hasattr(signal, name)]
+    received: list[int] = []
 
-    def interrupt(press: int) -> None:
-        if press == 1:
-            observer.notice("Ctrl-C: no new rows start; rows in flight may finish (Ctrl-C again cancels them)")
-        else:
-            observer.notice("Ctrl-C again: cancelling the rows in flight (they stay pending)")
+    def interrupt(press: int, name: str) -> None:
         control.interrupt()
+        with contextlib.suppress(OSError):  # standard error is gone (SIGHUP: the terminal closed)
+            if press == 1:
+                observer.notice(f"{name}: no new rows start; rows in flight may finish ({name} again cancels them)")
+            else:
+                observer.notice(f"{name} again: cancelling the rows in flight (they stay pending)")
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        nonlocal presses
+    def on_signal(signum: int, frame: Any) -> None:
         if not control.attached:
-            raise KeyboardInterrupt
-        presses += 1
-        if presses > 1:
-            signal.signal(signal.SIGINT, signal.default_int_handler)  # a third Ctrl-C is Python's own
-        loop.call_soon_threadsafe(interrupt, presses)  # the handler may run anywhere: act in the loop
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+        received.append(signum)
+        if len(received) > 1:  # a third is the signal's own: Python's KeyboardInterrupt, or the end
+            for each in handled:
+                signal.signal(each, signal.default_int_handler if each == signal.SIGINT else signal.SIG_DFL)
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        loop.call_soon_threadsafe(interrupt, len(received), name)  # the handler may run anywhere: act in the loop
 
     try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread: leave Ctrl-C as it is
-        previous = None
+        previous = {each: signal.signal(each, on_signal) for each in handled}
+    except ValueError:  # not the main thread: leave the signals as they are
+        previous = {}
     try:
-        return await run_batch(job, env, stdin=stdin, stdout=sys.stdout, observer=observer, control=control)
+        report = await run_batch(job, env, stdin=stdin, stdout=sys.stdout, observer=observer, control=control)
     finally:
         observer.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+    first = received[0] if received else None
+    return report, None if first is None or first == signal.SIGINT else first

@@ -8,13 +8,19 @@ app = typer.Typer(help="Inspect or clear the response cache.", no_args_is_help=T
 @app.command()
 def stats() -> None:
     """Entries, size on disk, hits and misses."""
+    from mmo.cli.errors import guarded
+
+    guarded(False, _stats)
+
+
+def _stats() -> None:
     from rich.console import Console
     from rich.table import Table
 
     from mmo.app.cache import cache_stats
     from mmo.app.settings import AppEnv
 
-    info = cache_stats(AppEnv.from_process())
+    info = cache_stats(AppEnv.from_process(), on_warning=lambda message: typer.echo(f"warning: {message}", err=True))
     table = Table(show_header=False, box=None)
     table.add_row("directory", str(info.directory))
     table.add_row("entries", str(info.entries))
@@ -25,12 +31,19 @@ def stats() -> None:
 
 @app.command()
 def clear() -> None:
-    """Delete every cached response."""
+    """Delete every cached response (a damaged cache file included)."""
+    from mmo.cli.errors import guarded
+
+    guarded(False, _clear)
+
+
+def _clear() -> None:
     from mmo.app.cache import clear_cache
     from mmo.app.settings import AppEnv
 
-    removed = clear_cache(AppEnv.from_process())
-    typer.echo(f"removed {removed} cached responses")
+    cleared = clear_cache(AppEnv.from_process())
+    damaged = f" and {cleared.damaged_files} damaged cache file{'s' if cleared.damaged_files != 1 else ''}" if cleared.damaged_files else ""
+    typer.echo(f"removed {cleared.entries} cached responses{damaged}")
 
 
 def register(parent: typer.Typer) -> None:

@@ -1,13 +1,24 @@
 """Console-script entry point. ``mmo --version`` is answered before typer is even imported,
-so scripts that probe the version pay only for the interpreter's start-up."""
+so scripts that probe the version pay only for the interpreter's start-up.
+
+Arguments must be UTF-8 text: Python hands undecodable bytes over as lone surrogates, which no
+prompt, file name shown, run log or provider can carry, so such an argument is refused here as a
+usage error (exit 2) naming it, before any command runs."""
 
 from __future__ import annotations
 
 import os
 import sys
 
+EXIT_USAGE = 2  # mmo.cli.errors.EXIT_USAGE, without importing it (and typer) this early
+
 
 def run() -> None:
+    bad = next((arg for arg in sys.argv[1:] if not _is_text(arg)), None)
+    if bad is not None:
+        shown = repr(os.fsencode(bad))[1:]  # the bytes as given, escaped
+        sys.stderr.write(f"error: argument {shown} is not UTF-8 text: pass it in UTF-8 (a file name in another encoding: rename the file)\n")
+        sys.exit(EXIT_USAGE)
     if sys.argv[1:] == ["--version"]:
         from mmo._version import __version__
 
@@ -20,3 +31,11 @@ def run() -> None:
     from mmo.cli.main import app
 
     app(prog_name="mmo")
+
+
+def _is_text(arg: str) -> bool:
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -9,8 +9,12 @@ Exit codes (documented in the README):
  2    usage or configuration error (bad flag, profile, parameter)
  3    missing or refused API key
  4    a budget or cost cap stopped the run
- 130  interrupted (Ctrl-C)
+ 70   internal error (always a bug)
+ 129  SIGHUP, 130 Ctrl-C (SIGINT), 143 SIGTERM: interrupted (128 + the signal's number)
+ 141  standard output was closed by its reader (``| head``): mmo stops writing, quietly
 ====  ===========================================================
+
+``--debug`` prints the traceback of any error, then exits with the same code as without it.
 """
 
 from __future__ import annotations
@@ -27,20 +31,38 @@ EXIT_KEY = 3
 EXIT_BUDGET = 4
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
+EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C (``KeyboardInterrupt``), exiting 128 + its number."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
 
 
 def guarded(debug: bool, action: Callable[[], Any]) -> None:
     """Run a command; turn mmo's errors into a one-line message and a documented exit code, and
-    anything else into exit 70 (an internal error: always a bug)."""
+    anything else into exit 70 (an internal error: always a bug). A reader closing standard
+    output ends the command quietly (``EXIT_OUTPUT_CLOSED``). ``debug`` adds the traceback."""
     import typer
 
     try:
         action()
     except typer.Exit:
         raise
+    except BrokenPipeError:
+        silence_stdout()
+        raise typer.Exit(EXIT_OUTPUT_CLOSED) from None
     except (Exception, KeyboardInterrupt) as error:
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
         if not isinstance(error, (MmoError, AllAttemptsFailed, KeyboardInterrupt)):
             typer.echo(shown(f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)"), err=True)
             raise typer.Exit(EXIT_INTERNAL) from None
@@ -48,9 +70,23 @@ def guarded(debug: bool, action: Callable[[], Any]) -> None:
         raise typer.Exit(exit_code(error)) from None
 
 
+def silence_stdout() -> None:
+    """Point standard output at the null device once its reader has gone, so that nothing later
+    (Python's own flush at exit included) fails writing to the closed pipe."""
+    import os
+    import sys
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test's captured stream)
+        pass
+
+
 def exit_code(error: BaseException) -> int:
     if isinstance(error, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
+        return 128 + error.signum if isinstance(error, Terminated) else EXIT_INTERRUPTED
     if isinstance(error, (MissingKey, AuthFailed)):
         return EXIT_KEY
     if isinstance(error, BudgetExceeded):
@@ -74,6 +110,8 @@ def message(error: BaseException) -> str:
         lines = [f"error: {shown_line(error.message)}"]
         lines += [f"  - {shown_line(_describe(e))}" for e in _leaves(error)]
         return "\n".join(lines)
+    if isinstance(error, Terminated):
+        return f"interrupted ({error.name})"
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
     return f"error: {shown(_describe(error))}"

@@ -200,11 +200,13 @@ def answer_text(text: str, out: IO[str]) -> str:
 class StreamPrinter:
     """The stream sink for a terminal: text as it arrives; when a stream that already showed
     text is abandoned, a visible marker naming the failed model and, once known, the model that
-    took over, followed by that model's whole answer."""
+    took over, followed by that model's whole answer. A reader closing the output (``| head``)
+    sets ``closed``: the rest is not shown, and the run (paid for) goes on to be logged."""
 
     def __init__(self, out: IO[str], marker_out: IO[str]) -> None:
         self.out, self.marker_out = out, marker_out
         self.shown_any = False
+        self.closed = False
         self.pending_restart: StreamRestart | None = None
         self.escaped = is_terminal(out)  # see ``answer_text``
 
@@ -212,6 +214,14 @@ class StreamPrinter:
         if isinstance(event, StreamRestart):
             self.pending_restart = event
             return
+        if self.closed:
+            return
+        try:
+            self._show(event)
+        except BrokenPipeError:
+            self.closed = True
+
+    def _show(self, event: Delta) -> None:
         if self.pending_restart is not None:
             failed = self.pending_restart
             self.pending_restart = None

@@ -9,16 +9,23 @@ stores once the file passes its size limit. WAL mode lets several processes read
 
 A cache that diskcache wrote (``cache.db`` in the same directory) is imported on first open, so
 answers already paid for are kept, then its files are removed.
+
+A damaged file (not a database, or a malformed one: a crash of the disk, a truncated copy) is
+never fatal: found on opening, or later by ``rebuild``, it is renamed aside to
+``answers.sqlite3.corrupt-TIMESTAMP`` (kept, not deleted: it may hold paid answers) and an empty
+one takes its place; ``set_aside`` lists what was moved, for a warning. ``reader`` opens a store
+that only reads, for where mmo cannot write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from mmo.runtime.sqlite_files import open_shared
+from mmo.runtime.sqlite_files import is_damaged, open_read_only, open_shared, set_aside
 
 FILE_NAME = "answers.sqlite3"
 SIZE_LIMIT = 1 << 30  # bytes of the file past which the oldest stores are evicted
@@ -36,14 +43,50 @@ class AnswerStore:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / FILE_NAME
         self.size_limit = size_limit
+        self.set_aside: list[Path] = []  # damaged files this store moved aside
         self._lock = threading.Lock()
         fresh = not self.path.exists()
-        # A 4 MiB page cache and no memory map: a 100,000-row batch must not grow by what it stores.
-        self._db = open_shared(self.path, "cache_size = -4096", "mmap_size = 0")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as error:
+            if not is_damaged(error):
+                raise
+            self._db = self._replace_damaged()
         if fresh:
             import_diskcache(directory, self)
+
+    @classmethod
+    def reader(cls, directory: Path) -> AnswerStore:
+        """A store that only reads an existing file (its writes fail), where mmo cannot write."""
+        store = cls.__new__(cls)
+        store.path, store.size_limit, store.set_aside = directory / FILE_NAME, SIZE_LIMIT, []
+        store._lock = threading.Lock()
+        store._db = open_read_only(store.path)
+        return store
+
+    def _open(self) -> sqlite3.Connection:
+        # A 4 MiB page cache and no memory map: a 100,000-row batch must not grow by what it stores.
+        db = open_shared(self.path, "cache_size = -4096", "mmap_size = 0")
+        try:
+            for statement in _SCHEMA:
+                db.execute(statement)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _replace_damaged(self) -> sqlite3.Connection:
+        with contextlib.suppress(FileNotFoundError):  # another process moved it aside first
+            self.set_aside.append(set_aside(self.path))
+        return self._open()
+
+    def rebuild(self) -> Path | None:
+        """Move the file, found damaged, aside and start an empty one; where it went."""
+        with self._lock:
+            self._db.close()
+            before = len(self.set_aside)
+            self._db = self._replace_damaged()
+        return self.set_aside[-1] if len(self.set_aside) > before else None
 
     def get(self, key: str) -> str | None:
         with self._lock:

@@ -23,20 +23,27 @@ Speed (a batch looks up and stores one entry per row):
   giving exactly the key ``cache_key`` computes;
 * eviction down to the size limit runs every ``CULL_EVERY`` stores and on close;
 * memory stays bounded: no memory map, a 4 MiB page cache.
+
+A cache only saves money and time; it never fails a call. A damaged file is set aside and
+rebuilt (``AnswerStore``), with a warning; a file that cannot be read or written any more (disk
+full, locked past the busy timeout, read-only) turns the cache off for the rest of the session,
+with a warning naming the file and the fix (``on_warning``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from mmo.core.codec import completion_from_dict, completion_to_dict
 from mmo.core.types import Completion, Message, Params, Request
 from mmo.runtime.answer_store import SIZE_LIMIT, AnswerStore
+from mmo.runtime.sqlite_files import file_problem, is_damaged
 
 # Bump when the key's inputs or the stored value's shape change: old entries then simply miss.
 KEY_SCHEMA = 1
@@ -114,6 +121,15 @@ class CacheKeys:
         return _key(_messages_json(request.messages), found[2])
 
 
+def _ignore(message: str) -> None:
+    return None
+
+
+def _set_aside_warning(path: Path, aside: Path | None) -> str:
+    kept = f": moved aside to {aside.name} (delete it, or `mmo cache clear`, once you no longer need it)" if aside is not None else ""
+    return f"the response cache {path} was damaged and was started anew{kept}"
+
+
 @dataclass(frozen=True, slots=True)
 class CacheStats:
     directory: Path
@@ -126,21 +142,47 @@ class CacheStats:
 class ResponseCache:
     """Completions by cache key. Safe to share between processes (``AnswerStore``, SQLite)."""
 
-    __slots__ = ("directory", "key", "_store", "_hits", "_misses", "_pending", "_pending_since", "_since_cull")
+    __slots__ = ("directory", "key", "_store", "_hits", "_misses", "_pending", "_pending_since", "_since_cull", "_warn", "_usable")
 
-    def __init__(self, directory: Path, size_limit: int = SIZE_LIMIT) -> None:
+    def __init__(self, directory: Path, size_limit: int = SIZE_LIMIT, on_warning: Callable[[str], None] | None = None) -> None:
         self.directory = directory
         self.key = CacheKeys()  # the cache key of a call, as ``cache_key`` computes it
+        self._warn = on_warning or _ignore
         self._store = AnswerStore(directory, size_limit)
+        for aside in self._store.set_aside:
+            self._warn(_set_aside_warning(self._store.path, aside))
+        self._usable = True
         self._hits = self._misses = self._since_cull = 0
         self._pending: dict[str, str] = {}
         self._pending_since = 0.0
 
+    @property
+    def set_aside(self) -> list[Path]:
+        """Damaged cache files moved aside (and kept) while this cache was open."""
+        return list(self._store.set_aside)
+
+    def _failed(self, error: sqlite3.Error) -> None:
+        """A damaged file is set aside and rebuilt; any other failure turns the cache off."""
+        if is_damaged(error):
+            try:
+                aside = self._store.rebuild()
+            except (sqlite3.Error, OSError) as again:
+                error = again if isinstance(again, sqlite3.Error) else error
+            else:
+                self._warn(_set_aside_warning(self._store.path, aside))
+                return
+        self._usable = False
+        self._pending.clear()
+        self._warn(f"the response cache cannot be used: {file_problem(self._store.path, error)}; answers are not cached for the rest of this run")
+
     def get(self, key: str) -> Completion | None:
         """The stored completion marked ``cached=True`` (latency as it was measured), or ``None``."""
         stored = self._pending.get(key)
-        if stored is None:
-            stored = self._store.get(key)
+        if stored is None and self._usable:
+            try:
+                stored = self._store.get(key)
+            except sqlite3.Error as error:
+                self._failed(error)
         if stored is None:
             self._misses += 1
             return None
@@ -151,7 +193,7 @@ class ResponseCache:
         except (ValueError, KeyError, TypeError):
             # An unreadable entry is a miss, and is dropped so it cannot keep missing.
             self._pending.pop(key, None)
-            self._store.delete(key)
+            self._delete(key)
             self._misses += 1
             return None
         self._hits += 1
@@ -160,7 +202,7 @@ class ResponseCache:
     def set(self, key: str, completion: Completion) -> bool:
         """Store a finished answer; returns ``False`` (storing nothing) for a content-filtered or
         otherwise abnormal one, which a retry might answer differently."""
-        if completion.finish_reason not in CACHEABLE_FINISH_REASONS:
+        if completion.finish_reason not in CACHEABLE_FINISH_REASONS or not self._usable:
             return False
         data = completion_to_dict(completion, with_trace=False)
         data["cached"] = False
@@ -177,22 +219,52 @@ class ResponseCache:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        self._store.put_many(pending.items())
+        try:
+            self._store.put_many(pending.items())
+        except sqlite3.Error as error:
+            self._failed(error)
+            return
         self._since_cull += len(pending)
         if self._since_cull >= CULL_EVERY:
             self._cull()
 
+    def _delete(self, key: str) -> None:
+        try:
+            self._store.delete(key)
+        except sqlite3.Error as error:
+            self._failed(error)
+
     def stats(self) -> CacheStats:
         self.flush()
         self._save_counts()
+        try:
+            return self._stats()
+        except sqlite3.DatabaseError as error:
+            if not is_damaged(error):
+                raise
+            self._failed(error)  # set aside and rebuilt, with a warning: the numbers of the new file
+            return self._stats()
+
+    def _stats(self) -> CacheStats:
         hits, misses = self._store.counts()
         return CacheStats(self.directory, self._store.count(), self._store.size_bytes(), hits, misses)
 
     def clear(self) -> int:
-        """Remove every entry and reset the hit/miss counts; returns how many entries went."""
+        """Remove every entry and reset the hit/miss counts; returns how many entries went. A file
+        found damaged is replaced by an empty one; damaged files set aside (now or earlier) are
+        removed too (``set_aside`` lists those of this session)."""
         self._pending.clear()
         self._hits = self._misses = 0
-        return self._store.clear()
+        try:
+            removed = self._store.clear()
+        except sqlite3.DatabaseError as error:
+            if not is_damaged(error):
+                raise
+            self._store.rebuild()
+            removed = 0
+        for aside in self.directory.glob(f"{self._store.path.name}.corrupt-*"):
+            aside.unlink(missing_ok=True)
+        return removed
 
     def close(self) -> None:
         self.flush()
@@ -202,15 +274,23 @@ class ResponseCache:
         self._store.close()
 
     def _cull(self) -> None:
-        self._store.evict()
         self._since_cull = 0
+        if not self._usable:
+            return
+        try:
+            self._store.evict()
+        except sqlite3.Error as error:
+            self._failed(error)
 
     def _save_counts(self) -> None:
         """Add this instance's hits and misses to the directory's totals, in one transaction (other
         processes may be adding theirs)."""
-        if not (self._hits or self._misses):
+        if not (self._hits or self._misses) or not self._usable:
             return
-        self._store.add_counts(self._hits, self._misses)
+        try:
+            self._store.add_counts(self._hits, self._misses)
+        except sqlite3.Error as error:
+            self._failed(error)
         self._hits = self._misses = 0
 
     def __enter__(self) -> ResponseCache:

@@ -9,6 +9,10 @@ Never edit a released migration: append a new one.
 Runs are ``mmo ask`` runs, batch rows (each a run of its own, written in groups with
 ``record_many``) and batch invocations' summaries. The log never holds an API key; prompt and
 answer text are absent for runs made with ``--no-log``.
+
+``RunLog.reader`` opens a log only to read it (``mmo logs``), which works where mmo cannot write
+(a read-only ``MMO_HOME``); a failure to open either way is ``sqlite3.Error`` for the caller to
+turn into a message naming the file (``sqlite_files.file_problem``).
 """
 
 from __future__ import annotations
@@ -182,11 +186,11 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
     return applied
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, busy_timeout_ms: int | None = None) -> sqlite3.Connection:
     """A shared connection (``open_shared``) with foreign keys enforced."""
-    from mmo.runtime.sqlite_files import open_shared
+    from mmo.runtime.sqlite_files import BUSY_TIMEOUT_MS, open_shared
 
-    return open_shared(path, "foreign_keys = ON")
+    return open_shared(path, "foreign_keys = ON", busy_timeout_ms=BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms)
 
 
 # ---------------------------------------------------------------- the log
@@ -217,11 +221,27 @@ class RunLog:
 
     __slots__ = ("path", "_db", "_lock")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int | None = None) -> None:
+        """Open (creating and migrating) the log; ``busy_timeout_ms``: how long a write waits
+        for another process's (default ``sqlite_files.BUSY_TIMEOUT_MS``)."""
         self.path = path
-        self._db = connect(path)
+        self._db = connect(path, busy_timeout_ms=busy_timeout_ms)
         self._lock = threading.Lock()
-        migrate(self._db)
+        try:
+            migrate(self._db)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def reader(cls, path: Path) -> RunLog:
+        """The log of ``path`` opened only to read (no migration, no write)."""
+        from mmo.runtime.sqlite_files import open_read_only
+
+        log = cls.__new__(cls)
+        log.path, log._lock = path, threading.Lock()
+        log._db = open_read_only(path)
+        return log
 
     def record(self, run: RunRecord, attempts: Sequence[AttemptRecord]) -> None:
         """Store a run and its attempts in one transaction."""

@@ -13,7 +13,9 @@ key. A row's ``model`` (a profile alias or ``provider:model``, as ``-m`` takes) 
 that one model instead of the strategy; it is checked by the parser's ``models`` callable. The
 model is not a parameter: ``params.model`` (or ``params.extra.model``) is refused, since it would
 change the model called but not the one priced, capped and logged. A line that is not such an
-object is ``Malformed``: reported with its line number and why, while the other rows run.
+object is ``Malformed``: reported with its line number and why, while the other rows run. So is a line nested deeper than ``MAX_NESTING`` levels (a 4 KB line of 2,000
+brackets would otherwise exhaust Python's stack wherever it is read), and a line whose text holds
+a lone surrogate (``"\\ud800"``: valid JSON, but no Unicode text any provider can be sent).
 
 A row's index is its line number (1-based), which stays the same however often a run resumes.
 """
@@ -32,6 +34,7 @@ from mmo.spec.params import params_from_mapping
 
 ROLES = ("system", "user", "assistant", "tool")
 SNIPPET_CHARS = 200
+MAX_NESTING = 100  # levels of arrays and objects a line may nest
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
 
@@ -83,6 +86,11 @@ class RowParser:
             return _malformed(line, "not UTF-8 text", raw)
         except ValueError as error:
             return _malformed(line, f"not valid JSON ({getattr(error, 'msg', error)})", raw)
+        except RecursionError:
+            return _malformed(line, _TOO_DEEP, raw)
+        unusable = _unusable(data, raw)
+        if unusable is not None:
+            return _malformed(line, unusable, raw)
         if not isinstance(data, dict):
             return _malformed(line, f"expected a JSON object, got {type(data).__name__}", raw)
         try:
@@ -142,6 +150,42 @@ class RowParser:
 
 class _RowError(ValueError):
     """Why a parsed JSON object is not a usable row."""
+
+
+_TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"
+
+
+def _unusable(data: Any, raw: bytes) -> str | None:
+    """Why parsed JSON cannot be a row whatever its shape: too deep, or a lone surrogate. Each
+    check runs only when the raw line could need it (C-speed scans of the bytes), so an ordinary
+    row pays nothing for them."""
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _deeper_than(data, MAX_NESTING):
+        return _TOO_DEEP
+    if (b"\\ud" in raw or b"\\uD" in raw) and not _encodable(data):
+        return "holds a lone surrogate (a \\uD800-\\uDFFF escape without its pair), which is not Unicode text"
+    return None
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _encodable(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _malformed(line: int, reason: str, raw: bytes) -> Malformed:

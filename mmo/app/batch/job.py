@@ -52,3 +52,4 @@ class BatchReport:
     warnings: tuple[str, ...]
     max_cost_usd: float | None = None
     spent_usd: float = 0.0  # by the whole run, earlier invocations included
+    output_closed: bool = False  # the output's reader closed it before every line was written

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 INTERRUPTED, COST_CAP, BUDGET, ACCOUNT, INTERNAL = "interrupted", "cost_cap", "budget", "account", "internal_error"
+OUTPUT_CLOSED = "output_closed"  # the reader of standard output went away (``| head``)
 
 
 @dataclass(frozen=True, slots=True)
 class BatchStop:
     """Why a run stopped before its last row. ``error`` is what stopped it (None for Ctrl-C)."""
 
-    reason: str  # interrupted | cost_cap | budget | account | internal_error
+    reason: str  # interrupted | cost_cap | budget | account | internal_error | output_closed
     message: str
     error: BaseException | None = None
 

@@ -4,33 +4,37 @@
 progress), picks the run (``identity``), opens its state and ONE engine for every row (shared
 HTTP client, cache, run log, limits, breakers; ``--max-cost`` as the engine's run cap), and runs
 the rows not yet finished; each row is logged in the run log as it is committed (``RowLogger``).
-A row may name its own model (checked before it runs, as ``-m`` resolves it). However it ends
-(finished, stopped by the cap, Ctrl-C), it then writes the output and the errors report from the
-state, the summary, and the invocation's summary record in the run log. No typer, no rich.
+A row may name its own model (checked before it runs, as ``-m`` resolves it). Before the first
+call the output is checked (``check_writable``) and locked against other runs writing the same
+file (``output_lock``). However it ends (finished, stopped by the cap, Ctrl-C, its output's
+reader gone), it then writes the output and the errors report from the state, the summary, and
+the invocation's summary record in the run log. No typer, no rich.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Iterable, Mapping, Sequence
+from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 from mmo.app.batch.client import batch_client
 from mmo.app.batch.control import BatchControl, BatchObserver
-from mmo.app.batch.identity import STDIN_LABEL, RunChoice, choose_run, fingerprint_parts, record_run
+from mmo.app.batch.identity import STDIN_LABEL, RunChoice, RunIdentity, choose_run, fingerprint_parts, record_run
 from mmo.app.batch.input import RowParser
 from mmo.app.batch.job import BatchJob, BatchReport
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome
-from mmo.app.batch.output import OutputTargets, output_targets, write_errors_report, write_lines, write_lines_atomically
-from mmo.app.batch.progress import BatchStop
+from mmo.app.batch.output import LineOutput, OutputTargets, check_writable, output_lock, output_targets, write_errors_report, write_lines_atomically
+from mmo.app.batch.progress import OUTPUT_CLOSED, BatchStop
 from mmo.app.batch.row_log import RowLogger
 from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
 from mmo.app.batch.runner import RowRunner
 from mmo.app.batch.source import BatchInput, opened_input, unfinished
-from mmo.app.batch.state import BatchState
+from mmo.app.batch.state import STATE_FILE, BatchState
 from mmo.app.batch.summary import summarize
 from mmo.app.engine import Engine, open_engine
 from mmo.app.model_nodes import model_check
@@ -58,10 +62,29 @@ async def run_batch(
     models = model_check(resolved.profile, providers)
     with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict, models=models) as (source, parser):
         chosen = _choose(job, env, source, resolved)
-        record_run(chosen.identity)
-        with BatchState(chosen.identity.directory) as state:
+        with _run_state(chosen.identity) as state:
             invocation = _Invocation(job, env, resolved, source, parser, chosen, state, observer or BatchObserver())
             return await invocation.run(stdout, control, providers)
+
+
+@contextmanager
+def _run_state(identity: RunIdentity) -> Iterator[BatchState]:
+    """The run's state, opened (and its directory made) before anything is spent; a state that
+    cannot be (a read-only data directory, a damaged file) is a usage error naming it."""
+    import sqlite3
+
+    from mmo.runtime.sqlite_files import file_problem, is_damaged
+
+    try:
+        record_run(identity)
+        state = BatchState(identity.directory)
+    except (OSError, sqlite3.Error) as error:
+        path = identity.directory / STATE_FILE
+        if is_damaged(error):
+            raise ConfigError(f"the state of run {identity.run_id!r} ({path}) is damaged: start a new run with --run-id NAME") from None
+        raise ConfigError(f"cannot use the state of run {identity.run_id!r}: {file_problem(path, error)}") from None
+    with state:
+        yield state
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,47 +106,68 @@ class _Invocation:
         return (DONE, FAILED) if self.job.retry_errors else (DONE, FAILED, INFRA_ERROR)
 
     async def run(self, stdout: IO[str] | None, control: BatchControl | None, providers: Mapping[str, Provider] | None) -> BatchReport:
-        job, state = self.job, self.state
-        targets = output_targets(self.source.user_path, job.output, cwd=self.env.cwd, run_dir=self.chosen.identity.directory)
+        job, run_dir = self.job, self.chosen.identity.directory
+        targets = check_writable(output_targets(self.source.user_path, job.output, cwd=self.env.cwd, run_dir=run_dir), run_dir)
         if targets.output is None and stdout is None:
             raise ConfigError("the output would go to standard output, but there is none: pass -o FILE")
+        with output_lock(targets.replaced, f"run {self.chosen.identity.run_id}, pid {os.getpid()}"):
+            return await self._run_locked(targets, stdout, control, providers)
+
+    async def _run_locked(
+        self, targets: OutputTargets, stdout: IO[str] | None, control: BatchControl | None, providers: Mapping[str, Provider] | None
+    ) -> BatchReport:
+        job, state = self.job, self.state
         notices = _notices(self.chosen, state.counts(), self.source.rows - len(state.malformed()), job.retry_errors)
         for notice in notices:
             self.observer.notice(notice)
         started_at, clock = started_now(), time.perf_counter()
         run_cap = RunCap(job.max_cost_usd, state.spent_usd(), job.allow_unknown_prices) if job.max_cost_usd is not None else None
         client = batch_client(job.concurrency * concurrent_calls(build_tree(self.resolved.profile)), self.env.environ)
+        piped = LineOutput(stdout) if targets.output is None and stdout is not None else None
         async with open_engine(job.settings, self.env, resolved=self.resolved, providers=providers, client_factory=client, run_cap=run_cap) as engine:
             _refuse_unpriced(job, engine)
-            stream_to = stdout if job.unordered and targets.output is None else None
+            stream_to = piped if job.unordered else None
             runner, stop = await self._run_rows(engine, stream_to, control)
             if truncated := runner.tally.truncated_rows:
                 engine.services.warn(f"{truncated} answer(s) cut at max_tokens (\"truncated\": true in the output): raise it with -p max_tokens=N")
-            if stream_to is None:
-                _write_outputs(state, targets, job.unordered, stdout)
-            errors_report = write_errors_report(targets.errors, state.malformed())
-            info = _invocation(engine, runner.tally, stop, self.chosen.identity.run_id, self.source.label, started_at, clock)
-            engine.record(*run_records(info, runner.tally))
-        return self._report(engine, targets, errors_report, runner, stop, notices)
+            try:
+                delivered = _write_outputs(state, targets, job.unordered, piped) if stream_to is None else not stream_to.closed
+                errors_report = _write_errors_report(state, targets.errors)
+            finally:  # written or not, the run's spend is recorded
+                info = _invocation(engine, runner.tally, stop, self.chosen.identity.run_id, self.source.label, started_at, clock)
+                engine.record(*run_records(info, runner.tally))
+        return self._report(engine, targets, errors_report, runner, stop, notices, output_closed=not delivered)
 
-    async def _run_rows(self, engine: Engine, stream_to: IO[str] | None, control: BatchControl | None) -> tuple[RowRunner, BatchStop | None]:
+    async def _run_rows(self, engine: Engine, stream_to: LineOutput | None, control: BatchControl | None) -> tuple[RowRunner, BatchStop | None]:
         if stream_to is not None:
             # --unordered to standard output: rows finished earlier first, then each row as it is
             # committed; every line is written whole.
-            write_lines(stream_to, self.state.output_lines(ordered=False, statuses=self.skip))
+            stream_to.write(self.state.output_lines(ordered=False, statuses=self.skip))
         counts = self.state.counts()
         finished_before = sum(counts.get(status, 0) for status in self.skip)
-        runner = _runner(self.job, engine, self.state, total=self.source.rows, finished_before=finished_before, observer=self.observer, stream_to=stream_to)
+        runner = _runner(self.job, engine, self.state, total=self.source.rows, finished_before=finished_before, observer=self.observer)
         if engine.runlog is not None:
             warn = engine.services.warn
             runner.row_log = RowLogger(engine.runlog, batch_run_id=self.chosen.identity.run_id, log_text=self.job.log_text, warn=warn)
+        if stream_to is not None:
+            runner.on_rows = partial(_stream_rows, stream_to, runner)
+            if stream_to.closed:
+                runner.stop_early(_OUTPUT_CLOSED)
         if control is not None:
             control.attach(runner)
         stop = await runner.run(unfinished(self.source.path, self.parser, self.state.finished_indices(self.skip)))
         return runner, stop
 
     def _report(
-        self, engine: Engine, targets: OutputTargets, errors_report: Path | None, runner: RowRunner, stop: BatchStop | None, notices: Sequence[str]
+        self,
+        engine: Engine,
+        targets: OutputTargets,
+        errors_report: Path | None,
+        runner: RowRunner,
+        stop: BatchStop | None,
+        notices: Sequence[str],
+        *,
+        output_closed: bool,
     ) -> BatchReport:
         return BatchReport(
             run_id=self.chosen.identity.run_id,
@@ -138,10 +182,11 @@ class _Invocation:
             warnings=engine.warnings,
             max_cost_usd=self.job.max_cost_usd,
             spent_usd=self.state.spent_usd(),
+            output_closed=output_closed,
         )
 
 
-def _runner(job: BatchJob, engine: Engine, state: BatchState, *, total: int, finished_before: int, observer: BatchObserver, stream_to: IO[str] | None) -> RowRunner:
+def _runner(job: BatchJob, engine: Engine, state: BatchState, *, total: int, finished_before: int, observer: BatchObserver) -> RowRunner:
     return RowRunner(
         engine,
         state,
@@ -151,12 +196,18 @@ def _runner(job: BatchJob, engine: Engine, state: BatchState, *, total: int, fin
         grace_s=job.grace_s,
         on_progress=observer.progress,
         progress_interval_s=observer.progress_interval_s,
-        on_rows=None if stream_to is None else partial(_stream_rows, stream_to),
     )
 
 
-def _stream_rows(stream: IO[str], rows: Sequence[RowOutcome]) -> None:
-    write_lines(stream, (outcome.line for outcome in rows))
+_OUTPUT_CLOSED = BatchStop(OUTPUT_CLOSED, "the output was closed by its reader")
+
+
+def _stream_rows(output: LineOutput, runner: RowRunner, rows: Sequence[RowOutcome]) -> None:
+    """Each committed row to the stream; once its reader has gone, no new row starts (rows that
+    finish meanwhile stay in the state, for a later run to write)."""
+    output.write(outcome.line for outcome in rows)
+    if output.closed:
+        runner.stop_early(_OUTPUT_CLOSED)
 
 
 def _choose(job: BatchJob, env: AppEnv, source: BatchInput, resolved: ResolvedProfile) -> RunChoice:
@@ -190,13 +241,42 @@ def _refuse_unpriced(job: BatchJob, engine: Engine) -> None:
         )
 
 
-def _write_outputs(state: BatchState, targets: OutputTargets, unordered: bool, stdout: IO[str] | None) -> None:
+def _write_outputs(state: BatchState, targets: OutputTargets, unordered: bool, piped: LineOutput | None) -> bool:
+    """The output from the state; False when its reader closed it before every line was written."""
     lines: Iterable[str] = state.output_lines(ordered=not unordered)
     if targets.output is None:
-        assert stdout is not None  # checked before the run
-        write_lines(stdout, lines)
-    else:
+        assert piped is not None  # checked before the run
+        piped.write(lines)
+        return not piped.closed
+    try:
+        if targets.in_place:
+            return _write_in_place(targets.output, lines)
         write_lines_atomically(targets.output, lines)
+    except OSError as error:
+        raise ConfigError(f"cannot write the output {str(targets.output)!r}: {error.strerror or error}; {_KEPT}") from None
+    return True
+
+
+def _write_errors_report(state: BatchState, target: Path) -> Path | None:
+    try:
+        return write_errors_report(target, state.malformed())
+    except OSError as error:
+        raise ConfigError(f"cannot write the errors report {str(target)!r}: {error.strerror or error}; {_KEPT}") from None
+
+
+_KEPT = "every finished row is kept in the run's state: run the same command again (with -o elsewhere if need be); nothing is paid twice"
+
+
+def _write_in_place(target: Path, lines: Iterable[str]) -> bool:
+    """A device or a FIFO, written directly (opening a FIFO waits for its reader)."""
+    handle = target.open("w", encoding="utf-8", newline="\n")
+    output = LineOutput(handle)
+    output.write(lines)
+    try:
+        handle.close()
+    except BrokenPipeError:
+        output.closed = True
+    return not output.closed
 
 
 def _invocation(engine: Engine, tally: InvocationTally, stop: BatchStop | None, run_id: str, label: str, started_at: datetime, clock: float) -> InvocationInfo:

@@ -113,6 +113,10 @@ class RowRunner:
         elif self._grace is None and self._workers:
             self._grace = asyncio.get_running_loop().call_later(self.grace_s, self._cancel_workers)
 
+    def stop_early(self, stop: BatchStop) -> None:
+        """No new row starts; rows in flight finish (their answers are paid for)."""
+        self._stop_with(stop)
+
     def _stop_with(self, stop: BatchStop) -> None:
         if self.stop is None:
             self.stop = stop

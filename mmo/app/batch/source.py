@@ -33,7 +33,14 @@ def read_input(given: str, cwd: Path, spool_dir: Path, stdin: IO[bytes] | None) 
         if stdin is None:
             raise ConfigError("input '-' means standard input, but there is none")
         spooled = spool_dir / f".stdin-{uuid.uuid4().hex}.jsonl"
-        spool(stdin, spooled)
+        try:
+            spool(stdin, spooled)
+        except OSError as error:
+            spooled.unlink(missing_ok=True)
+            raise ConfigError(
+                f"cannot keep a copy of standard input in {spool_dir} ({error.strerror or error}): "
+                "make it writable, or point MMO_HOME at a writable directory"
+            ) from None
         digest = digest_file(spooled)
         return BatchInput(STDIN_LABEL, spooled, None, digest.sha256, digest.rows)
     path = (cwd / given).resolve()

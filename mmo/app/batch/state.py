@@ -20,7 +20,9 @@ A re-run row (``--retry-errors``) replaces its record; the cost of its earlier r
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -95,16 +97,36 @@ class BatchState:
         for outcome in outcomes:
             self._seq += 1
             rows.append(_row_values(outcome, self._seq))
-        self._db.execute("BEGIN")
         try:
+            self._db.execute("BEGIN")
             self._db.executemany(_UPSERT, rows)
             if malformed:
                 self._db.executemany("INSERT OR REPLACE INTO malformed VALUES (?, ?, ?)", [(m.line, m.reason, m.text) for m in malformed])
             self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
+        except BaseException as error:
+            self._rollback()
             self._seq -= len(rows)
+            self._raise_unwritable(error)
             raise
+
+    def _rollback(self) -> None:
+        import sqlite3
+
+        with contextlib.suppress(sqlite3.Error):  # no transaction left to roll back
+            self._db.execute("ROLLBACK")
+
+    def _raise_unwritable(self, error: BaseException) -> None:
+        """A commit the file refused (disk full, locked, damaged) stops the run naming the file;
+        rows committed so far are kept, and a resume runs the others."""
+        import sqlite3
+
+        from mmo.runtime.sqlite_files import file_problem
+
+        if isinstance(error, sqlite3.Error):
+            raise ConfigError(
+                f"cannot record finished rows in the run's state {file_problem(self.directory / STATE_FILE, error)}; "
+                "then run the same command to resume (rows not recorded run again)"
+            ) from None
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -186,20 +208,16 @@ def _row_values(outcome: RowOutcome, seq: int) -> tuple[Any, ...]:
 
 class _RunLock:
     """An exclusive lock on a run, held while an invocation uses it: two ``mmo batch`` processes
-    on the same run would call (and pay for) the same rows. The operating system releases it
-    when the process ends, however it ends."""
+    on the same run would call (and pay for) the same rows."""
 
     def __init__(self, path: Path) -> None:
-        self._handle = path.open("a+")
+        from mmo.app.batch.locks import ExclusiveLock, LockHeld
+
         try:
-            import fcntl
-        except ImportError:  # not on POSIX: no lock, as before
-            return
-        try:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._handle.close()
-            raise ConfigError(f"run {path.parent.name!r} is in use by another `mmo batch`; wait for it, or start another run with --run-id") from None
+            self._lock = ExclusiveLock(path, f"pid {os.getpid()}")
+        except LockHeld as held:
+            by = f" ({held.note})" if held.note else ""
+            raise ConfigError(f"run {path.parent.name!r} is in use by another `mmo batch`{by}; wait for it, or start another run with --run-id") from None
 
     def release(self) -> None:
-        self._handle.close()
+        self._lock.release()
