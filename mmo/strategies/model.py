@@ -36,13 +36,12 @@ class ModelNode:
         self.target = target
         self.label = target.label
         self.retry = retry
-        self._once = ModelNode(target) if retry is not None else None  # one try, in its own span
         self._rng = random.Random()
 
     async def run(self, request: Request, ctx: RunContext) -> Completion:
-        if self.retry is None or self._once is None:
+        if self.retry is None:
             return await ctx.complete(self.target, request)
-        return await call_with_retries(ctx, self._once, request, self.retry, self._rng, alternative=False, errors=[])
+        return await call_with_retries(ctx, ModelNode(self.target), request, self.retry, self._rng, alternative=False, errors=[])
 
     def children(self) -> Sequence[Node]:
         return ()
