@@ -165,7 +165,6 @@ def _merge(*counts: dict[str, int]) -> dict[str, int]:
 # --- hostile endpoints ---------------------------------------------------------------------------
 
 DEADLINE_S, IDLE_S = 10.0, 5.0
-CONC = 8
 HOSTILE_CASES: tuple[tuple[str, Hostility, bool], ...] = (
     ("gzip bomb, 1 GiB inflated", Hostility.gzip_bomb(1 << 30), False),
     ("gzip bomb, streamed", Hostility.gzip_bomb(1 << 30), True),
@@ -217,18 +216,18 @@ def hostile_case(python: str, name: str, hostility: Hostility, stream: bool, goo
     return HostileOutcome(name, "ask", str(bad.get("error", "-")), round(bad.get("duration_ms", 0.0) / 1000, 2), round(wall, 2), round(rss, 1), answered, code)
 
 
-def hostile_batch(python: str, good_url: str, rows: int = 20) -> HostileOutcome:
+def hostile_batch(python: str, good_url: str, rows: int, concurrency: int) -> HostileOutcome:
     with tempfile.TemporaryDirectory(prefix="mmo-hostile-") as tmp, HostileServer(Hostility.gzip_bomb(1 << 30), lifetime_s=300) as server:
         workdir = Path(tmp)
         profile = workdir / "hostile.yaml"
         profile.write_text(hostile_profile(server.base_url, good_url))
         rows_path = write_input(workdir / "in.jsonl", rows)
         out = workdir / "out.jsonl"
-        command = [python, "-m", "mmo", "batch", str(rows_path), "--profile", str(profile), "-c", str(CONC), "-o", str(out)]
+        command = [python, "-m", "mmo", "batch", str(rows_path), "--profile", str(profile), "-c", str(concurrency), "-o", str(out)]
         code, wall, rss, _ = _measured(command, workdir)
         lines = read_statuses(out) if out.exists() else []
     answered = len(lines) == rows and all(line.get("model") == f"good:{MODEL}" for line in lines)
-    return HostileOutcome("gzip bomb, 1 GiB inflated", f"batch {rows} rows -c 8", "AnswerOverLimit" if answered else "-", 0.0, round(wall, 2), round(rss, 1), answered, code)
+    return HostileOutcome("gzip bomb, 1 GiB inflated", f"batch {rows} rows -c {concurrency}", "AnswerOverLimit" if answered else "-", 0.0, round(wall, 2), round(rss, 1), answered, code)
 
 
 def _measured(command: list[str], workdir: Path) -> tuple[int, float, float, str]:
@@ -253,14 +252,14 @@ def _attempt_spans(span: dict[str, Any]) -> list[dict[str, Any]]:
 def run_hostile(python: str) -> list[HostileOutcome]:
     with ServerProcess(latency_ms=20, lifetime_s=600) as healthy:
         outcomes = [hostile_case(python, name, hostility, stream, healthy.url) for name, hostility, stream in HOSTILE_CASES]
-        outcomes.append(hostile_batch(python, healthy.url))
+        outcomes += [hostile_batch(python, healthy.url, rows, concurrency) for rows, concurrency in ((20, 8), (256, 128))]
     return outcomes
 
 
 def print_hostile(outcomes: list[HostileOutcome]) -> None:
-    print(f"\n{'hostile endpoint':<28}{'command':<20}{'ended by':<18}{'attempt s':>10}{'wall s':>8}{'peak MB':>9}  fallback")
+    print(f"\n{'hostile endpoint':<28}{'command':<22}{'ended by':<18}{'attempt s':>10}{'wall s':>8}{'peak MB':>9}  fallback")
     for o in outcomes:
-        print(f"{o.case:<28}{o.command:<20}{o.error:<18}{o.attempt_s:>10}{o.wall_s:>8}{o.peak_rss_mb:>9}  {'answered' if o.fallback_answered else 'NO'}")
+        print(f"{o.case:<28}{o.command:<22}{o.error:<18}{o.attempt_s:>10}{o.wall_s:>8}{o.peak_rss_mb:>9}  {'answered' if o.fallback_answered else 'NO'}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -195,3 +195,41 @@ def test_small_answers_never_meet_the_shared_bound() -> None:
 
 
 MIB_ = 1 << 20
+
+
+async def _bomb_chunks(inflated: int) -> Any:
+    """The bomb as a socket delivers it: 64 KiB of compressed bytes (about 64 MiB inflated) a read."""
+    pending = b""
+    for piece in _gzip_bomb(inflated, b"{}"):
+        pending += piece
+        if len(pending) >= 64 * 1024:
+            yield pending
+            pending = b""
+    yield pending
+
+
+@pytest.mark.parametrize("shared", [None, AnswersInFlight(limit=6 * MIB_, free_per_answer=MIB_)])
+def test_a_failed_read_keeps_none_of_what_it_decoded(shared: AnswersInFlight | None) -> None:
+    """Callers keep the error (a row's attempts, the trace) until the row ends; if its traceback
+    held the decoded pieces, every failed read would keep up to its limit alive and a batch of
+    bombs would grow past the shared bound."""
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        kept = asyncio.run(_failure(read_bounded(_bomb_chunks(1 << 30), {"content-encoding": "gzip"}, 8 * MIB_, shared)))
+        gc.collect()
+        held_after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(kept, LimitExceeded)
+    assert held_after < MIB_, f"{held_after:,} bytes still held by the kept error"
+
+
+async def _failure(read: Any) -> BaseException:
+    try:
+        await read
+    except BaseException as error:  # noqa: BLE001 - the error is what the test keeps
+        return error
+    raise AssertionError("the read did not fail")

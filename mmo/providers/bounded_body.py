@@ -60,7 +60,10 @@ class _Stage:
             produced += len(piece)
             data = self._inflater.unconsumed_tail
         if produced > room:
-            raise _Overflow  # before joining: the pieces alone are the limit's worth of memory
+            # Before joining: the pieces alone are the limit's worth of memory. Dropped before
+            # raising, since the error's traceback keeps this frame (and callers keep the error).
+            pieces.clear()
+            raise _Overflow
         return b"".join(pieces) if len(pieces) != 1 else pieces[0]
 
     def _decompress(self, data: bytes, most: int) -> bytes:
@@ -157,12 +160,14 @@ class BoundedDecoder:
                 if final:
                     data += stage.flush()
                 if len(data) > room:  # each layer is held to the limit
-                    raise self._over(f"answer inflates past {describe_bytes(self._limit)} (max_response_mib)")
+                    raise _Overflow
         except zlib.error as error:
             raise UnreadableBody(f"answer does not decode as its Content-Encoding says: {error}") from None
         except _Overflow:
+            data = b""  # not kept alive by the error's traceback (see ``_Stage.inflate``)
             raise self._over(f"answer inflates past {describe_bytes(self._limit)} (max_response_mib)") from None
         if len(data) > room:
+            data = b""
             raise self._over(f"answer larger than {describe_bytes(self._limit)} (max_response_mib)")
         self._decoded += len(data)
         if self._shared is not None and self._decoded > self._shared.free_per_answer:
