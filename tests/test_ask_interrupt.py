@@ -1,6 +1,7 @@
 """Ctrl-C during ``mmo ask`` (a real process, a real SIGINT, the loopback server holding the
 call): the run is logged as interrupted with what it spent, so ``mmo logs`` and the daily budget
-that reads the log see it."""
+that reads the log see it. SIGTERM (``kill``, a service manager) and SIGHUP (the terminal closed)
+are handled the same way, exiting 128 + their number."""
 
 from __future__ import annotations
 
@@ -30,7 +31,10 @@ def wait_for_requests(server: LoopbackServer, count: int, timeout_s: float) -> N
         time.sleep(0.02)
 
 
-def test_ctrl_c_during_a_call_logs_the_run_as_interrupted_with_its_spend(tmp_path: Path, loopback: LoopbackServer) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_during_a_call_logs_the_run_as_interrupted_with_its_spend(
+    tmp_path: Path, loopback: LoopbackServer, signum: int, code: int
+) -> None:
     loopback.set_default(Behaviour(latency_s=30))
     profile = loop_profile(tmp_path, loopback, timeout_s=60)
     prompt = "a question that takes long " * 20
@@ -40,13 +44,13 @@ def test_ctrl_c_during_a_call_logs_the_run_as_interrupted_with_its_spend(tmp_pat
     )
     try:
         wait_for_requests(loopback, 1, timeout_s=15)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130, err
-    assert "interrupted: $" in err and "spent so far" in err and "Traceback" not in err
+    assert process.returncode == code, err
+    assert "interrupted" in err and ": $" in err and "spent so far" in err and "Traceback" not in err
 
     listed = CliRunner().invoke(app, ["logs", "--json"])
     assert listed.exit_code == 0, listed.stderr

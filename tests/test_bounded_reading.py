@@ -230,6 +230,6 @@ def test_a_failed_read_keeps_none_of_what_it_decoded(shared: AnswersInFlight | N
 async def _failure(read: Any) -> BaseException:
     try:
         await read
-    except BaseException as error:  # noqa: BLE001 - the error is what the test keeps
+    except BaseException as error:  # the error is what the test keeps
         return error
     raise AssertionError("the read did not fail")

@@ -3,12 +3,12 @@
 The answer goes to standard output; the table, warnings and the trace go to standard error, so
 ``mmo ask ... > answer.txt`` captures only the answer. With ``--json`` one JSON object goes to
 standard output and nothing is streamed. Ctrl-C while a model is called stops the run, which is
-logged as interrupted with what it spent (said on standard error), and exits 130.
+logged as interrupted with what it spent (said on standard error), and exits 130; SIGTERM and
+SIGHUP do the same, exiting 143 and 129 (``mmo.cli.interrupts``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from dataclasses import dataclass
@@ -18,7 +18,8 @@ from mmo.app.ask import AskInput, ask
 from mmo.app.outcome import RunOutcome
 from mmo.app.params import parse_param_pairs
 from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
-from mmo.cli.errors import EXIT_INTERRUPTED, exit_code, message
+from mmo.cli.errors import Terminated, exit_code, message
+from mmo.cli.interrupts import run_interruptible
 from mmo.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -110,12 +111,12 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
     printer = StreamPrinter(sys.stdout, sys.stdout) if stream else None
     stopped: list[RunOutcome] = []
     try:
-        result: RunOutcome = asyncio.run(ask(item, AppEnv.from_process(), sink=printer, on_interrupt=stopped.append))
-    except KeyboardInterrupt:
+        result: RunOutcome = run_interruptible(ask(item, AppEnv.from_process(), sink=printer, on_interrupt=stopped.append))
+    except KeyboardInterrupt as interruption:
         if not stopped:
             raise
-        _report_interrupted(stopped[0], err)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        _report_interrupted(stopped[0], err, interruption)
+        raise typer.Exit(exit_code(interruption)) from None
     if printer is not None and printer.closed:
         raise BrokenPipeError  # the answer is logged; its reader has gone (guarded: a quiet exit)
     if json_out:
@@ -138,11 +139,17 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
         raise typer.Exit(exit_code(result.error))
 
 
-def _report_interrupted(outcome: RunOutcome, err: Console) -> None:
-    """Ctrl-C in flight: what was spent, and where the run log keeps it."""
+def _report_interrupted(outcome: RunOutcome, err: Console, interruption: KeyboardInterrupt) -> None:
+    """Ctrl-C (or SIGTERM, SIGHUP) in flight: what was spent, and where the run log keeps it."""
+    import contextlib
+
     from mmo.cli.render import money
 
     short = outcome.run_id[:8]
     spent = money(outcome.total_cost)
-    err.print(f"interrupted: {spent} spent so far (calls in flight counted as estimated); logged as run {short} (`mmo logs show {short}`)",
-              highlight=False, markup=False)
+    how = f" ({interruption.name})" if isinstance(interruption, Terminated) else ""
+    with contextlib.suppress(OSError):  # standard error is gone (SIGHUP: the terminal closed)
+        err.print(
+            f"interrupted{how}: {spent} spent so far (calls in flight counted as estimated); logged as run {short} (`mmo logs show {short}`)",
+            highlight=False, markup=False,
+        )
