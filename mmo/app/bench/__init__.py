@@ -1,0 +1,12 @@
+"""``mmo bench`` and ``mmo tune``: models and strategies measured on the user's own tasks, and the
+best strategy found from what was measured.
+
+* ``tasks``: task sets (JSONL, YAML, CSV) read into ``Task`` values, with stable ids;
+* ``checks``: how an answer is scored against a task's reference (the one extractor underneath);
+* ``results``: what a bench run stores (``TaskResult`` per task and target, the run's metadata
+  and lockfile) so reports and ``mmo tune`` need no new calls;
+* ``runner``: a bench run through the batch engine (cache, concurrency, resume, cost cap);
+* ``stats`` / ``report``: accuracy intervals, latency percentiles, the cost/accuracy frontier,
+  paired comparisons;
+* ``tune``: strategies searched over stored results, on the train split only.
+"""
