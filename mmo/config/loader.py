@@ -103,7 +103,7 @@ def check_source(source: ProfileSource) -> ProfileCheck:
         # The file's stem names the profile unless it says otherwise.
         data = {"name": source.name, **data}
     try:
-        profile = Profile.model_validate(data)
+        profile = Profile.model_validate(data, context=_context(source))
     except ValidationError as error:
         return ProfileCheck(source, text, None, _in_file_order(problems + schema_problems(error, file, lines)))
     found = reference_problems(profile) + key_policy_problems(profile)
@@ -111,6 +111,14 @@ def check_source(source: ProfileSource) -> ProfileCheck:
         found = build_problems(profile)
     problems += [Problem(file, message, format_key_path(path), line_of(path, lines)) for path, message in found]
     return ProfileCheck(source, text, None if problems else profile, _in_file_order(problems), lines)
+
+
+def _context(source: ProfileSource) -> dict[str, Any]:
+    """What validation needs to know of the file: its directory, against which a learned
+    router's relative model path is read (``mmo.strategies.learned_router``)."""
+    from mmo.strategies.learned_router import PROFILE_DIR
+
+    return {PROFILE_DIR: source.path.parent} if source.path is not None else {}
 
 
 def _in_file_order(problems: list[Problem]) -> tuple[Problem, ...]:

@@ -26,6 +26,7 @@ STRATEGY_MODULES: tuple[str, ...] = (
     "mmo.strategies.fallback",
     "mmo.strategies.cascade",
     "mmo.strategies.router",
+    "mmo.strategies.learned_router",
     "mmo.strategies.ensemble",
     "mmo.strategies.pipeline",
     "mmo.strategies.hedge",
