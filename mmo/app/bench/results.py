@@ -56,6 +56,7 @@ class TaskResult:
     models: tuple[str, ...] = ()  # every model called for this answer (a profile's attempts)
     cached: bool = False
     truncated: bool = False
+    avg_logprob: float | None = None  # the answer's mean token log-probability, where the provider gave it
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
