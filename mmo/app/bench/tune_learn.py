@@ -45,7 +45,7 @@ def train_router(
 ) -> Training:
     """``right[b][i]``: branch ``b`` answered task ``i`` right; ``features[i]``: task ``i``'s prompt."""
     vocabulary = _vocabulary(features, min_count, max_features)
-    kept = [tuple(f for f in feats if f in vocabulary) for feats in features]
+    kept = [tuple(sorted(f for f in feats if f in vocabulary)) for feats in features]  # sorted: the same sums in every process
     counts = _fold_counts(kept, right, folds)
     totals = [_sum_counts(branch) for branch in counts]
     evidence = _out_of_fold_evidence(kept, counts, totals, folds)
@@ -68,8 +68,8 @@ def _vocabulary(features: Sequence[frozenset[str]], min_count: int, max_features
     seen: Counter[str] = Counter()
     for feats in features:
         seen.update(feats)
-    frequent = [f for f, n in seen.most_common(max_features) if n >= min_count]
-    return set(frequent)
+    ranked = sorted(seen.items(), key=lambda item: (-item[1], item[0]))[:max_features]  # ties by name: the same in every process
+    return {f for f, n in ranked if n >= min_count}
 
 
 @dataclass(slots=True)
@@ -122,7 +122,7 @@ def _log_ratios(total: _Counts, held_out: _Counts | None, features: set[str] | N
 
 def _evidence(feats: tuple[str, ...], weights: Mapping[str, float]) -> float:
     found = [weights[f] for f in feats if f in weights]
-    return sum(found) / math.sqrt(max(1, len(found)))
+    return math.fsum(found) / math.sqrt(max(1, len(found)))
 
 
 def _out_of_fold_evidence(kept: Sequence[tuple[str, ...]], counts: list[list[_Counts]], totals: list[_Counts], folds: int) -> list[list[float]]:

@@ -113,12 +113,12 @@ def _checked(view: TuneView, signals: Signals, node: SimNode) -> tuple[Figures, 
 def _shortlist(candidates: Sequence[Candidate], limit: int) -> list[Candidate]:
     front = frontier(candidates)
     gaps = []
-    for c in candidates:
+    for order, c in enumerate(candidates):
         best = max((f.select.accuracy for f in front if f.select.cost_per_task <= c.select.cost_per_task), default=0.0)
         slack = math.sqrt(max(best * (1 - best), 1e-9) / max(c.select.tasks, 1))
         if c.kind == "single" or c.select.accuracy >= best - slack:
-            gaps.append((c.kind != "single", best - c.select.accuracy, c.select.cost_usd, id(c), c))
-    return [c for *_, c in sorted(gaps)[:limit]]
+            gaps.append((c.kind != "single", best - c.select.accuracy, c.select.cost_usd, order))
+    return [candidates[order] for *_, order in sorted(gaps)[:limit]]
 
 
 def _scored(view: TuneView, signals: Signals, node: SimNode, kind: str) -> Candidate:
