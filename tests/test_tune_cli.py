@@ -188,3 +188,26 @@ def test_beat_finds_a_strategy_that_beats_a_profile_on_train_or_says_none_does(b
     none = mmo("tune", "--beat", "demo", "--no-learned")
     assert none.exit_code == 2
     assert "no strategy beats profile demo on train (72.4% at $0.000042 per task) by more than chance" in " ".join(none.output.split())
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "message"),
+    [
+        ("results.jsonl", '{"task_id": "x", "target": "replay:m", "answer": "A", "correct": true, "cost_usd": "free"}', "results.jsonl:2: not a stored result (TypeError: cost_usd is 'free', not a finite number)"),
+        ("results.jsonl", '{"task_id": "x", "target": "replay:m", "answer": 5, "correct": true}', "results.jsonl:2: not a stored result (TypeError: answer is 5)"),
+        ("results.jsonl", '{"task_id": "x", "target": ' + "[" * 50_000, "results.jsonl:2: not a stored result"),
+        ("tasks.jsonl", "not json", "tasks.jsonl:2: not JSON"),
+        ("tasks.jsonl", '{"id": "q", "messages": [{"role": "user", "content": 42}]}', "tasks.jsonl:2: not a stored task (TypeError"),
+        ("tasks.jsonl", '["a list"]', "tasks.jsonl:2: not a stored task (a JSON object)"),
+    ],
+)
+def test_a_damaged_bench_file_is_a_usage_error_naming_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str, line: str, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = MmoPaths.from_env()
+    bench = build_bench(paths.data_dir / "bench" / BENCH_ID, limit=100, paths=paths)
+    path = bench.root / file
+    first = path.read_text().splitlines()[0]
+    path.write_text(first + "\n" + line + "\n" + path.read_text().split("\n", 1)[1])
+    result = mmo("tune", "--no-learned")
+    assert result.exit_code == 2, result.output
+    assert message in result.output

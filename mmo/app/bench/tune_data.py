@@ -18,14 +18,16 @@ category in the metadata as ``category`` (where a tuned profile's category rules
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-from mmo.app.bench.results import BenchDir, TaskResult, read_results
-from mmo.app.bench.store import read_info, read_task_lines
+from mmo.app.bench.results import BenchDir, TaskResult
+from mmo.app.bench.store import read_info
 from mmo.app.bench.tasks import in_train
 from mmo.app.bench.tune_bits import CostColumn, mask_of
 from mmo.core.errors import ConfigError
@@ -36,6 +38,7 @@ from mmo.spec.params import params_from_mapping
 AGREEMENT: Mapping[str, str] = {"choice": "choice", "number": "number", "json_schema": "json", "exact": "text"}
 FORM: Mapping[str, str] = {"choice": "strict_choice", "number": "number", "json": "json"}
 PROFILE_PREFIX = "profile:"
+ROLES = ("system", "user", "assistant", "tool")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +136,9 @@ def in_fit_half(task_id: str) -> bool:
 def load_tune_set(bench: BenchDir, models: Sequence[str] | None = None) -> TuneSet:
     """The bench run's model answers, split, with what could not be used counted."""
     info = read_info(bench)
-    lines = read_task_lines(bench)
-    tasks = [task_from_line(line, n) for n, line in enumerate(lines, 1)]
+    numbered = _task_lines(bench)
+    tasks = [task_from_line(line, n, bench.tasks_path) for n, line in numbered]
+    lines = [line for _, line in numbered]
     by_label = _model_results(bench.results_path)
     labels = _chosen_labels(by_label, models, bench)
     left_out: dict[str, int] = {}
@@ -154,10 +158,53 @@ def load_tune_set(bench: BenchDir, models: Sequence[str] | None = None) -> TuneS
 
 def _model_results(path: Path) -> dict[str, dict[str, TaskResult]]:
     by_label: dict[str, dict[str, TaskResult]] = {}
-    for result in read_results(path):
+    for number, line in _lines(path):
+        try:
+            result = _checked(TaskResult.from_json(json.loads(line)))
+        except (ValueError, TypeError, AttributeError, RecursionError) as error:
+            raise ConfigError(f"{path}:{number}: not a stored result ({type(error).__name__}: {error}); bench again, or resume the run") from None
         if not result.target.startswith(PROFILE_PREFIX):
             by_label.setdefault(result.target, {})[result.task_id] = result
     return by_label
+
+
+def _checked(result: TaskResult) -> TaskResult:
+    """The fields tune computes with, of the types a bench writes (a damaged or hand-edited file
+    is an error naming its line, not a failure halfway through the search)."""
+    kinds = {"target": (str,), "task_id": (str,), "answer": (str, type(None)), "correct": (bool, type(None))}
+    for name, allowed in kinds.items():
+        if not isinstance(getattr(result, name), allowed):
+            raise TypeError(f"{name} is {getattr(result, name)!r}")
+    for name in ("cost_usd", "avg_logprob", "latency_ms", "input_tokens", "output_tokens"):
+        value = getattr(result, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+            raise TypeError(f"{name} is {value!r}, not a finite number")
+    if result.cost_usd is not None and result.cost_usd < 0:
+        raise ValueError(f"cost_usd is {result.cost_usd}, below 0")
+    return result
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    yield number, line
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it ({type(error).__name__}: {error})") from None
+
+
+def _task_lines(bench: BenchDir) -> list[tuple[int, dict[str, Any]]]:
+    out = []
+    for number, line in _lines(bench.tasks_path):
+        try:
+            data = json.loads(line)
+        except (ValueError, RecursionError) as error:
+            raise ConfigError(f"{bench.tasks_path}:{number}: not JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{bench.tasks_path}:{number}: not a stored task (a JSON object)")
+        out.append((number, data))
+    return out
 
 
 def _chosen_labels(by_label: Mapping[str, Any], models: Sequence[str] | None, bench: BenchDir) -> list[str]:
@@ -232,24 +279,29 @@ def _check_kind(check: Any) -> str | None:
 # --- tasks -----------------------------------------------------------------------------------
 
 
-def task_from_line(line: Mapping[str, Any], number: int) -> TuneTask:
+def task_from_line(line: Mapping[str, Any], number: int, path: Path) -> TuneTask:
     """A stored task (``tasks.jsonl``: id, prompt or messages, system, params, category, tags)."""
     try:
         task_id = str(line["id"])
         messages = _messages(line)
-        params = params_from_mapping(line.get("params") or {}, where=f"tasks.jsonl:{number}: parameter")
+        params = params_from_mapping(line.get("params") or {}, where=f"{path}:{number}: parameter")
         tags = tuple(str(tag) for tag in line.get("tags") or ())
         category = line.get("category")
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ConfigError(f"tasks.jsonl:{number}: not a stored task ({type(error).__name__}: {error})") from None
+        raise ConfigError(f"{path}:{number}: not a stored task ({type(error).__name__}: {error!r})") from None
     category = str(category) if category else None
     return TuneTask(task_id, task_request(task_id, messages, line.get("system"), params, category, tags), category, tags)
 
 
 def _messages(line: Mapping[str, Any]) -> tuple[Message, ...]:
     if line.get("messages"):
-        return tuple(Message(m["role"], m["content"]) for m in line["messages"])
-    return (Message("user", str(line["prompt"])),)
+        messages = tuple(Message(m["role"], m["content"]) for m in line["messages"])
+        if not all(m.role in ROLES and isinstance(m.content, str) for m in messages):
+            raise TypeError("each message needs a role (system, user, assistant, tool) and text content")
+        return messages
+    if not isinstance(line.get("prompt"), str):
+        raise TypeError("a task needs a prompt (text) or messages")
+    return (Message("user", line["prompt"]),)
 
 
 def task_request(task_id: str, messages: Sequence[Message], system: str | None, params: Params, category: str | None, tags: tuple[str, ...]) -> Request:
