@@ -139,7 +139,8 @@ def _frontier_table(outcome: TuneOutcome) -> object:
 
     front = list(outcome.frontier)
     shown = front if len(front) <= FRONTIER_ROWS or outcome.chosen is None else _spread(front, FRONTIER_ROWS)
-    table = Table(title=f"the cost/accuracy frontier on train ({len(front)} strategies{'' if shown is front else f', {len(shown)} shown'})", box=None, pad_edge=False, header_style="bold", title_justify="left")
+    title = f"the cost/accuracy frontier on the {outcome.halves[1]:,} train tasks that choose ({len(front)} strategies{'' if shown is front else f', {len(shown)} shown'})"
+    table = Table(title=title, box=None, pad_edge=False, header_style="bold", title_justify="left")
     for column in ("right", "$/task", "kind", "strategy"):
         table.add_column(column, justify="right" if column in ("right", "$/task") else "left", overflow="fold")
     for candidate in shown:

@@ -8,5 +8,9 @@ best strategy found from what was measured.
 * ``runner``: a bench run through the batch engine (cache, concurrency, resume, cost cap);
 * ``stats`` / ``report``: accuracy intervals, latency percentiles, the cost/accuracy frontier,
   paired comparisons;
-* ``tune``: strategies searched over stored results, on the train split only.
+* ``tune``: strategies searched over stored results, on the train split only: ``tune_data`` (the
+  bench run's model answers, split), ``tune_signals`` (what gates and rules make of them),
+  ``tune_sim`` (strategies simulated), ``tune_search`` (the search), ``tune_learn`` (the learned
+  router's training), ``tune_objective`` (the choice), ``tune_live`` (the choice run for real on
+  the recorded answers), ``tune_profile`` (the profile written).
 """

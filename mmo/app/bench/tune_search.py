@@ -111,14 +111,26 @@ def _checked(view: TuneView, signals: Signals, node: SimNode) -> tuple[Figures, 
 
 
 def _shortlist(candidates: Sequence[Candidate], limit: int) -> list[Candidate]:
-    front = frontier(candidates)
+    """Every single model, and for each kind of strategy its members closest to that kind's own
+    frontier: kinds are listed apart because their fitted figures are not alike (a router scored
+    out of fold looks worse than a cascade scored on the tasks it was fitted to)."""
+    kinds = sorted({c.kind for c in candidates} - {"single"})
+    listed = [order for order, c in enumerate(candidates) if c.kind == "single"]
+    for kind in kinds:
+        members = [(order, c) for order, c in enumerate(candidates) if c.kind == kind]
+        listed += _closest(members, max(1, limit // max(1, len(kinds))))
+    return [candidates[order] for order in listed]
+
+
+def _closest(members: Sequence[tuple[int, Candidate]], limit: int) -> list[int]:
+    front = frontier([c for _, c in members])
     gaps = []
-    for order, c in enumerate(candidates):
+    for order, c in members:
         best = max((f.select.accuracy for f in front if f.select.cost_per_task <= c.select.cost_per_task), default=0.0)
         slack = math.sqrt(max(best * (1 - best), 1e-9) / max(c.select.tasks, 1))
-        if c.kind == "single" or c.select.accuracy >= best - slack:
-            gaps.append((c.kind != "single", best - c.select.accuracy, c.select.cost_usd, order))
-    return [candidates[order] for *_, order in sorted(gaps)[:limit]]
+        if c.select.accuracy >= best - slack:
+            gaps.append((best - c.select.accuracy, c.select.cost_usd, order))
+    return [order for *_, order in sorted(gaps)[:limit]]
 
 
 def _scored(view: TuneView, signals: Signals, node: SimNode, kind: str) -> Candidate:
@@ -249,7 +261,8 @@ def three_tier(view: TuneView, signals: Signals, found: Sequence[Candidate]) -> 
         head_figures, head_right = figures(view, head), right_of(view, head)
         asked = {first.model, middle.model, prefix.node.gate.agree}  # a model is asked once per request
         for last in (m for m in view.labels if m not in asked):
-            out.append(_scored(view, signals, Cascade((first, middle, Single(last)), prefix.node.gate), "cascade"))
+            if prefix.node.gate.agree is None:  # the same gates on two tiers would ask the agreeing model twice
+                out.append(_scored(view, signals, Cascade((first, middle, Single(last)), prefix.node.gate), "cascade"))
             others = [m for m in view.labels if m not in asked and m != last]
             for gate in gate_choices(signals, middle.model, others):
                 screened = _screen(view, signals, middle.model, gate, reaching)
