@@ -211,3 +211,19 @@ def test_a_damaged_bench_file_is_a_usage_error_naming_its_line(tmp_path: Path, m
     result = mmo("tune", "--no-learned")
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_the_same_bench_run_gives_the_same_choice_in_every_process(bench: TuneSet, tmp_path: Path) -> None:
+    """Python orders sets of words differently in each process (PYTHONHASHSEED): the learned
+    router's training and the search must not."""
+    import subprocess
+    import sys
+
+    chosen = []
+    for seed in ("1", "2"):
+        environ = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "mmo", "tune", "--max-cost", "0.0004", "--json"], capture_output=True, text=True, env=environ, check=False)
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        chosen.append((data["chosen"], data["frontier"]))
+    assert chosen[0] == chosen[1]

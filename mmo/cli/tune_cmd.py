@@ -21,7 +21,7 @@ def percent(value: str | float) -> float:
 
 
 def tune(
-    bench: Annotated[str, typer.Argument(metavar="[BENCH]", help="A bench run: its id, 'latest' (the default), its directory or its results.jsonl.")] = "latest",
+    bench: Annotated[str, typer.Argument(metavar="BENCH", help="A bench run: its id, 'latest' (the default), its directory or its results.jsonl.")] = "latest",
     name: Annotated[str | None, typer.Option("--name", help="Write the chosen strategy as profile NAME in your profile directory.")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the chosen strategy to this .yaml file instead.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a profile (and its router model) already there.")] = False,
