@@ -173,8 +173,8 @@ def test_a_learned_router_is_scored_on_prompts_it_was_not_trained_on(tmp_path: P
     learned = [c for c in search(fit) if isinstance(c.node, Learned)]
     assert learned
     for candidate in learned:
-        assert candidate.select != candidate.train  # out of fold, not its in-sample figures
-        assert candidate.select.tasks == candidate.train.tasks == fit.size
+        assert candidate.select != candidate.fitted  # out of fold, not its in-sample figures
+        assert candidate.select.tasks == candidate.fitted.tasks == fit.size
 
 
 def test_a_category_router_reads_the_category_from_the_request_metadata(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from mmo.app.bench.tune_data import TuneSet
-from mmo.app.bench.tune_sim import Learned, Names, SimNode
+from mmo.app.bench.tune_sim import Names, SimNode
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS
 from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError
@@ -136,6 +136,3 @@ def _place(path: Path, text: str, force: bool) -> None:
     finally:
         temporary.unlink(missing_ok=True)
 
-
-def has_learned_router(node: SimNode) -> bool:
-    return isinstance(node, Learned)

@@ -60,8 +60,8 @@ RECORDED_SHARE = 0.5  # a gate on confidence or logprobs is tried when at least 
 class Candidate:
     node: SimNode
     kind: str
-    train: Figures  # simulated on the train view
-    select: Figures  # what objectives compare: ``train``, or out of fold for a learned router
+    fitted: Figures  # simulated on the view it was fitted on
+    select: Figures  # what objectives compare: ``fitted``, out of fold for a router that chose per fold, or (after ``validate``) on other tasks
     right: int  # the tasks ``select`` counts right, for paired comparisons
 
     def value(self, price: float) -> float:
@@ -102,7 +102,7 @@ def validate(candidates: Sequence[Candidate], view: TuneView, limit: int = SHORT
     accuracy at their cost), at most ``limit``. Their ``select`` figures become ``view``'s."""
     signals = Signals(view)
     listed = _shortlist(candidates, limit)
-    return [Candidate(c.node, c.kind, c.train, *_checked(view, signals, c.node)) for c in listed]
+    return [Candidate(c.node, c.kind, c.fitted, *_checked(view, signals, c.node)) for c in listed]
 
 
 def _checked(view: TuneView, signals: Signals, node: SimNode) -> tuple[Figures, int]:
@@ -372,7 +372,7 @@ def per_category(view: TuneView, signals: Signals, branches: Sequence[_Branch], 
         right = 0
         for (part, fold), n in picked.items():
             right |= branches[n].right & parts[part] & fold_masks[fold]
-        out.setdefault(node.describe(), Candidate(node, candidate.kind, candidate.train, held_out, right))
+        out.setdefault(node.describe(), Candidate(node, candidate.kind, candidate.fitted, held_out, right))
     return list(out.values())
 
 
@@ -414,7 +414,7 @@ def learned(view: TuneView, signals: Signals, members: Sequence[Candidate]) -> l
     right = [[bool(b.right >> n & 1) for n in range(view.size)] for b in branches]
     aliased = aliases(view.model_ids)
     names = [f"b{n + 1}-{_slug(b.candidate.node.describe(aliased))}" for n, b in enumerate(branches)]
-    mean_cost = [b.candidate.train.cost_per_task for b in branches]
+    mean_cost = [b.candidate.fitted.cost_per_task for b in branches]
     training = train_router(signals.features, right, names, mean_cost, trained={"tasks": view.size, "split": "train, the half strategies are fitted on"})
     nodes = tuple(b.candidate.node for b in branches)
     out: dict[tuple[int, ...], Candidate] = {}
@@ -426,7 +426,7 @@ def learned(view: TuneView, signals: Signals, members: Sequence[Candidate]) -> l
         held_out = mask_of(right[b][n] for n, b in enumerate(picks))
         cost = sum(costs[b][n][1] for n, b in enumerate(picks))
         node = Learned(training.model.with_cost_weight(price), nodes)
-        out[key] = Candidate(node, "learned router", _scored(view, signals, node, "").train, Figures(view.size, held_out.bit_count(), cost), held_out)
+        out[key] = Candidate(node, "learned router", _scored(view, signals, node, "").fitted, Figures(view.size, held_out.bit_count(), cost), held_out)
     return list(out.values())
 
 
