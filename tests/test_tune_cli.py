@@ -227,3 +227,21 @@ def test_the_same_bench_run_gives_the_same_choice_in_every_process(bench: TuneSe
         data = json.loads(done.stdout)
         chosen.append((data["chosen"], data["frontier"]))
     assert chosen[0] == chosen[1]
+
+
+def test_a_bench_file_that_is_a_fifo_is_refused_instead_of_waited_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = MmoPaths.from_env()
+    bench = build_bench(paths.data_dir / "bench" / BENCH_ID, limit=100, paths=paths)
+    bench.results_path.unlink()
+    os.mkfifo(bench.results_path)  # nothing ever writes to it: reading it would block forever
+    result = mmo("tune", "--no-learned")
+    assert result.exit_code == 2
+    assert f"{bench.results_path}: not a regular file" in " ".join(result.output.split())
+
+
+def test_a_profile_that_cannot_be_written_is_a_usage_error_naming_where(bench: TuneSet, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a directory\n")
+    result = mmo("tune", "-o", "taken/tuned.yaml", "--no-learned")
+    assert result.exit_code == 2, result.output
+    assert f"cannot write the profile {tmp_path / 'taken' / 'tuned.yaml'}" in " ".join(result.output.split())

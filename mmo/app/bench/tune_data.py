@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -186,6 +187,8 @@ def _checked(result: TaskResult) -> TaskResult:
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would block or never end
+            raise ConfigError(f"{path}: not a regular file: a bench run's files are plain JSONL")
         with path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 if line.strip():

@@ -110,10 +110,14 @@ def write_profile(path: Path, data: Mapping[str, Any], header: Sequence[str], *,
     if model is not None and router is not None:
         data["strategy"] = {**data["strategy"], "learned_router": router.name}
     text = "".join(f"# {line}\n" if line else "#\n" for line in header) + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if model is not None and router is not None:
-        _place(router, json.dumps(model, ensure_ascii=False, separators=(",", ":")) + "\n", force)
-    _place(path, text, force)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if model is not None and router is not None:
+            _place(router, json.dumps(model, ensure_ascii=False, separators=(",", ":")) + "\n", force)
+        _place(path, text, force)
+    except OSError as error:
+        where = error.filename or path
+        raise ConfigError(f"cannot write the profile {path}: {where}: {error.strerror or error} (choose another --name or -o FILE)") from None
     return Written(path, router)
 
 
