@@ -104,7 +104,7 @@ def _exact_two_sided(smaller: int, n: int) -> float:
     """Twice the binomial(n, 1/2) tail at ``smaller``, capped at 1 (the distribution is symmetric)."""
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, k) for k in range(smaller + 1)) / 2**n
+    tail = sum(math.comb(n, k) for k in range(smaller + 1)) / (1 << n)
     return min(1.0, 2 * tail)
 
 
