@@ -49,3 +49,26 @@ def results() -> list[TaskResult]:
     rows += [ok(t, "replay:c", t in ("t1", "t2", "t3"), 0.002, 20.0) for t in ["t1", "t2", "t3", "t4", "t5", "t6"]]
     rows.append(ok("t99", "replay:a", True, 1.0, 1.0))  # a task not in the set: left out
     return rows
+
+
+def result(task_id: str, target: str, correct: bool | None, error_class: str | None = None) -> TaskResult:
+    answer = None if error_class else "A"
+    return TaskResult(task_id, target, answer=answer, correct=correct, cost_usd=0.001, error_class=error_class)
+
+
+# Two lockfiles as the bench writes them: gpt-4o resolved to a new snapshot with new prices, a
+# profile edited, another added.
+LOCK_BEFORE = {
+    "models": {"replay:gpt-4o": {"resolved": ["gpt-4o-2024-05-13"], "price_source": "genai-prices 0.2.3 (2026-10-01)"},
+               "replay:mini": {"resolved": ["gpt-4o-mini"], "price_source": "recorded"}},
+    "profiles": {"cascade-agree": "aa" * 32},
+    "tasks_sha256": "11" * 32,
+    "created_at": "2026-11-01T00:00:00Z",
+}  # fmt: skip
+LOCK_AFTER = {
+    "models": {"replay:gpt-4o": {"resolved": ["gpt-4o-2024-08-06"], "price_source": "genai-prices 0.2.4 (2026-12-01)"},
+               "replay:mini": {"resolved": ["gpt-4o-mini"], "price_source": "recorded"}},
+    "profiles": {"cascade-agree": "bb" * 32, "tuned": "cc" * 32},
+    "tasks_sha256": "11" * 32,
+    "created_at": "2026-12-01T00:00:00Z",
+}  # fmt: skip

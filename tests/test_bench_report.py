@@ -7,14 +7,12 @@ import csv
 import io
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Iterable
 
 import pytest
 
-from mmo.app.bench.report import NO_CATEGORY, TargetSummary, read_task_labels, summarize, summary_csv, summary_json
+from mmo.app.bench.report import NO_CATEGORY, TargetSummary, summarize, summary_csv, summary_json
 from mmo.app.bench.stats import wilson_interval
-from mmo.core.errors import ConfigError
 from tests.bench_report_data import TASKS, results
 
 
@@ -109,19 +107,3 @@ def test_csv_has_a_row_per_target_then_per_category_and_target() -> None:
     assert overall["replay:a"]["on_frontier"] == "yes" and overall["replay:c"]["on_frontier"] == ""
     math = [r for r in rows if r["scope"] == "category" and r["category"] == "math"]
     assert {r["target"]: r["correct"] for r in math} == {"replay:a": "2", "profile:p": "1", "replay:b": "1", "replay:c": "3"}
-
-
-def test_task_labels_are_read_from_tasks_jsonl(tmp_path: Path) -> None:
-    path = tmp_path / "tasks.jsonl"
-    path.write_text('{"id": "t1", "category": "math", "tags": ["x"], "check": {"kind": "judge"}, "messages": []}\n\n{"id": "t2"}\n', encoding="utf-8")
-    tasks = read_task_labels(path)
-    assert [(t.id, t.category, t.tags, t.line) for t in tasks] == [("t1", "math", ("x",), 1), ("t2", None, (), 3)]
-    assert tasks[0].check == {"kind": "judge"}
-
-
-@pytest.mark.parametrize("line", ["not json", "[1, 2]", '{"category": "math"}', '{"id": 3}'])
-def test_a_damaged_tasks_file_names_the_line(tmp_path: Path, line: str) -> None:
-    path = tmp_path / "tasks.jsonl"
-    path.write_text('{"id": "t1"}\n' + line + "\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"tasks\.jsonl:2: not a stored task"):
-        read_task_labels(path)

@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from mmo.app.bench.results import TaskResult
 from mmo.app.bench.stats import Point, pareto_frontier, percentile, wilson_interval
 from mmo.app.bench.tasks import Task
-from mmo.core.errors import ConfigError
 
 NO_CATEGORY = "(none)"  # the category of tasks that name none
 
@@ -178,37 +175,6 @@ def _target_summary(target: str, rows: list[TaskResult], missing: int, judged: s
         output_tokens=sum(r.output_tokens or 0 for r in answered),
         unknown_tokens=sum(1 for r in answered if r.input_tokens is None or r.output_tokens is None),
         errors=tuple(sorted(errors.items(), key=lambda item: (-item[1], item[0]))),
-    )
-
-
-def read_task_labels(path: Path) -> list[Task]:
-    """The tasks of a bench run's ``tasks.jsonl`` as far as a report needs them: id, category,
-    tags and the check's kind (the prompt and reference are not read)."""
-    tasks = []
-    with path.open(encoding="utf-8") as source:
-        for number, line in enumerate(source, start=1):
-            if line.strip():
-                try:
-                    data = json.loads(line)
-                except ValueError:
-                    data = None
-                tasks.append(_task_label(data, path, number))
-    return tasks
-
-
-def _task_label(data: Any, path: Path, line: int) -> Task:
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-        raise ConfigError(f"{path}:{line}: not a stored task (a JSON object with a string \"id\"); the bench run's tasks.jsonl is damaged: run the bench again")
-    category = data.get("category")
-    tags = data.get("tags") or ()
-    check = data.get("check")
-    return Task(
-        id=data["id"],
-        messages=(),
-        category=category if isinstance(category, str) else None,
-        tags=tuple(str(tag) for tag in tags) if isinstance(tags, list) else (),
-        check=check if isinstance(check, dict) else {},
-        line=line,
     )
 
 
