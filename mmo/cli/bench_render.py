@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from mmo.app.bench.axes import marker
 from mmo.cli.formats import dollars, millis, plural
 from mmo.core.shown import shown_line
 
@@ -66,8 +67,6 @@ def _target_columns(table: Table) -> None:
 
 
 def _target_cells(summary: BenchSummary, index: int) -> list[Any]:
-    from mmo.cli.bench_plot import marker
-
     return [marker(index), _text(summary.targets[index].target)]
 
 
@@ -173,8 +172,6 @@ def category_tables(summary: BenchSummary, width: int) -> list[Table]:
 
 
 def _category_header(index: int) -> str:
-    from mmo.cli.bench_plot import marker
-
     return marker(index) or f"#{index + 1}"
 
 
