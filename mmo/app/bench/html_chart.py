@@ -116,7 +116,7 @@ def tooltip_lines(point: ChartPoint) -> list[str]:
     t = point.target
     low, high = t.interval
     lines = [
-        f"{point.letter}  {t.target}",
+        f"{point.letter}: {t.target}",
         f"accuracy {point.accuracy:.1f}% ({t.correct}/{t.tasks}), 95% interval {100 * low:.1f}-{100 * high:.1f}%",
         f"cost per task {dollars(point.cost)}, total {dollars(t.known_cost_usd)}",
     ]
