@@ -44,4 +44,12 @@ def test_accuracy_axis_stays_within_0_and_100() -> None:
 
 
 def test_dollar_ticks() -> None:
-    assert [dollars_tick(v) for v in (0.0, 0.0003, 0.001, 0.25, 12.0)] == ["$0", "$0.0003", "$0.001", "$0.2", "$12"]
+    assert [dollars_tick(v) for v in (0.0, 0.0003, 0.001, 0.2, 12.0)] == ["$0", "$0.0003", "$0.001", "$0.2", "$12"]
+    assert [dollars_tick(v, 0.005) for v in (0.095, 0.1, 0.105)] == ["$0.095", "$0.100", "$0.105"]
+    assert dollars_tick(0.0, 0.0002) == "$0.0000"
+
+
+@pytest.mark.parametrize("costs", [[0.1], [0.001, 0.0013], [0.0, 0.5], [0.0001, 0.0025, 0.00008], [2e-7, 3e-7]])
+def test_tick_labels_are_all_different(costs: list[float]) -> None:
+    labels = cost_axis(costs).labels
+    assert len(set(labels)) == len(labels), labels

@@ -57,7 +57,8 @@ def cost_axis(costs: Sequence[float]) -> Axis:
         span = high - low or max(high, 1e-6)
         low, high = max(0.0, low - span * 0.08), high + span * 0.08
     ticks = log_ticks(low, high) if log else linear_ticks(low, high)
-    return Axis(low, high, log, tuple(ticks), tuple(dollars_tick(t) for t in ticks))
+    step = None if log or len(ticks) < 2 else ticks[1] - ticks[0]
+    return Axis(low, high, log, tuple(ticks), tuple(dollars_tick(t, step) for t in ticks))
 
 
 def accuracy_axis(accuracies: Sequence[float]) -> Axis:
@@ -94,9 +95,11 @@ def _round(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-def dollars_tick(value: float) -> str:
-    """``$0.0003``, ``$0.25``, ``$12``: the decimals the value's first significant digit needs."""
-    if value == 0:
+def dollars_tick(value: float, step: float | None = None) -> str:
+    """``$0.0003``, ``$0.2``, ``$12``: the decimals the value's first significant digit needs, or
+    on a linear axis the decimals its ``step`` needs (so $0.095, $0.100 and $0.105 stay apart)."""
+    if value == 0 and step is None:
         return "$0"
-    decimals = max(0, -math.floor(math.log10(abs(value))))
+    precise = step if step is not None else abs(value)
+    decimals = max(0, -math.floor(math.log10(precise) + 1e-9))
     return f"${value:.{decimals}f}"
