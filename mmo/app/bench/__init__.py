@@ -7,6 +7,8 @@ best strategy found from what was measured.
   and lockfile) so reports and ``mmo tune`` need no new calls;
 * ``runner``: a bench run through the batch engine (cache, concurrency, resume, cost cap);
 * ``stats`` / ``report``: accuracy intervals, latency percentiles, the cost/accuracy frontier,
-  paired comparisons;
+  the summary per target and category (with its JSON and CSV); ``compare``: flipped tasks, the
+  paired test and lockfile changes between two runs; ``stored``: a stored run read back, checked;
+  ``axes``, ``html_chart``, ``html_report``: the chart and the self-contained HTML report;
 * ``tune``: strategies searched over stored results, on the train split only.
 """
