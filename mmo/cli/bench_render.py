@@ -1,11 +1,12 @@
 """A bench report and a comparison in the terminal, within 80 columns.
 
 ``render_summary`` prints per target its accuracy, its cost, its latency and tokens, and its
-errors (four tables, so each fits), the accuracy per category (the targets in groups of columns that fit the width), the
-scatter plot of cost against accuracy (``bench_plot``) with its key, and notes on what a figure
-leaves out (results missing, unknown costs, results for tasks not in the set). Long names wrap
-inside their column rather than being cut. ``render_comparison`` prints the change per target,
-the tasks that flipped, and what changed in the lockfiles.
+errors (four tables, so each fits), the accuracy per category (one column per target, headed by
+its letter, in as many tables as the width needs), the scatter plot of cost against accuracy
+(``bench_plot``, the same letters), and notes on what a figure leaves out (results missing,
+unknown costs, results for tasks not in the set). Long names wrap inside their column rather
+than being cut. ``render_comparison`` prints the change per target, the tasks that flipped (the
+first 20 each way; ``--json`` has them all), and what changed in the lockfiles.
 
 Every name and id shown comes from a user's files: it is shown as escaped, literal text (no
 console markup, no control characters).
