@@ -63,7 +63,7 @@ def test_a_level_outside_0_1_is_refused(level: float) -> None:
 
 
 def test_lockfile_changes_are_listed_by_path() -> None:
-    assert lock_changes(LOCK_BEFORE, LOCK_AFTER) == (
+    assert lock_changes({**LOCK_BEFORE, "bench_id": "b-1"}, {**LOCK_AFTER, "bench_id": "b-2"}) == (
         LockChange(("models", "replay:gpt-4o", "price_source"), "changed", "genai-prices 0.2.3 (2026-10-01)", "genai-prices 0.2.4 (2026-12-01)"),
         LockChange(("models", "replay:gpt-4o", "resolved"), "changed", ["gpt-4o-2024-05-13"], ["gpt-4o-2024-08-06"]),
         LockChange(("profiles", "cascade-agree"), "changed", "aa" * 32, "bb" * 32),

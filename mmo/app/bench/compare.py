@@ -10,7 +10,8 @@ default). ``Comparison.regressed`` is what makes the command exit 1.
 Beside the flips, what changed in the lockfiles (``bench.lock.json``: resolved model ids, price
 sources, profile hashes, the task-set hash) says why they may have flipped. The lockfiles are
 compared as plain JSON: every value that differs, was added or was removed is listed by its
-path (``models / replay:gpt-4o / resolved``); only ``created_at`` is left out, as it always differs.
+path (``models / replay:gpt-4o / resolved``); ``created_at`` and ``bench_id`` are left out, as they
+differ between any two runs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from mmo.app.bench.stored import StoredRun
 from mmo.core.errors import ConfigError
 
 DEFAULT_LEVEL = 0.05
-_NOT_COMPARED = frozenset({"created_at"})
+_NOT_COMPARED = frozenset({"created_at", "bench_id"})  # they differ between any two runs
 _MAX_DEPTH = 6  # deeper values of a lockfile are compared whole
 
 
@@ -150,7 +151,7 @@ def _created(lock: Mapping[str, Any] | None) -> str | None:
 
 
 def lock_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[LockChange, ...]:
-    """Every value that differs between two lockfiles, by path (``created_at`` left out)."""
+    """Every value that differs between two lockfiles, by path (``created_at`` and ``bench_id`` left out)."""
     old = {path: value for path, value in _flat(before, ()) if path[0] not in _NOT_COMPARED}
     new = {path: value for path, value in _flat(after, ()) if path[0] not in _NOT_COMPARED}
     changes = []
