@@ -218,6 +218,9 @@ def build_check(spec: Any, *, where: str, base_dir: Path) -> Check:
     options = _Options(normalised, where)
     check = builder(options, normalised, base_dir)
     options.finish()
+    problem = None if check.value is None or isinstance(check, RegexCheck) else check._reference_problem(check.value)
+    if problem is not None:
+        raise options.error(f"'value': {problem}")
     return check
 
 
@@ -583,8 +586,7 @@ class JudgeCheck(Check):
         engine.log(outcome, request, command="bench-judge", log_text=log_text)
         cost = outcome.total_cost.usd
         if outcome.completion is None:
-            error = outcome.error
-            return Verdict(None, reason=f"judge {self.model} failed: {type(error).__name__}: {error}", judge_cost_usd=cost)
+            return Verdict(None, reason=f"judge {self.model} failed: {_error_text(outcome.error)}", judge_cost_usd=cost)
         score = parse_score(outcome.completion.text)
         if score is None:
             size = len(outcome.completion.text)
@@ -592,6 +594,11 @@ class JudgeCheck(Check):
         correct = score >= self.min_score
         comparison = ">=" if correct else "<"
         return Verdict(correct, f"{score:g}/10", score / 10, None if correct else f"judge scored {score:g}/10 {comparison} {self.min_score:g}", cost)
+
+
+def _error_text(error: BaseException | None) -> str:
+    text, name = str(error), type(error).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def _judge(options: _Options, spec: dict[str, Any], base_dir: Path) -> Check:

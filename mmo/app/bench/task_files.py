@@ -37,7 +37,7 @@ import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Literal, Mapping, Protocol
+from typing import IO, Any, Callable, Generator, Iterator, Literal, Mapping, Protocol
 
 from mmo.core.errors import ConfigError
 from mmo.providers.replay import BUILTIN_FILES, BUILTIN_PREFIX
@@ -129,7 +129,7 @@ class TaskFile:
         self._opener = opener
         self._sha256: str | None = None
 
-    def records(self) -> Iterator[Record]:
+    def records(self) -> Generator[Record, None, None]:
         raw = self._opener()
         try:
             hashing = _Hashing(raw)
@@ -303,7 +303,7 @@ def _key_lines(lines: Mapping[Any, int], path: tuple[str | int, ...], data: Mapp
 
 
 def _csv_records(text: IO[bytes], name: str) -> Iterator[Record]:
-    reader = csv.reader(io.TextIOWrapper(text, encoding="utf-8-sig", newline=""))
+    reader = csv.reader(io.TextIOWrapper(text, encoding="utf-8-sig", newline=""), strict=True)
     columns: list[str] | None = None
     start = 1
     try:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from mmo.app.bench.checks import Check, build_check, normalise_spec
+from mmo.app.bench.checks import Check, build_check, normalise_spec, parse_check_option
 from mmo.app.bench.task_files import Record, TaskFile
 from mmo.core.errors import ConfigError
 from mmo.core.types import Message, Request, frozen_mapping
@@ -93,6 +94,13 @@ class TaskSet:
     default_check: Mapping[str, Any] | None = None
     checks: Mapping[str, Check] = field(default_factory=dict)  # by ``check_key`` of a task's spec
 
+    def judge_models(self) -> tuple[str, ...]:
+        """The models the set's judge checks call, in first-use order: a runner resolves them
+        (``Engine.model_node``) before the first call, so an unknown one costs nothing."""
+        from mmo.app.bench.checks import JudgeCheck
+
+        return tuple(dict.fromkeys(check.model for check in self.checks.values() if isinstance(check, JudgeCheck)))
+
     def check_for(self, task: Task) -> Check:
         """The built check ``task`` is scored with."""
         check = self.checks.get(check_key(task.check))
@@ -105,12 +113,13 @@ def check_key(spec: Mapping[str, Any]) -> str:
 
 def load_task_set(path: Path | str, *, default_check: Mapping[str, Any] | str | None = None) -> TaskSet:
     """Read the task set at ``path`` (a file or ``builtin:NAME``); ``default_check`` scores tasks
-    that neither they nor the file give a check (``mmo bench --check``; relative paths in it are
-    taken from the working directory)."""
+    that neither they nor the file give a check (``mmo bench --check``: a spec, or its text, a
+    kind name or a JSON object; a ``schema_file`` in it is relative to the working directory)."""
     source = TaskFile(path)
     reader = _TaskReader(source, default_check)
-    for record in source.records():
-        reader.add(record)
+    with closing(source.records()) as records:
+        for record in records:
+            reader.add(record)
     return reader.finish(source.sha256())
 
 
@@ -136,7 +145,8 @@ class _TaskReader:
 
     def _fallback_check(self, default_check: Mapping[str, Any] | str | None) -> _Defaults:
         if default_check is not None:
-            return _Defaults(check=self._check(default_check, "--check", Path.cwd()), where="--check")
+            spec = parse_check_option(default_check) if isinstance(default_check, str) else default_check
+            return _Defaults(check=self._check(spec, "--check", Path.cwd()), where="--check")
         from mmo.app.bench.datasets import builtin_default_check
         from mmo.providers.replay import BUILTIN_PREFIX
 
@@ -177,7 +187,8 @@ class _TaskReader:
         check = self._task_check(record, fields)
         problem = check.reference_problem(reference)
         if problem is not None:
-            raise ConfigError(problem, source=fields.where("reference"))
+            hint = " (YAML reads an unquoted yes, no, on, off, true or false as a boolean: quote it)" if isinstance(reference, bool) else ""
+            raise ConfigError(problem + hint, source=fields.where("reference"))
         task_id = fields.task_id() or content_id({"messages": [m.to_dict() for m in messages], "system": system, "reference": reference})
         self._claim(task_id, record)
         return Task(
