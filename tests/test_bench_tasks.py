@@ -373,3 +373,26 @@ def test_every_loaded_set_is_a_frozen_task_set(tmp_path: Path) -> None:
     assert isinstance(tasks, TaskSet)
     with pytest.raises(AttributeError):
         tasks.sha256 = "x"  # type: ignore[misc]
+
+
+# --- the README's examples -------------------------------------------------------------------
+
+
+def test_the_readme_task_set_examples_load_as_described(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Task sets and checks", 1)[1].split("\n## ", 1)[0]
+    blocks = dict(re.findall(r"```(jsonl|yaml|csv)\n(.*?)```", section, re.S))
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "person.json").write_text('{"type": "object", "required": ["name"]}')
+    loaded = {}
+    for fmt, text in blocks.items():
+        path = tmp_path / f"tasks.{fmt}"
+        path.write_text(text, encoding="utf-8")
+        loaded[fmt] = load_task_set(path, default_check="exact" if fmt == "csv" else None)
+    assert [t.check["kind"] for t in loaded["jsonl"].tasks] == ["choice", "number"] and loaded["jsonl"].tasks[0].system == "Answer with one letter."
+    assert [t.check["kind"] for t in loaded["yaml"].tasks] == ["number", "json_schema"]
+    assert [t.check["kind"] for t in loaded["csv"].tasks] == ["exact", "choice", "regex"] and loaded["csv"].tasks[0].tags == ("geo", "easy")
+    csv_tasks = loaded["csv"]
+    assert csv_tasks.check_for(csv_tasks.tasks[2]).verdict("Green, I think", None).correct is True

@@ -56,14 +56,14 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
 from mmo.core.errors import ConfigError
 from mmo.strategies.extract import extractor, format_number
 
 if TYPE_CHECKING:
-    from mmo.app.bench.tasks import Task
     from mmo.app.engine import Engine
+    from mmo.core.types import Request
 
 MAX_SCHEMA_FILE_BYTES = 1024 * 1024  # a JSON Schema is a few KiB; a bigger file is a mistake
 MAX_ANSWER_JSON_DEPTH = 100  # an answer nested deeper is not valid JSON for a schema check
@@ -71,6 +71,16 @@ EXTRACTED_CHARS = 200  # how much of what a check read is kept in a verdict
 CHOICE_LETTERS = "ABCDEFGHIJ"
 _EDGE_PUNCTUATION = ".,;:!?\"'`()[]{}*_\u2018\u2019\u201c\u201d"
 _CHOICE_REFERENCE = re.compile(r"\(?([A-Ja-j])\)?")
+
+
+class Task(Protocol):
+    """What a check reads of a task (``tasks.Task``; named here so the two modules do not import
+    each other): its reference, and the request that asks it."""
+
+    @property
+    def reference(self) -> Any: ...
+
+    def request(self, base_params: Mapping[str, Any] | None = None) -> Request: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,7 +577,7 @@ class JudgeCheck(Check):
     def verdict(self, answer: str, reference: Any) -> Verdict:
         return Verdict(None, reason=f"an LLM judge ({self.model}) scores this check: run it with Check.judge")
 
-    def request_for(self, answer: str, task: Task) -> Any:
+    def request_for(self, answer: str, task: Task) -> Request:
         """What the judge is sent for ``answer`` to ``task``."""
         from mmo.spec.params import params_from_mapping
         from mmo.strategies.gates.judge import judge_request
