@@ -355,6 +355,23 @@ def test_a_judge_that_fails_is_a_failed_judgement_with_the_error(tmp_path: Path)
     assert result.correct is None and result.reason is not None and result.reason.startswith("judge grader failed: Overloaded")
 
 
+def test_a_cost_cap_that_refuses_the_judge_stops_the_run_instead_of_passing_for_a_verdict(tmp_path: Path) -> None:
+    from mmo.core.errors import CostCapReached
+    from mmo.runtime.spend import RunCap
+
+    task, built = judge_task(tmp_path, {"kind": "judge", "model": "grader", "params": {"max_tokens": 1000}})
+    settings, env = judge_env(tmp_path)
+    fake = FakeProvider("lab").script("grader", default=FakeReply("Score: 9", usage=Usage(10, 5)))
+
+    async def go() -> Verdict:
+        async with open_engine(settings, env, providers={"lab": fake}, run_cap=RunCap(1e-6)) as engine:
+            return await built.judge("Paris", task, engine)
+
+    with pytest.raises(CostCapReached):
+        asyncio.run(go())
+    assert fake.calls == []
+
+
 def test_the_judge_without_a_reference_uses_the_correctness_rubric_and_its_params(tmp_path: Path) -> None:
     fake = FakeProvider("lab").script("grader", FakeReply("Score: 10", usage=Usage(10, 5)))
     result = run_judge(tmp_path, fake, {"kind": "judge", "model": "grader", "params": {"max_tokens": 50, "temperature": 0}}, reference=None)

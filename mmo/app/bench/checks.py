@@ -58,7 +58,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
-from mmo.core.errors import ConfigError
+from mmo.core.errors import BudgetExceeded, ConfigError
 from mmo.strategies.extract import extractor, format_number
 
 if TYPE_CHECKING:
@@ -561,7 +561,9 @@ class JudgeCheck(Check):
     one) and the answer, each in its own tag. The judge's last ``Score: N`` line is its score; a
     reply without one, or a judge call that fails, is a failed judgement (``correct=None``, with
     the reason). ``Verdict.score`` is the score as a fraction (7/10 -> 0.7); the judge's cost is
-    ``Verdict.judge_cost_usd``, and its run is recorded in the run log like any other."""
+    ``Verdict.judge_cost_usd``, and its run is recorded in the run log like any other. A cap
+    (``--max-cost``, a budget) refusing the judge call raises its ``BudgetExceeded``, so the run
+    stops as it does for an answer; the answer being judged is the caller's to keep."""
 
     kind = "judge"
     needs_judge = True
@@ -594,6 +596,8 @@ class JudgeCheck(Check):
         request = self.request_for(answer, task)
         outcome = await engine.run(request, model=self.model)
         engine.log(outcome, request, command="bench-judge", log_text=log_text)
+        if isinstance(outcome.error, BudgetExceeded):
+            raise outcome.error  # a cap stops the run, judges included: not a verdict on this answer
         cost = outcome.total_cost.usd
         if outcome.completion is None:
             return Verdict(None, reason=f"judge {self.model} failed: {_error_text(outcome.error)}", judge_cost_usd=cost)
