@@ -109,9 +109,11 @@ def batch_run_id(bench_id: str, target: Target) -> str:
 
 
 def task_row(task: Task) -> dict[str, Any]:
-    """A task as a batch input row: its messages, parameters and tags, and its id as metadata
-    (the replay provider finds recorded answers by ``metadata.id``)."""
-    row: dict[str, Any] = {"id": task.id, "messages": [m.to_dict() for m in task.messages], "metadata": {"id": task.id}}
+    """A task as a batch input row: its messages, parameters and tags, and the metadata
+    ``Task.request`` gives (``id``: the replay provider finds recorded answers by it;
+    ``category``: router rules may match it), so a bench row asks exactly what a task asks."""
+    metadata = {"id": task.id} if task.category is None else {"id": task.id, "category": task.category}
+    row: dict[str, Any] = {"id": task.id, "messages": [m.to_dict() for m in task.messages], "metadata": metadata}
     if task.system is not None:
         row["system"] = task.system
     if task.params:
