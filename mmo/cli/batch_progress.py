@@ -22,8 +22,9 @@ class ProgressObserver(BatchObserver):
     """A rich progress bar on a terminal; a plain line every ``PLAIN_PROGRESS_EVERY_S`` otherwise
     (and at the end), so logs of unattended runs stay readable."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, label: str = "batch") -> None:
         self.console = console
+        self.label = label  # what the bar and the lines are of (a bench names its target)
         self.live = console.is_terminal
         self.progress_interval_s = 0.2 if self.live else 0.5
         self._bar: Progress | None = None
@@ -42,20 +43,21 @@ class ProgressObserver(BatchObserver):
             self._update_bar(snapshot)
         elif snapshot.elapsed_s - self._last_plain >= PLAIN_PROGRESS_EVERY_S:
             self._last_plain = snapshot.elapsed_s
-            self.console.print(progress_line(snapshot), highlight=False, markup=False)
+            self.console.print(progress_line(snapshot, self.label), highlight=False, markup=False)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
         elif self._last is not None:
-            self.console.print(progress_line(self._last), highlight=False, markup=False)
+            self.console.print(progress_line(self._last, self.label), highlight=False, markup=False)
 
     def _update_bar(self, snapshot: BatchProgress) -> None:
         if self._bar is None:
+            from rich.markup import escape
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._bar = Progress(
-                TextColumn("[bold]batch"),
+                TextColumn(f"[bold]{escape(self.label)}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn(
@@ -90,10 +92,10 @@ def cap_throttle(snapshot: BatchProgress) -> str:
     return f"--max-cost throttling: {plural(snapshot.cap_waiting, 'call')} waiting for the worst-case reservations in flight"
 
 
-def progress_line(snapshot: BatchProgress) -> str:
+def progress_line(snapshot: BatchProgress, label: str = "batch") -> str:
     share = snapshot.completed / snapshot.total * 100 if snapshot.total else 100.0
     line = (
-        f"batch: {snapshot.completed}/{snapshot.total} rows ({share:.0f}%) · {snapshot.rate:.1f} rows/s · "
+        f"{label}: {snapshot.completed}/{snapshot.total} rows ({share:.0f}%) · {snapshot.rate:.1f} rows/s · "
         f"ETA {duration(snapshot.eta_s)} · {partial_dollars(snapshot.cost_usd, snapshot.unknown_cost_rows, 'row')} · {plural(snapshot.errors, 'error')} · "
         f"{plural(snapshot.cache_hits, 'cache hit')}"
     )

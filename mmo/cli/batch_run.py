@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 import typer
 
@@ -25,8 +25,11 @@ from mmo.cli.batch_report import exit_code_of, render_report
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mmo.app.batch.control import BatchControl
     from mmo.app.batch.job import BatchJob, BatchReport
     from mmo.app.settings import AppEnv
+
+T = TypeVar("T")
 
 LOG_WIDTH = 140
 
@@ -72,20 +75,31 @@ _SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # those present on this platform are
 
 
 async def _run_with_signals(job: BatchJob, env: AppEnv, stdin: IO[bytes] | None, err: Console) -> tuple[BatchReport, int | None]:
-    """Run the batch with Ctrl-C, SIGTERM and SIGHUP wired to it; returns the report and the
-    signal that interrupted it, if it was not Ctrl-C. Until the rows start, a signal stops at
-    once, as anywhere else (nothing is running, so nothing is lost; and a read of standard input
-    waiting for a terminal can only be stopped so); once they run, it goes through
+    """Run the batch with Ctrl-C, SIGTERM and SIGHUP wired to it (``run_with_signals``)."""
+    from mmo.app.batch.run import run_batch
+
+    observer = ProgressObserver(err)
+    try:
+        return await run_with_signals(
+            lambda control: run_batch(job, env, stdin=stdin, stdout=sys.stdout, observer=observer, control=control), observer.notice
+        )
+    finally:
+        observer.close()
+
+
+async def run_with_signals(work: Callable[[BatchControl], Awaitable[T]], notice: Callable[[str], None]) -> tuple[T, int | None]:
+    """Run ``work`` with Ctrl-C, SIGTERM and SIGHUP wired to its ``BatchControl``; returns its
+    result and the signal that interrupted it, if it was not Ctrl-C. Until rows start, a signal
+    stops at once, as anywhere else (nothing is running, so nothing is lost; and a read of
+    standard input waiting for a terminal can only be stopped so); once they run, it goes through
     ``BatchControl``."""
     import asyncio
     import signal
 
     from mmo.app.batch.control import BatchControl
-    from mmo.app.batch.run import run_batch
     from mmo.cli.errors import Terminated
 
     control = BatchControl()
-    observer = ProgressObserver(err)
     loop = asyncio.get_running_loop()
     handled = [getattr(signal, name) for name in _SIGNALS if hasattr(signal, name)]
     received: list[int] = []
@@ -94,9 +108,9 @@ async def _run_with_signals(job: BatchJob, env: AppEnv, stdin: IO[bytes] | None,
         control.interrupt()
         with contextlib.suppress(OSError):  # standard error is gone (SIGHUP: the terminal closed)
             if press == 1:
-                observer.notice(f"{name}: no new rows start; rows in flight may finish ({name} again cancels them)")
+                notice(f"{name}: no new rows start; rows in flight may finish ({name} again cancels them)")
             else:
-                observer.notice(f"{name} again: cancelling the rows in flight (they stay pending)")
+                notice(f"{name} again: cancelling the rows in flight (they stay pending)")
 
     def on_signal(signum: int, frame: Any) -> None:
         if not control.attached:
@@ -113,10 +127,9 @@ async def _run_with_signals(job: BatchJob, env: AppEnv, stdin: IO[bytes] | None,
     except ValueError:  # not the main thread: leave the signals as they are
         previous = {}
     try:
-        report = await run_batch(job, env, stdin=stdin, stdout=sys.stdout, observer=observer, control=control)
+        result = await work(control)
     finally:
-        observer.close()
         for each, handler in previous.items():
             signal.signal(each, handler)
     first = received[0] if received else None
-    return report, None if first is None or first == signal.SIGINT else first
+    return result, None if first is None or first == signal.SIGINT else first

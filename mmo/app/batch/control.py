@@ -16,8 +16,10 @@ class BatchControl:
     def __init__(self) -> None:
         self._runner: RowRunner | None = None
         self._early = 0
+        self.presses = 0  # every interrupt so far: a caller running several batches stops after this one
 
     def interrupt(self) -> None:
+        self.presses += 1
         if self._runner is not None:
             self._runner.interrupt()
         else:

@@ -94,8 +94,14 @@ def outcome_of(row: InputRow, run: RunOutcome, log: LoggedRun | None = None) -> 
         "latency_ms": round(latency, 1),
         "cache_hit": bool(completion is not None and completion.cached),
     }
+    if sources := _price_sources(attempts):
+        fields["price_source"] = sources
     if completion is not None:
         fields["finish_reason"] = completion.finish_reason
+        if completion.reported_model:
+            fields["reported_model"] = completion.reported_model  # the snapshot the server says it ran
+        if completion.ttft_ms is not None:
+            fields["ttft_ms"] = round(completion.ttft_ms, 1)
         if completion.truncated:
             fields["truncated"] = True
         if completion.tool_calls:
@@ -120,6 +126,13 @@ def outcome_of(row: InputRow, run: RunOutcome, log: LoggedRun | None = None) -> 
         truncated=completion is not None and completion.truncated,
         log=log,
     )
+
+
+def _price_sources(attempts: tuple[Span, ...]) -> str:
+    """Where the prices of the row's billed calls came from (``replay recording``, a profile, the
+    price library with its version), so a later comparison can tell a price change apart."""
+    found = dict.fromkeys(span.cost.source for span in attempts if span.cost is not None and span.cost.source and not span.cached)
+    return "; ".join(found)
 
 
 def classify(error: BaseException | None) -> str:

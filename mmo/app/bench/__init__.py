@@ -2,6 +2,8 @@
 best strategy found from what was measured.
 
 * ``tasks``: task sets (JSONL, YAML, CSV) read into ``Task`` values, with stable ids;
+  ``task_files`` reads the files (and ``builtin:NAME`` data sets) within bounds; ``datasets``
+  names each built-in data set's default check;
 * ``checks``: how an answer is scored against a task's reference (the one extractor underneath);
 * ``results``: what a bench run stores (``TaskResult`` per task and target, the run's metadata
   and lockfile) so reports and ``mmo tune`` need no new calls;
