@@ -77,7 +77,7 @@ def open_plan(request: BenchRequest, env: AppEnv) -> tuple[BenchPlan, TaskSet]:
             raise ConfigError(f"bench run {info.bench_id} was for other tasks or targets: run it with the same TASKS, --models and --profiles, or start a new one")
         bench_id = info.bench_id
     else:
-        bench_id = new_bench_id(request.tasks)
+        bench_id = _unused_id(bench_root(env.paths), new_bench_id(request.tasks))
         bench = BenchDir(env.cwd / Path(request.output_dir).expanduser()) if request.output_dir else BenchDir(bench_root(env.paths) / bench_id)
         if bench.info_path.exists():
             raise ConfigError(f"{bench.root} already holds a bench run: continue it with --resume {bench.root}, or choose another -o DIR")
@@ -93,6 +93,15 @@ def open_plan(request: BenchRequest, env: AppEnv) -> tuple[BenchPlan, TaskSet]:
         log_text=request.log_text,
     )
     return plan, task_set
+
+
+def _unused_id(root: Path, wanted: str) -> str:
+    """``wanted``, or ``wanted-2``, ``-3``... when a run started in the same second holds it."""
+    found, count = wanted, 1
+    while (root / found).exists() and count < 1000:
+        count += 1
+        found = f"{wanted}-{count}"
+    return found
 
 
 async def run_bench(
