@@ -91,6 +91,7 @@ def open_plan(request: BenchRequest, env: AppEnv) -> tuple[BenchPlan, TaskSet]:
         max_cost_usd=request.max_cost_usd,
         allow_unknown_prices=request.allow_unknown_prices,
         log_text=request.log_text,
+        retry_errors=request.resume is not None,
     )
     return plan, task_set
 
@@ -135,7 +136,8 @@ async def run_bench(
     write_results(bench.results_path, results)
     write_lock(bench, lock_of(info, runs, env))
     mark_latest(env.paths, bench)
-    pending = sum(len(plan.tasks) - len(run.answers) for run in runs)
+    # Unanswered, or failed for infrastructure reasons (429, 5xx, timeouts): --resume asks again.
+    pending = sum(len(plan.tasks) - len(run.answers) + sum(1 for a in run.answers.values() if a.status == "infra_error") for run in runs)
     return BenchOutcome(bench, info, tuple(runs), tuple(results), stop, tuple(plan.targets[len(runs) :]), pending)
 
 

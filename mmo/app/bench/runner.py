@@ -34,6 +34,7 @@ class AnswerRecord:
     """One target's answer to one task, as its batch output line gives it."""
 
     task_id: str
+    status: str  # done | failed | infra_error (``mmo.app.batch.outcome``)
     answer: str | None
     model_id: str | None
     reported_model: str | None
@@ -72,6 +73,7 @@ class BenchPlan:
     max_cost_usd: float | None = None
     allow_unknown_prices: bool = False
     log_text: bool = True
+    retry_errors: bool = False  # a resumed bench also asks again what failed for infrastructure reasons
 
     def target_job(self, target: Target, spent_by_others: float) -> BatchJob:
         """The batch job of one target: the tasks as rows, the target's choice, the cap left."""
@@ -86,6 +88,7 @@ class BenchPlan:
             max_cost_usd=cap,
             allow_unknown_prices=self.allow_unknown_prices,
             run_id=batch_run_id(self.bench_id, target),
+            retry_errors=self.retry_errors,
             log_text=self.log_text,
         )
 
@@ -173,6 +176,7 @@ def answer_record(line: Mapping[str, Any]) -> AnswerRecord:
     error = line.get("error") or {}
     return AnswerRecord(
         task_id=str(line["id"]),
+        status=str(line.get("status", "")),
         answer=line.get("answer"),
         model_id=line.get("model"),
         reported_model=line.get("reported_model"),
