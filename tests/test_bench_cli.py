@@ -65,7 +65,7 @@ def test_a_bench_prints_its_report_and_json_carries_every_target(tmp_path: Path)
 def test_a_dry_run_shows_each_target_and_stores_nothing(tmp_path: Path) -> None:
     shown = bench("builtin:mmlu_pro_sample", "-P", "demo", "--models", "flash", "--profiles", "cascade-agree", "--dry-run")
     assert shown.exit_code == 0, shown.stderr
-    assert "flash" in shown.stderr and "profile:cascade-agree" in shown.stderr and "worst" in shown.stderr
+    assert "flash" in shown.stderr and "profile:cascade-agree" in shown.stderr and "worst" in shown.stderr and "bench estimate" in shown.stderr
     assert not (tmp_path / "home" / "data" / "bench").exists()
 
 

@@ -139,11 +139,29 @@ def _report(bench: BenchDir, view: BenchView, env: AppEnv, err: Console) -> bool
 
 
 def _show_estimates(request: BenchRequest, env: AppEnv, err: Console) -> None:
+    """Each target's estimate as ``mmo batch --dry-run`` shows it, then one line per target and
+    the bench's total: what a ``--max-cost`` for the whole bench must cover."""
+    from rich.table import Table
     from rich.text import Text
 
     from mmo.app.bench.bench import dry_run_bench
     from mmo.cli.batch_estimate import estimate_table
+    from mmo.cli.formats import dollars
 
-    for target, estimate in asyncio.run(dry_run_bench(request, env)):
+    estimates = asyncio.run(dry_run_bench(request, env))
+    for target, estimate in estimates:
         err.print(Text(target.label, style="bold"))
         err.print(estimate_table(estimate))
+    table = Table(title="bench estimate: nothing called", title_justify="left", box=None)
+    for column in ("target", "expected", "worst"):
+        table.add_column(column, justify="left" if column == "target" else "right", overflow="fold")
+    for target, estimate in estimates:
+        unknown = " + ?" if estimate.unknown_price_rows else ""
+        table.add_row(Text(target.label), dollars(estimate.cost_usd.expected) + unknown, dollars(estimate.cost_usd.worst) + unknown)
+    any_unknown = " + ?" if any(e.unknown_price_rows for _, e in estimates) else ""
+    expected = sum(e.cost_usd.expected for _, e in estimates)
+    worst = sum(e.cost_usd.worst for _, e in estimates)
+    table.add_row(Text("total", style="bold"), dollars(expected) + any_unknown, dollars(worst) + any_unknown)
+    err.print(table)
+    if any_unknown:
+        err.print("+ ?: some calls go to models with no known price; the sums leave them out", highlight=False, markup=False)
