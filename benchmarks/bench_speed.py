@@ -46,9 +46,9 @@ def replay_read_seconds(data: str) -> float:
 
 
 def write_tasks(data: str, count: int, target: Path) -> int:
-    from mmo.providers.replay import read_replay_source
-
     import gzip
+
+    from mmo.providers.replay import read_replay_source
 
     raw = read_replay_source(data)
     lines = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8").splitlines()[:count]
