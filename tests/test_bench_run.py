@@ -104,3 +104,51 @@ def test_naming_nothing_or_a_target_twice_is_a_usage_error(tmp_path: Path) -> No
         asyncio.run(run_bench(request(tmp_path / "tasks.jsonl", models=(), profiles=()), env_in(tmp_path)))
     with pytest.raises(ConfigError, match="named twice"):
         asyncio.run(run_bench(request(tmp_path / "tasks.jsonl", models=("flash", "flash"), profiles=()), env_in(tmp_path)))
+
+
+JUDGED_PROFILE = """\
+providers:
+  lab: {base_url: "http://127.0.0.1:9/v1", key: none}   # replaced by a scripted fake
+models:
+  grader: {model: "lab:grader", price: {input: 1, output: 2}}
+  answerer: {model: "lab:answerer", price: {input: 1, output: 2}}
+strategy: answerer
+"""
+
+
+def judged_bench(tmp_path: Path, tasks: int, **extra: object) -> tuple[object, object]:
+    from mmo.core.types import Usage
+    from mmo.providers.fake import FakeProvider, FakeReply
+
+    (tmp_path / "lab.yaml").write_text(JUDGED_PROFILE)
+    path = tmp_path / "judged.jsonl"
+    check = {"kind": "judge", "model": "grader", "rubric": "Is the city right?"}
+    path.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"Capital number {i}?", "reference": "Paris", "check": check}) + "\n" for i in range(tasks)))
+    fake = (
+        FakeProvider("lab")
+        .script("answerer", default=FakeReply("Paris.", usage=Usage(1000, 100)))
+        .script("grader", default=FakeReply("It names Paris.\nScore: 9", usage=Usage(2000, 50)))
+    )
+    settings = RunSettings(choice=ProfileChoice(profile=str(tmp_path / "lab.yaml")), params={"max_tokens": 100}, read_cache=False, write_cache=False)
+    bench = BenchRequest(tasks=str(path), models=("answerer",), settings=settings, concurrency=2, **extra)  # type: ignore[arg-type]
+    return asyncio.run(run_bench(bench, env_in(tmp_path), providers={"lab": fake})), fake
+
+
+def test_a_judge_check_scores_through_its_model_and_its_cost_is_kept_apart(tmp_path: Path) -> None:
+    outcome, fake = judged_bench(tmp_path, 3)
+    results = outcome.results  # type: ignore[attr-defined]
+    assert len(results) == 3 and all(r.correct is True and r.score == pytest.approx(0.9) for r in results)
+    assert all(r.cost_usd == pytest.approx((1000 * 1 + 100 * 2) / 1e6) for r in results)  # the answer's own cost
+    assert all(r.judge_cost_usd == pytest.approx((2000 * 1 + 50 * 2) / 1e6) for r in results)  # the judge's, apart
+    assert len(fake.calls_to("grader")) == 3  # type: ignore[attr-defined]
+
+
+def test_the_cost_cap_holds_the_judges_too_and_keeps_the_answers_it_paid_for(tmp_path: Path) -> None:
+    # Three answers cost $0.0036; three judgements would cost $0.0063 more: a $0.006 cap stops them.
+    outcome, fake = judged_bench(tmp_path, 3, max_cost_usd=0.006)
+    results = outcome.results  # type: ignore[attr-defined]
+    assert len(results) == 3 and all(r.answer == "Paris." for r in results)
+    judged = [r for r in results if r.correct is not None]
+    assert len(judged) == len(fake.calls_to("grader")) < 3  # type: ignore[attr-defined]
+    assert sum(r.cost_usd + (r.judge_cost_usd or 0) for r in results) <= 0.006 + 1e-9
+    assert all(r.error and "not judged" in r.error for r in results if r.correct is None)

@@ -24,6 +24,7 @@ from mmo.app.bench.tasks import TaskSet, load_task_set, task_to_json
 from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
 from mmo.core.errors import ConfigError
 from mmo.core.protocols import Provider
+from mmo.runtime.spend import RunCap
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,8 @@ async def run_bench(
         if run.report.stop is not None:
             stop = run.report.stop
             break
-    results = await score_answers(task_set, runs, plan.settings, env, providers=providers, log_text=plan.log_text)
+    cap = RunCap(plan.max_cost_usd, spent, plan.allow_unknown_prices) if plan.max_cost_usd is not None else None
+    results = await score_answers(task_set, runs, plan.settings, env, providers=providers, log_text=plan.log_text, cap=cap)
     write_results(bench.results_path, results)
     write_lock(bench, lock_of(info, runs, env))
     mark_latest(env.paths, bench)

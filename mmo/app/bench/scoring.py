@@ -20,6 +20,7 @@ from mmo.app.bench.tasks import Task, TaskSet
 from mmo.app.settings import AppEnv, RunSettings
 from mmo.core.errors import BudgetExceeded
 from mmo.core.protocols import Provider
+from mmo.runtime.spend import RunCap
 
 if TYPE_CHECKING:
     from mmo.app.engine import Engine
@@ -35,13 +36,15 @@ async def score_answers(
     *,
     providers: Mapping[str, Provider] | None = None,
     log_text: bool = True,
+    cap: RunCap | None = None,
 ) -> list[TaskResult]:
-    """The results of every answered task of every target run, in target then task order."""
+    """The results of every answered task of every target run, in target then task order.
+    ``cap``: what is left of the bench's ``--max-cost`` (judges spend under it too)."""
     from mmo.app.engine import open_engine
 
     needs_judge = any(check.needs_judge for check in task_set.checks.values())
     async with AsyncExitStack() as stack:
-        engine = await stack.enter_async_context(open_engine(settings, env, providers=providers)) if needs_judge else None
+        engine = await stack.enter_async_context(open_engine(settings, env, providers=providers, run_cap=cap)) if needs_judge else None
         if engine is not None:
             for model in task_set.judge_models():
                 engine.model_node(model)  # an unknown judge fails here, before any judge call
