@@ -52,7 +52,9 @@ def test_the_full_set_ships_in_the_package_and_holds_the_sample() -> None:
 
 def test_a_builtin_offline_profile_answers_a_full_set_question_when_told_to() -> None:
     refused = ask_full_only()
-    assert refused.exit_code == 1 and f"no task with id '{FULL_ONLY}'" in refused.stdout + refused.stderr
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert refused.exit_code == 1 and f"no task with id '{FULL_ONLY}'" in said
+    assert "(or answer from all 11,954 MMLU-Pro questions: --replay-data mmlu_pro)" in said
     answered = ask_full_only("--replay-data", "mmlu_pro")
     assert answered.exit_code == 0, answered.stderr
     completion = json.loads(answered.stdout)["completion"]

@@ -62,6 +62,7 @@ from mmo.spec.base import Spec
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_FILES: Mapping[str, str] = frozen_mapping({"mmlu_pro_sample": "mmlu_pro_sample.jsonl.gz", "mmlu_pro": "mmlu_pro.jsonl.gz"})
 REPLAY_DATA_ENV = "MMO_REPLAY_DATA"
+SAMPLE = "builtin:mmlu_pro_sample"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +148,10 @@ class ReplayFile:
     def _no_match_message(self, task_id: str | None) -> str:
         examples = ", ".join(list(self.tasks)[:3])
         tried = f"no task with id {task_id!r} and no task" if task_id is not None else "no task"
+        full_set = " (or answer from all 11,954 MMLU-Pro questions: --replay-data mmlu_pro)" if self.source == SAMPLE else ""
         return (
             f"{tried} whose prompt is exactly this text in replay file {self.source} ({len(self.tasks)} tasks). "
-            f"Address a task by id (--meta id=TASK_ID; ids look like {examples}) or send its recorded prompt verbatim."
+            f"Address a task by id (--meta id=TASK_ID; ids look like {examples}) or send its recorded prompt verbatim{full_set}."
         )
 
 
