@@ -1,6 +1,7 @@
-"""The named data sets ``mmo bench`` reads as task sets (``builtin:NAME``: the replay files shipped
-in ``mmo/data``, listed in ``mmo.providers.replay.BUILTIN_FILES``), and the check each one is
-scored with when neither its tasks, the file nor the command line give one."""
+"""The built-in data sets' default checks: how ``mmo bench`` scores a built-in replay file
+(``builtin:NAME``, ``mmo.providers.replay.BUILTIN_FILES``) used as a task set when nothing else
+names a check. Both MMLU-Pro sets are multiple choice, scored by the one extractor's ``choice``
+(the MMLU-Pro harness's order)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from mmo.core.types import frozen_mapping
 
 BUILTIN_DEFAULT_CHECKS: Mapping[str, Mapping[str, Any]] = frozen_mapping(
     {
-        # MMLU-Pro: a letter A-J, read as the benchmark's own harness reads it.
-        "mmlu_pro_sample": {"kind": "choice"},
+        "mmlu_pro_sample": frozen_mapping({"kind": "choice"}),
+        "mmlu_pro": frozen_mapping({"kind": "choice"}),
     }
 )
 
 
 def builtin_default_check(name: str) -> dict[str, Any] | None:
-    """The default check of the built-in data set ``name`` (without ``builtin:``), or ``None``."""
-    check = BUILTIN_DEFAULT_CHECKS.get(name)
+    """The default check of built-in data set ``name`` (``mmlu_pro`` or ``builtin:mmlu_pro``), as
+    a new check spec the caller may change; ``None`` for any other name."""
+    check = BUILTIN_DEFAULT_CHECKS.get(name.removeprefix("builtin:"))
     return None if check is None else dict(check)
