@@ -89,3 +89,13 @@ def test_usage_errors_name_the_fix(tmp_path: Path) -> None:
     assert mixed.exit_code == 2
     missing = bench("nowhere.jsonl", "-P", "demo", "--models", "flash")
     assert missing.exit_code == 2 and "nowhere.jsonl" in missing.stderr
+
+
+def test_compare_latest_means_the_run_before_this_one(tmp_path: Path) -> None:
+    good = profile(tmp_path, "good", "gemini-1.5-flash-002")
+    worse = profile(tmp_path, "worse", "Mistral-7B-Instruct-v0.2")
+    assert bench("builtin:mmlu_pro_sample", "-P", good, "--models", "flash").exit_code == 0
+    regressed = bench("builtin:mmlu_pro_sample", "-P", worse, "--models", "flash", "--compare", "latest", "--json")
+    assert regressed.exit_code == 1, regressed.stderr
+    change = json.loads(regressed.stdout)["comparison"]
+    assert change["regressed"] is True or any(t.get("regressed") for t in change["targets"])

@@ -42,14 +42,16 @@ def run_bench_command(request: BenchRequest | None, view: BenchView, *, dry_run:
     if dry_run and request is not None:
         _show_estimates(request, env, err)
         return
-    if from_run is not None:
-        from mmo.app.bench.store import find_bench
+    from mmo.app.bench.store import find_bench
 
+    # Found before the run, so that --compare latest means the run before this one.
+    previous = find_bench(view.compare, env.paths, env.cwd) if view.compare is not None else None
+    if from_run is not None:
         bench, code = find_bench(from_run, env.paths, env.cwd), 0
     else:
         assert request is not None
         bench, code = _run(request, env, err)
-    regression = _report(bench, view, env, err)
+    regression = _report(bench, previous, view, env, err)
     raise typer.Exit(1 if regression and code == 0 else code)
 
 
@@ -81,7 +83,7 @@ def _run(request: BenchRequest, env: AppEnv, err: Console) -> tuple[BenchDir, in
 def _outcome_code(outcome: BenchOutcome, signum: int | None, err: Console) -> int:
     """What the run's end means for the exit code, said on standard error when it is not 0."""
     from mmo.app.batch.progress import BUDGET, COST_CAP, INTERRUPTED
-    from mmo.cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED
+    from mmo.cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, exit_code
 
     stop = outcome.stop
     if stop is None and not outcome.pending:
@@ -94,27 +96,25 @@ def _outcome_code(outcome: BenchOutcome, signum: int | None, err: Console) -> in
             return 128 + signum if signum is not None else EXIT_INTERRUPTED
         if stop.reason in (COST_CAP, BUDGET):
             return EXIT_BUDGET
-        return 1
+        return exit_code(stop.error) if stop.error is not None else 1  # a missing or refused key: 3
     err.print(f"{outcome.pending} task answer(s) still pending (failed for infrastructure reasons); {resume}", highlight=False, markup=False)
     return 1
 
 
-def _report(bench: BenchDir, view: BenchView, env: AppEnv, err: Console) -> bool:
+def _report(bench: BenchDir, previous_run: BenchDir | None, view: BenchView, env: AppEnv, err: Console) -> bool:
     """Render the stored run (and its comparison with ``--compare``'s run); returns whether the
     comparison found a significant regression."""
     import json
 
     from mmo.app.bench.compare import compare
     from mmo.app.bench.report import summarize, summary_csv, summary_json
-    from mmo.app.bench.store import find_bench
     from mmo.app.bench.stored import load_run
 
     current = load_run(bench.root)
     summary = summarize(current.results, current.tasks, title=bench.root.name)
     comparison = None
-    if view.compare is not None:
-        previous = load_run(find_bench(view.compare, env.paths, env.cwd).root)
-        comparison = compare(previous, current, level=view.alpha)
+    if previous_run is not None:
+        comparison = compare(load_run(previous_run.root), current, level=view.alpha)
     if view.json_out:
         document = summary_json(summary)
         if comparison is not None:
