@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from mmo.cli.options import DebugOption, NoCacheOption, ParamOption, ProfileOption, RefreshOption, positive_amount, run_settings
+from mmo.cli.options import DebugOption, NoCacheOption, ParamOption, ProfileOption, RefreshOption, ReplayDataOption, positive_amount, run_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +25,7 @@ def bench(
     profiles: Annotated[str | None, typer.Option("--profiles", metavar="P1,P2,...", help="Profiles to bench, each with its own strategy.")] = None,
     profile: ProfileOption = None,
     param: ParamOption = [],
+    replay_data: ReplayDataOption = None,
     check: Annotated[
         str | None, typer.Option("--check", metavar="KIND|JSON", help="Default check for tasks without one: choice, number, exact, ... or a JSON object.")
     ] = None,
@@ -77,7 +78,7 @@ def bench(
         from mmo.cli.bench_run import BenchView, run_bench_command
         from mmo.core.errors import ConfigError
 
-        settings = run_settings(profile, None, param, no_cache=no_cache, refresh=refresh, fail_fast=False, simulate_outage=[])
+        settings = run_settings(profile, None, param, no_cache=no_cache, refresh=refresh, fail_fast=False, simulate_outage=[], replay_data=replay_data)
         view = BenchView(report_html=report, json_out=json_out, csv_out=csv_out, compare=compare, alpha=alpha)
         if from_run is not None:
             if tasks is not None or models or profiles or dry_run or resume:

@@ -77,8 +77,8 @@ class BenchPlan:
 
     def target_job(self, target: Target, spent_by_others: float) -> BatchJob:
         """The batch job of one target: the tasks as rows, the target's choice, the cap left."""
-        base = self.settings.choice.profile
-        choice = ProfileChoice(profile=base, model=target.name) if target.kind == "model" else ProfileChoice(profile=target.name)
+        base = self.settings.choice  # its profile names the providers of --models; its replay data holds for all
+        choice = replace(base, model=target.name) if target.kind == "model" else ProfileChoice(profile=target.name, replay_data=base.replay_data)
         cap = None if self.max_cost_usd is None else max(self.max_cost_usd - spent_by_others, 1e-12)
         return BatchJob(
             input=str(self.input_path(target)),
