@@ -54,9 +54,8 @@ def compact_table(summary: BenchSummary) -> Table:
     from rich.table import Table
     from rich.text import Text
 
-    from mmo.cli.formats import dollars
-
     from mmo.app.bench.axes import marker
+    from mmo.cli.formats import dollars
 
     reference = next((t.cost_usd for t in summary.targets if t.target == REFERENCE_MODEL), None)
     table = Table(box=None, pad_edge=False, title_justify="left")
