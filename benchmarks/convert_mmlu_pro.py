@@ -1,22 +1,28 @@
-"""Convert the mmlu-pro-routing data set into mmo's replay format.
+"""Convert the mmlu-pro-routing data set, with its models' recorded output texts, into mmo's
+replay format.
 
-    python -m benchmarks.convert_mmlu_pro SRC.jsonl.gz OUT.jsonl.gz [--sample N --seed S]
+    python -m benchmarks.convert_mmlu_pro SRC.jsonl.gz OUT.jsonl.gz [--outputs DIR] [--sample N --seed S]
 
-The source (``mmlu_pro_routing.jsonl.gz``) records, per question and model, the answer letter the
-MMLU-Pro harness extracted (``pred``), whether the output used the strict ``answer is (X)`` form
-(``format_ok``) and estimated tokens and cost, but not the output text. The replay format wants a
-text per model, so this script writes a short placeholder that makes an answer extractor see what
-the original scorer saw:
+The source (``mmlu_pro_routing.jsonl.gz``) holds, per question and model, the answer letter the
+MMLU-Pro harness extracted (``pred``), whether the output held the harness's first pattern
+``answer is \\(?([A-J])\\)?`` (``format_ok``) and estimated tokens and cost. The output texts live
+beside it, one file per model (``outputs/<model>.jsonl.gz``, ``{"id", "text"}`` per line, in the
+source's order; ``--outputs`` names another directory). Each replay recording is::
 
-* ``format_ok`` and ``pred`` X: ``... The answer is (X).`` (the strict form);
-* ``pred`` X without ``format_ok``: the harness found X only through its fallback regex
-  (``[aA]nswer:\\s*([A-J])``), so the text ends ``Answer: X``: a strict format check fails, a
-  lenient extractor still reads X, and accuracy matches the source's ``correct`` field;
-* no ``pred``: a sentence with no ``answer is`` / ``Answer:`` pattern and no standalone capital
-  letter A-J, so even MMLU-Pro's last-resort "last standalone letter" fallback finds nothing.
+    {"text": REAL OUTPUT TEXT, "input_tokens": ..., "output_tokens": ..., "cost_usd": ...,
+     "pred": "C" | null, "format_ok": true | false}
 
-Tokens and cost are the source's estimates for the *original* output, not for the placeholder:
-the recording is the truth. No latency is written; the replay provider simulates it.
+* ``text`` is the model's output exactly as published (never trimmed or re-extracted); its length
+  must equal the source's ``output_chars``, and each text line's id must be the source row's, or
+  the conversion stops naming the file and line.
+* ``input_tokens``, ``output_tokens`` and ``cost_usd`` are the source's **estimates** (4 characters
+  per token; the zero-shot prompt as input; 2024 list prices), kept as they are: the recording is
+  the truth, and a replay of it costs what the source says.
+* ``pred`` and ``format_ok`` are what the harness recorded, kept so the extractor's agreement with
+  the harness can be recomputed offline (``benchmarks/extractor_agreement.py``). The replay
+  provider does not read them: a strategy sees only the text.
+
+No latency is written; the replay provider simulates it.
 
 ``--sample N`` keeps a deterministic sample of N tasks, stratified across categories (proportional
 allocation, at least one per category) and drawn only from tasks whose prompt is unique in the
@@ -36,20 +42,21 @@ import random
 import sys
 import tempfile
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Iterable, Iterator
-
-from tests.support.mmlu_placeholders import recorded_text  # shared with the extractor tests
+from typing import Any, Collection, Iterable, Iterator
 
 
-def convert_row(row: dict[str, Any]) -> dict[str, Any]:
-    """One source row as one replay task."""
+def convert_row(row: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
+    """One source row, with each model's output text, as one replay task."""
     models = {
         name: {
-            "text": recorded_text(rec.get("pred"), bool(rec.get("format_ok"))),
+            "text": texts[name],
             "input_tokens": rec["input_tokens_est"],
             "output_tokens": rec["output_tokens_est"],
             "cost_usd": rec["cost_usd_est"],
+            "pred": rec.get("pred"),
+            "format_ok": bool(rec.get("format_ok")),
         }
         for name, rec in row["models"].items()
     }
@@ -60,6 +67,63 @@ def convert_row(row: dict[str, Any]) -> dict[str, Any]:
         "category": row["category"],
         "models": models,
     }
+
+
+def convert(source: Path, outputs: Path, keep: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The replay tasks of ``source`` (only the ids in ``keep`` when given), in source order, each
+    joined with its models' texts from ``outputs``. The text files are read in step with the
+    source, one line at a time, so the full set never sits in memory."""
+    with ExitStack() as stack:
+        text_files: dict[str, TextFile] = {}
+        for row in read_rows(source):
+            texts: dict[str, str] = {}
+            for model, rec in row["models"].items():
+                if model not in text_files:
+                    text_files[model] = stack.enter_context(TextFile(outputs / f"{model}.jsonl.gz"))
+                texts[model] = text_files[model].next_text(row["id"], rec.get("output_chars"))
+            if keep is None or row["id"] in keep:
+                yield convert_row(row, texts)
+
+
+class TextFile:
+    """One model's output texts (``{"id", "text"}`` per line, in the source's order), read a line
+    at a time; each must belong to the row asked for and have the length the source recorded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.number = 0
+        self._lines: Iterator[str] = iter(())
+
+    def __enter__(self) -> TextFile:
+        try:
+            self._handle = gzip.open(self.path, "rt", encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{self.path}: cannot read the output texts ({exc.strerror or exc})") from None
+        self._lines = iter(self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def next_text(self, task_id: str, length: int | None) -> str:
+        self.number += 1
+        where = f"{self.path}:{self.number}"
+        try:
+            line = next(self._lines, None)
+        except (OSError, EOFError) as exc:  # not gzip, or cut short
+            raise ValueError(f"{where}: cannot read the output texts ({exc})") from None
+        if line is None:
+            raise ValueError(f"{where}: the file ends before task {task_id!r}")
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
+        if record.get("id") != task_id:
+            raise ValueError(f"{where}: holds task {record.get('id')!r} where the source has {task_id!r} (the files must be in the same order)")
+        text = record.get("text")
+        if not isinstance(text, str) or (length is not None and len(text) != length):
+            raise ValueError(f"{where}: the text of {task_id!r} is not the {length} characters the source recorded")
+        return text
 
 
 def read_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -134,6 +198,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", type=Path, help="mmlu_pro_routing.jsonl.gz (gzip or plain JSONL)")
     parser.add_argument("output", type=Path, help="replay file to write (gzipped JSONL)")
+    parser.add_argument("--outputs", type=Path, metavar="DIR", help="the models' output texts (default: outputs/ beside SOURCE)")
     parser.add_argument("--sample", type=int, metavar="N", help="keep a stratified sample of N tasks")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
     args = parser.parse_args(argv)
@@ -144,12 +209,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    outputs = args.outputs if args.outputs is not None else args.source.parent / "outputs"
     try:
-        if args.sample is None:
-            count = write_atomically(args.output, (convert_row(row) for row in read_rows(args.source)))
-        else:
-            rows = stratified_sample(list(read_rows(args.source)), args.sample, args.seed)
-            count = write_atomically(args.output, (convert_row(row) for row in rows))
+        keep = None
+        if args.sample is not None:
+            keep = {row["id"] for row in stratified_sample(list(read_rows(args.source)), args.sample, args.seed)}
+        count = write_atomically(args.output, convert(args.source, outputs, keep))
     except (OSError, ValueError, KeyError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         print(f"convert_mmlu_pro: {detail}", file=sys.stderr)

@@ -324,6 +324,22 @@ def test_the_agree_profile_accepts_flash_only_when_llama_picks_the_same_letter(t
     assert [a.model_id for a in escalated.trace.attempts()] == [f"replay:{FLASH}", f"replay:{LLAMA}", "replay:gemini-1.5-pro-002"]
 
 
+@pytest.mark.parametrize(
+    ("profile", "task_id", "answered_by", "note"),
+    [  # the examples the profiles' comments and the README give, on the recorded texts
+        ("cascade", "mmlu_pro-153", FLASH, "flash: gate extract passed: extracted 'I' (strict_choice)"),
+        ("cascade", "mmlu_pro-228", LLAMA, "escalating from flash: gate extract failed: no strict_choice answer could be extracted"),
+        ("cascade-agree", "mmlu_pro-153", FLASH, "flash: gate agree passed: llama70b agrees: 'I' (choice)"),
+        ("cascade-agree", "mmlu_pro-135", "gemini-1.5-pro-002", "escalating from flash: gate agree failed: llama70b answered 'G', this answer 'A' (choice)"),
+    ],
+)
+def test_the_offline_cascades_examples_hold(tmp_path: Path, profile: str, task_id: str, answered_by: str, note: str) -> None:
+    task = next(t for t in sample_tasks() if t["id"] == task_id)
+    outcome = ask_task(profile, task, app_env(tmp_path))
+    assert outcome.completion is not None and outcome.completion.model_id == f"replay:{answered_by}"
+    assert note in cascade_notes(outcome.trace)
+
+
 def test_the_json_profile_loads_with_its_schema_gate(tmp_path: Path) -> None:
     env = app_env(tmp_path)
     root = build_tree(resolve_profile(ProfileChoice("cascade-json"), env).profile)

@@ -21,10 +21,21 @@ def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(app, list(args), input=input)
 
 
-def test_demo_answers_offline_with_a_table() -> None:
+def test_demo_shows_the_models_the_profiles_the_frontier_and_one_routed_question() -> None:
     result = run("demo")
     assert result.exit_code == 0, result.stderr
-    assert "The answer is (" in result.stdout or "Recorded output" in result.stdout
+    shown = result.stdout
+    for target in ("mistral7b", "llama8b", "mixtral", "llama70b", "flash", "jamba", "pro", "gpt4o", "profile:cascade-agree"):
+        assert target in shown
+    assert "◆ frontier" in shown and "accuracy against cost per task" in shown
+    assert "flash alone answered" in shown and "✗" in shown and "✓ right" in shown
+    assert "Next:" in shown and "mmo bench" in shown and "mmo tune" in shown
+
+
+def test_demo_with_an_id_answers_one_question_with_a_table() -> None:
+    result = run("demo", "--id", "mmlu_pro-153")
+    assert result.exit_code == 0, result.stderr
+    assert "answer is" in result.stdout.lower()
     assert "replay:gemini-1.5-flash-002" in result.stderr
     assert "prices: recorded" in result.stderr
     assert "total" in result.stderr

@@ -1,24 +1,15 @@
 """The one answer extractor: choice letters as the MMLU-Pro harness reads them, numbers, JSON,
-text and regular expressions."""
+text and regular expressions. (Its agreement with the harness on the recorded MMLU-Pro texts is
+in ``test_extractor_agreement.py``.)"""
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
-from importlib.resources import files
-from itertools import product
-from pathlib import Path
 
 import pytest
 
 from mmo.core.errors import ConfigError
 from mmo.strategies.extract import RegexExtractSpec, extract, extractor, parse_json_answer, strict_choice
-from tests.support.mmlu_placeholders import recorded_text
-
-REPO = Path(__file__).resolve().parent.parent
-LETTERS = "ABCDEFGHIJ"
-
 
 # ---- choice: the MMLU-Pro harness -------------------------------------------------------------
 
@@ -90,38 +81,6 @@ def test_choice_reads_in_harness_order(text: str, letter: str | None) -> None:
 def test_strict_choice_needs_answer_is_in_parentheses(text: str, letter: str | None) -> None:
     assert strict_choice(text) == letter
     assert extract(text, "strict_choice") == letter
-
-
-def recorded_outcomes() -> dict[str, tuple[str | None, bool]]:
-    """Every placeholder text the converter can write -> (pred, format_ok) it was written for:
-    the recording's own statement of what the harness extracted."""
-    outcomes = {recorded_text(pred, ok): (pred, ok) for pred, ok in product(LETTERS, (True, False))}
-    outcomes[recorded_text(None, False)] = (None, False)
-    return outcomes
-
-
-def check_replay_file(lines: list[str]) -> int:
-    outcomes = recorded_outcomes()
-    checked = 0
-    for line in lines:
-        task = json.loads(line)
-        for model, recording in task["models"].items():
-            pred, format_ok = outcomes[recording["text"]]
-            where = f"{task['id']} {model}"
-            assert extract(recording["text"], "choice") == pred, where
-            assert extract(recording["text"], "strict_choice") == (pred if format_ok else None), where
-            checked += 1
-    return checked
-
-
-def test_every_answer_in_the_bundled_sample_extracts_to_the_recorded_pred() -> None:
-    with gzip.open(files("mmo").joinpath("data", "mmlu_pro_sample.jsonl.gz").open("rb"), "rt", encoding="utf-8") as lines:
-        assert check_replay_file(list(lines)) == 300 * 8
-
-
-def test_every_answer_in_the_full_replay_extracts_to_the_recorded_pred() -> None:
-    with gzip.open(REPO / "benchmarks" / "data" / "mmlu_pro_replay.jsonl.gz", "rt", encoding="utf-8") as lines:
-        assert check_replay_file(list(lines)) == 11_954 * 8
 
 
 # ---- number -----------------------------------------------------------------------------------

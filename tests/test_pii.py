@@ -160,7 +160,7 @@ def test_random_keys_look_random_and_identifiers_do_not() -> None:
 
 def test_real_exam_questions_hold_no_personal_data() -> None:
     """300 MMLU-Pro questions (numbers, units, tables, formulas, case law): a precision check on
-    real text. (The full 11,954-question set in benchmarks/data gives no finding either.)"""
+    real text. (The full 11,954-question set, mmo/data/mmlu_pro.jsonl.gz, gives no finding either.)"""
     import gzip
     import json
     from importlib.resources import files

@@ -7,6 +7,7 @@ import gzip
 import importlib.util
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -187,6 +188,29 @@ def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
         provider("builtin:nope").task_ids()
 
 
+def test_a_damaged_gzip_or_a_non_utf8_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    whole = gzip.compress("".join(json.dumps(task) + "\n" for task in TASKS * 50).encode())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole[: len(whole) // 2])  # a download that stopped half-way
+    with pytest.raises(ConfigError, match=r"cut.jsonl.gz: damaged gzip data after line \d+"):
+        provider(cut).task_ids()
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(json.dumps(TASKS[0]).encode() + b"\n" + json.dumps(TASKS[1]).replace("Paris", "P\u00e2ris").encode("latin-1") + b"\n")
+    with pytest.raises(ConfigError, match=r"latin.jsonl:2: not UTF-8 text \(byte 0xe2 at offset \d+ of the line\)"):
+        provider(latin).task_ids()
+
+
+def test_a_file_is_parsed_once_per_process_and_again_when_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_jsonl(tmp_path / "shared.jsonl.gz", TASKS)
+    monkeypatch.chdir(tmp_path)
+    first, second = provider(path), provider("shared.jsonl.gz")  # two spellings of one file
+    assert first.replay_file() is second.replay_file()
+    write_jsonl(path, TASKS[:2])
+    assert provider(path).task_ids() == ["t-1", "t-2"]  # the new version, not the parse kept
+    assert first.task_ids() == ["t-1", "t-2", "t-3", "t-4"]  # a provider keeps what it read
+    assert provider("builtin:mmlu_pro_sample").replay_file() is provider("builtin:mmlu_pro_sample").replay_file()
+
+
 def test_helpers_for_the_demo_and_identity(replay: ReplayProvider, tmp_path: Path) -> None:
     assert replay.prompt_for("t-2") == TASKS[1]["prompt"]
     with pytest.raises(BadRequest, match="no task with id 'zzz'"):
@@ -217,18 +241,51 @@ def load_converter() -> ModuleType:
     return module
 
 
-def source_row(qid: int, category: str, prompt: str | None = None, **models: tuple[str | None, bool]) -> dict[str, Any]:
-    """A row shaped like mmlu_pro_routing.jsonl.gz; models map to (pred, format_ok)."""
-    return {
-        "id": f"mmlu_pro-{qid}", "question_id": qid, "task": f"mmlu_pro/{category}", "category": category,
-        "src": "synthetic", "prompt": prompt or f"Question {qid}?\nOptions:\nA. x\nB. y\nAnswer: Let's think step by step.",
-        "reference": "B",
-        "models": {
-            name: {"pred": pred, "correct": int(pred == "B"), "format_ok": ok, "output_chars": 40,
-                   "input_tokens_est": 20 + qid, "output_tokens_est": 10, "cost_usd_est": 2.5e-06}
-            for name, (pred, ok) in models.items()
-        },
-    }
+Recorded = tuple[str, "str | None", bool]  # one model's (output text, pred, format_ok)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question of the source data set and its models' recorded outputs."""
+
+    qid: int
+    category: str
+    models: dict[str, Recorded]
+    prompt: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"mmlu_pro-{self.qid}"
+
+    def row(self) -> dict[str, Any]:
+        """The question as a row of mmlu_pro_routing.jsonl.gz."""
+        return {
+            "id": self.id, "question_id": self.qid, "task": f"mmlu_pro/{self.category}", "category": self.category,
+            "src": "synthetic", "prompt": self.prompt or f"Question {self.qid}?\nOptions:\nA. x\nB. y\nAnswer: Let's think step by step.",
+            "reference": "B",
+            "models": {
+                name: {"pred": pred, "correct": int(pred == "B"), "format_ok": ok, "output_chars": len(text),
+                       "input_tokens_est": 20 + self.qid, "output_tokens_est": 10, "cost_usd_est": 2.5e-06}
+                for name, (text, pred, ok) in self.models.items()
+            },
+        }
+
+
+def question(qid: int, category: str, prompt: str | None = None, **models: Recorded) -> Question:
+    return Question(qid, category, models, prompt)
+
+
+def write_source(directory: Path, questions: list[Question], texts: dict[str, list[str]] | None = None, *, compress: bool = True) -> Path:
+    """The source file and, in ``outputs/`` beside it, one text file per model (``texts`` replaces
+    a model's texts; by default they are the questions' own)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    src = write_jsonl(directory / ("src.jsonl.gz" if compress else "src.jsonl"), [q.row() for q in questions], compress=compress)
+    by_model = {name: [q.models[name][0] for q in questions] for name in questions[0].models}
+    by_model.update(texts or {})
+    (directory / "outputs").mkdir(exist_ok=True)
+    for name, model_texts in by_model.items():
+        write_jsonl(directory / "outputs" / f"{name}.jsonl.gz", [{"id": q.id, "text": t} for q, t in zip(questions, model_texts, strict=False)])  # texts may be short on purpose
+    return src
 
 
 def read_gz_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -236,61 +293,87 @@ def read_gz_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in lines]
 
 
-STRICT = re.compile(r"answer is \(?([A-J])\)?")  # the MMLU-Pro harness's first regex
-FALLBACK = re.compile(r".*[aA]nswer:\s*([A-J])")  # its second
-LAST_LETTER = re.compile(r"\b[A-J]\b(?!.*\b[A-J]\b)", re.DOTALL)  # its last resort
+STRICT_TEXT = " Four legs, so dogs. The answer is (B).\n\n"
+LENIENT_TEXT = "**Reasoning:** both fit.\nAnswer: C"
+NO_LETTER_TEXT = " The total is the sum of the negative of the negative of the"
 
 
-def test_converter_writes_the_texts_the_original_scorer_saw(tmp_path: Path) -> None:
-    src = tmp_path / "src.jsonl.gz"
-    row = source_row(7, "math", strict=("B", True), lenient=("C", False), none=(None, False))
-    write_jsonl(src, [row])
+def test_converter_writes_the_real_texts_and_the_recorded_fields(tmp_path: Path) -> None:
+    src = write_source(tmp_path, [question(7, "math", strict=(STRICT_TEXT, "B", True), lenient=(LENIENT_TEXT, "C", False), none=(NO_LETTER_TEXT, None, False))])
     assert load_converter().main([str(src), str(tmp_path / "out.jsonl.gz")]) == 0
     [task] = read_gz_jsonl(tmp_path / "out.jsonl.gz")
     assert set(task) == {"id", "prompt", "reference", "category", "models"}
     assert (task["id"], task["reference"], task["category"]) == ("mmlu_pro-7", "B", "math")
-    models = task["models"]
-    assert models["strict"] == {
-        "text": "(Recorded output text not available; the original run answered B.) The answer is (B).",
-        "input_tokens": 27, "output_tokens": 10, "cost_usd": 2.5e-06,
+    assert task["models"]["strict"] == {
+        "text": STRICT_TEXT, "input_tokens": 27, "output_tokens": 10, "cost_usd": 2.5e-06, "pred": "B", "format_ok": True,
     }
-    assert models["lenient"]["text"] == (
-        "(Recorded output text not available; the original output did not state its choice in the expected "
-        "format; the evaluation harness's fallback parser read it from the text.) Answer: C"
-    )
-    assert models["none"]["text"] == (
-        "(Recorded output text not available; the original output gave no choice that the evaluation harness could parse.)"
-    )
-    assert STRICT.search(models["strict"]["text"]).group(1) == "B"
-    assert not STRICT.search(models["lenient"]["text"]) and FALLBACK.search(models["lenient"]["text"]).group(1) == "C"
-    none_text = models["none"]["text"]
-    assert not STRICT.search(none_text) and not FALLBACK.search(none_text) and not LAST_LETTER.search(none_text)
+    assert task["models"]["lenient"]["text"] == LENIENT_TEXT  # verbatim: never trimmed or cleaned
+    assert (task["models"]["none"]["text"], task["models"]["none"]["pred"]) == (NO_LETTER_TEXT, None)
 
 
-def test_converter_output_replays(tmp_path: Path) -> None:
-    src = write_jsonl(tmp_path / "src.jsonl", [source_row(1, "law", m=("A", True))], compress=False)
+def test_converter_output_replays_the_real_text(tmp_path: Path) -> None:
+    src = write_source(tmp_path, [question(1, "law", m=(STRICT_TEXT, "B", True))], compress=False)
     load_converter().main([str(src), str(tmp_path / "out.jsonl.gz")])
     answer = complete(provider(tmp_path / "out.jsonl.gz"), Request.from_prompt("x", metadata={"id": "mmlu_pro-1"}), "m")
-    assert answer.text.endswith("The answer is (A).") and answer.cost == Cost(2.5e-06, "recorded")
+    assert answer.text == STRICT_TEXT and answer.cost == Cost(2.5e-06, "recorded")
+
+
+def test_converter_reads_the_texts_from_outputs_given(tmp_path: Path) -> None:
+    src = write_source(tmp_path / "a", [question(1, "law", m=(STRICT_TEXT, "B", True))])
+    (tmp_path / "a" / "outputs").rename(tmp_path / "elsewhere")
+    assert load_converter().main([str(src), str(tmp_path / "out.jsonl.gz"), "--outputs", str(tmp_path / "elsewhere")]) == 0
+    assert read_gz_jsonl(tmp_path / "out.jsonl.gz")[0]["models"]["m"]["text"] == STRICT_TEXT
+
+
+@pytest.mark.parametrize(
+    ("texts", "error"),
+    [
+        ([STRICT_TEXT], r"outputs/m.jsonl.gz:2: the file ends before task 'mmlu_pro-2'"),
+        ([STRICT_TEXT, STRICT_TEXT + "!"], rf"outputs/m.jsonl.gz:2: the text of 'mmlu_pro-2' is not the {len(STRICT_TEXT)} characters the source recorded"),
+        ([STRICT_TEXT, None], r"outputs/m.jsonl.gz:2: the text of 'mmlu_pro-2' is not the"),
+    ],
+)
+def test_converter_refuses_texts_that_do_not_match_the_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], texts: list[str], error: str
+) -> None:
+    src = write_source(tmp_path, [question(i, "law", m=(STRICT_TEXT, "B", True)) for i in (1, 2)], {"m": texts})
+    assert load_converter().main([str(src), str(tmp_path / "out.jsonl.gz")]) == 1
+    assert re.search(error, capsys.readouterr().err)
+    assert not (tmp_path / "out.jsonl.gz").exists()
+
+
+def test_converter_needs_every_models_texts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write_source(tmp_path, [question(1, "law", m=(STRICT_TEXT, "B", True), gone=(STRICT_TEXT, "B", True))])
+    (tmp_path / "outputs" / "gone.jsonl.gz").unlink()
+    assert load_converter().main([str(src), str(tmp_path / "out.jsonl.gz")]) == 1
+    assert "outputs/gone.jsonl.gz: cannot read the output texts (No such file or directory)" in capsys.readouterr().err
+
+
+def test_converter_refuses_texts_out_of_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write_source(tmp_path, [question(i, "law", m=(STRICT_TEXT, "B", True)) for i in (1, 2)])
+    write_jsonl(tmp_path / "outputs" / "m.jsonl.gz", [{"id": "mmlu_pro-2", "text": STRICT_TEXT}, {"id": "mmlu_pro-1", "text": STRICT_TEXT}])
+    assert load_converter().main([str(src), str(tmp_path / "out.jsonl.gz")]) == 1
+    assert "m.jsonl.gz:1: holds task 'mmlu_pro-2' where the source has 'mmlu_pro-1'" in capsys.readouterr().err
 
 
 def test_converter_never_leaves_a_partial_file_over_a_good_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     converter = load_converter()
     out = tmp_path / "out.jsonl.gz"
-    converter.main([str(write_jsonl(tmp_path / "good.jsonl", [source_row(1, "law", m=("A", True))])), str(out)])
-    good = out.read_bytes()
-    broken = tmp_path / "broken.jsonl"
-    broken.write_text(json.dumps(source_row(2, "law", m=("B", True))) + "\n{truncated")
+    good = write_source(tmp_path / "good", [question(1, "law", m=(STRICT_TEXT, "B", True))])
+    assert converter.main([str(good), str(out)]) == 0
+    good_bytes = out.read_bytes()
+    broken = tmp_path / "good" / "broken.jsonl"
+    broken.write_text(json.dumps(question(1, "law", m=(STRICT_TEXT, "B", True)).row()) + "\n{truncated")
     assert converter.main([str(broken), str(out)]) == 1
     assert "broken.jsonl:2: not valid JSON" in capsys.readouterr().err
-    assert out.read_bytes() == good
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.jsonl", "good.jsonl", "out.jsonl.gz"]
+    assert out.read_bytes() == good_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good", "out.jsonl.gz"]
 
 
 def test_converter_sample_is_stratified_deterministic_and_unambiguous(tmp_path: Path) -> None:
-    rows = [source_row(i, ["math", "law", "history"][i % 3], m=("B", True)) for i in range(60)]
-    rows += [source_row(100, "math", prompt="twin", m=("A", True)), source_row(101, "math", prompt="twin", m=("B", True))]
-    src = write_jsonl(tmp_path / "src.jsonl.gz", rows)
+    rows = [question(i, ["math", "law", "history"][i % 3], m=(f"text {i}", "B", True)) for i in range(60)]
+    rows += [question(100, "math", prompt="twin", m=("a", "A", True)), question(101, "math", prompt="twin", m=("b", "B", True))]
+    src = write_source(tmp_path, rows)
     converter = load_converter()
     for name in ("a", "b"):
         assert converter.main([str(src), str(tmp_path / f"{name}.jsonl.gz"), "--sample", "9", "--seed", "3"]) == 0

@@ -172,9 +172,9 @@ def test_a_learned_router_is_scored_on_prompts_it_was_not_trained_on(tmp_path: P
     fit, _ = halves(tune_set.train)
     learned = [c for c in search(fit) if isinstance(c.node, Learned)]
     assert learned
-    for candidate in learned:
-        assert candidate.select != candidate.fitted  # out of fold, not its in-sample figures
-        assert candidate.select.tasks == candidate.fitted.tasks == fit.size
+    assert all(candidate.select.tasks == candidate.fitted.tasks == fit.size for candidate in learned)
+    # Out of fold, not its in-sample figures (which flatter a router that has seen the prompts).
+    assert any(candidate.select.correct < candidate.fitted.correct for candidate in learned)
 
 
 def test_a_category_router_reads_the_category_from_the_request_metadata(tmp_path: Path) -> None:

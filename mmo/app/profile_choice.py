@@ -1,5 +1,5 @@
-"""From what the user asked for (``--profile``, ``--model``, ``MMO_PROFILE``) to one validated
-profile. A project profile that hides another of the same name is announced (``AppEnv.notice``)
+"""From what the user asked for (``--profile``, ``--model``, ``MMO_PROFILE``; ``--replay-data``,
+``MMO_REPLAY_DATA``) to one validated profile. A project profile that hides another of the same name is announced (``AppEnv.notice``)
 before anything runs."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
                 "--model provider:model, or set MMO_PROFILE"
             ) from None
     elif name is None:
-        return _single_model_profile(choice.model or "")
+        return _with_replay_data(_single_model_profile(choice.model or ""), choice, env)
     else:
         loaded = load_profile(name, cwd=env.cwd, paths=env.paths)
     if (shadow := shadow_notice(loaded.source)) is not None:
@@ -43,7 +43,14 @@ def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
     profile = loaded.profile
     if choice.model is not None:
         profile = profile.model_copy(update={"strategy": choice.model})
-    return ResolvedProfile(profile, str(loaded.source.path or loaded.source.name), profile.name)
+    return _with_replay_data(ResolvedProfile(profile, str(loaded.source.path or loaded.source.name), profile.name), choice, env)
+
+
+def _with_replay_data(resolved: ResolvedProfile, choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
+    from mmo.app.replay_data import with_replay_data
+
+    profile = with_replay_data(resolved.profile, choice.replay_data, env)
+    return resolved if profile is resolved.profile else ResolvedProfile(profile, resolved.source, resolved.name)
 
 
 def _single_model_profile(model: str) -> ResolvedProfile:

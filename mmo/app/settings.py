@@ -43,10 +43,13 @@ class AppEnv:
 
 @dataclass(frozen=True, slots=True)
 class ProfileChoice:
-    """Which profile and model the user asked for. ``model`` skips the profile's strategy."""
+    """Which profile and model the user asked for. ``model`` skips the profile's strategy;
+    ``replay_data`` points the profile's replay providers at other recorded data
+    (``mmo.app.replay_data``)."""
 
     profile: str | None = None
     model: str | None = None
+    replay_data: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from mmo.cli.options import (
     ParamOption,
     ProfileOption,
     RefreshOption,
+    ReplayDataOption,
     SimulateOutageOption,
     run_settings,
 )
@@ -27,6 +28,7 @@ def ask(
     prompt: Annotated[str | None, typer.Argument(help="The prompt; read from standard input when absent or '-'.")] = None,
     profile: ProfileOption = None,
     model: ModelOption = None,
+    replay_data: ReplayDataOption = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     param: ParamOption = [],
     meta: Annotated[list[str], typer.Option("--meta", help="Request metadata key=value (router rules, replay ids).")] = [],
@@ -46,7 +48,9 @@ def ask(
     from mmo.cli.errors import guarded
 
     def action() -> None:
-        settings = run_settings(profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage)
+        settings = run_settings(
+            profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage, replay_data=replay_data
+        )
         view = AskView(stream=stream, json_out=json_out, explain=explain)
         run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view)
 

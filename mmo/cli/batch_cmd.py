@@ -13,6 +13,7 @@ from mmo.cli.options import (
     ParamOption,
     ProfileOption,
     RefreshOption,
+    ReplayDataOption,
     SimulateOutageOption,
     positive_amount,
     run_settings,
@@ -32,6 +33,7 @@ def batch(
     ] = None,
     profile: ProfileOption = None,
     model: ModelOption = None,
+    replay_data: ReplayDataOption = None,
     param: ParamOption = [],
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Rows in flight at once.")] = 16,
     max_cost: Annotated[
@@ -68,7 +70,9 @@ def batch(
         from mmo.app.batch.job import BatchJob
         from mmo.cli.batch_run import run_batch_command
 
-        settings = run_settings(profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage)
+        settings = run_settings(
+            profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage, replay_data=replay_data
+        )
         job = BatchJob(
             input=input,
             output=output,

@@ -42,6 +42,15 @@ SimulateOutageOption = Annotated[
         "--simulate-outage", metavar="PROVIDER[:MODEL]", help="Failover drill: every call to this provider, model or alias fails (repeatable)."
     ),
 ]
+ReplayDataOption = Annotated[
+    str | None,
+    typer.Option(
+        "--replay-data",
+        metavar="NAME|PATH",
+        help="Recorded data for the profile's replay providers: mmlu_pro (all 11,954), mmlu_pro_sample (300) or a replay file "
+        "(default: MMO_REPLAY_DATA, then the profile's path).",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 ExplainOption = Annotated[bool, typer.Option("--explain", help="Show the decision trace as a tree.")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
@@ -56,13 +65,14 @@ def run_settings(
     refresh: bool,
     fail_fast: bool,
     simulate_outage: list[str],
+    replay_data: str | None = None,
 ) -> RunSettings:
     """The settings every request of the command's run shares, from the shared options."""
     from mmo.app.params import parse_param_pairs
     from mmo.app.settings import ProfileChoice, RunSettings
 
     return RunSettings(
-        choice=ProfileChoice(profile, model),
+        choice=ProfileChoice(profile, model, replay_data),
         params=parse_param_pairs(param),
         read_cache=not (no_cache or refresh),
         write_cache=not no_cache,

@@ -43,6 +43,8 @@ class _Walk:
     problems: list[Problem]
     active: set[int]
     visited: int = 0
+    max_nodes: int = MAX_NODES
+    what: str = "a profile"  # what the file should be, for the messages that refuse it
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,10 @@ class ParsedYaml:
     parsed: bool
 
 
-def parse_yaml(text: str, file: str) -> ParsedYaml:
-    """``text`` parsed, with the line of every key; bad YAML is a problem, never an exception."""
+def parse_yaml(text: str, file: str, *, what: str = "a profile", max_nodes: int = MAX_NODES) -> ParsedYaml:
+    """``text`` parsed, with the line of every key; bad YAML is a problem, never an exception.
+    ``what`` names what the file should be in the messages that refuse it (a bench task set
+    holds many more nodes than a profile, hence ``max_nodes``)."""
     import yaml
 
     # libyaml's parser when PyYAML was built with it (several times faster); same nodes and marks.
@@ -68,7 +72,7 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
         root = loader.get_single_node()
         if root is None:
             return ParsedYaml(None, {}, (), True)
-        walk = _Walk(file, {}, [], set())
+        walk = _Walk(file, {}, [], set(), max_nodes=max_nodes, what=what)
         # The node tree is walked before construction, which flattens `<<` merge keys in place.
         _index_nodes(root, (), walk)
         data = loader.construct_document(root)
@@ -79,7 +83,7 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
     except _Refused as error:
         return ParsedYaml(None, {}, (_refused_problem(error, walk),), False)
     except RecursionError:  # the parser's own recursion, on brackets nested thousands deep
-        return ParsedYaml(None, {}, (Problem(file, f"the YAML nests deeper than {MAX_DEPTH} levels: not a profile"),), False)
+        return ParsedYaml(None, {}, (Problem(file, f"the YAML nests deeper than {MAX_DEPTH} levels: not {what}"),), False)
     finally:
         if loader is not None:
             loader.dispose()
@@ -106,12 +110,12 @@ def _index_nodes(node: Any, path: KeyPath, walk: _Walk) -> None:
     import yaml
 
     if id(node) in walk.active:  # an alias inside the node it names: endless once built
-        raise _Refused("an alias refers to a node that holds it (a cycle): not a profile", path)
+        raise _Refused(f"an alias refers to a node that holds it (a cycle): not {walk.what}", path)
     walk.visited += 1
-    if walk.visited > MAX_NODES:
-        raise _Refused(f"the YAML expands to more than {MAX_NODES:,} nodes (aliases of aliases?): not a profile", path)
+    if walk.visited > walk.max_nodes:
+        raise _Refused(f"the YAML expands to more than {walk.max_nodes:,} nodes (aliases of aliases?): not {walk.what}", path)
     if len(path) > MAX_DEPTH:
-        raise _Refused(f"the YAML nests deeper than {MAX_DEPTH} levels: not a profile", path)
+        raise _Refused(f"the YAML nests deeper than {MAX_DEPTH} levels: not {walk.what}", path)
     walk.active.add(id(node))
     if isinstance(node, yaml.MappingNode):
         first_seen: dict[str, int] = {}

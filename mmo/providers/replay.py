@@ -23,8 +23,18 @@ APIs in 2024, not measurements) and ``DEFAULT_LATENCY`` for any other model. Rep
 once unless ``options["sleep"]`` is true; then it waits the latency divided by
 ``options.get("speed", 1.0)`` (2.0 plays twice as fast), so a demo feels like the real thing.
 
+A recording may carry more fields (the MMLU-Pro files keep the harness's ``pred`` and
+``format_ok``); replay ignores them: a strategy sees only the text.
+
 Settings: ``options["path"]`` is a file path or ``builtin:NAME`` for a file shipped in
-``mmo/data`` (``builtin:mmlu_pro_sample``: 300 MMLU-Pro questions, eight models).
+``mmo/data`` (``builtin:mmlu_pro``: the 11,954 MMLU-Pro questions with the real output texts of
+eight models; ``builtin:mmlu_pro_sample``: 300 of them). ``replay_data_path`` turns what
+``--replay-data`` / ``MMO_REPLAY_DATA`` name into such a path (``mmo.app.replay_data``).
+
+A file is read when first needed and parsed line by line (never the whole text at once), once
+per process: providers naming the same file (and the same version of it) share the parse
+(``load_replay_file``). A damaged gzip stream, a line that is not UTF-8 or not a task is a
+``ConfigError`` naming the file and line.
 """
 
 from __future__ import annotations
@@ -35,10 +45,12 @@ import gzip
 import io
 import json
 import re
+import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping
 
 from pydantic import Field
 
@@ -48,7 +60,9 @@ from mmo.core.types import UNKNOWN_COST, Completion, Cost, Delta, Request, Usage
 from mmo.spec.base import Spec
 
 BUILTIN_PREFIX = "builtin:"
-BUILTIN_FILES: Mapping[str, str] = frozen_mapping({"mmlu_pro_sample": "mmlu_pro_sample.jsonl.gz"})
+BUILTIN_FILES: Mapping[str, str] = frozen_mapping({"mmlu_pro_sample": "mmlu_pro_sample.jsonl.gz", "mmlu_pro": "mmlu_pro.jsonl.gz"})
+REPLAY_DATA_ENV = "MMO_REPLAY_DATA"
+SAMPLE = "builtin:mmlu_pro_sample"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +128,7 @@ class ReplayFile:
 
     @classmethod
     def parse(cls, source: str, raw: bytes) -> ReplayFile:
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        tasks = [
-            _parse_task(line, f"{source}:{number}")
-            for number, line in enumerate(io.StringIO(raw.decode("utf-8")), 1)
-            if line.strip()
-        ]
+        tasks = [_parse_task(line, f"{source}:{number}") for number, line in _numbered_lines(source, raw) if line.strip()]
         if not tasks:
             raise ConfigError("replay file has no tasks", source=source)
         return cls(source, tasks)
@@ -140,13 +148,32 @@ class ReplayFile:
     def _no_match_message(self, task_id: str | None) -> str:
         examples = ", ".join(list(self.tasks)[:3])
         tried = f"no task with id {task_id!r} and no task" if task_id is not None else "no task"
+        full_set = " (or answer from all 11,954 MMLU-Pro questions: --replay-data mmlu_pro)" if self.source == SAMPLE else ""
         return (
             f"{tried} whose prompt is exactly this text in replay file {self.source} ({len(self.tasks)} tasks). "
-            f"Address a task by id (--meta id=TASK_ID; ids look like {examples}) or send its recorded prompt verbatim."
+            f"Address a task by id (--meta id=TASK_ID; ids look like {examples}) or send its recorded prompt verbatim{full_set}."
         )
 
 
-def _parse_task(line: str, where: str) -> ReplayTask:
+def _numbered_lines(source: str, raw: bytes) -> Iterator[tuple[int, bytes]]:
+    """The file's lines, decompressed one at a time: the whole text of a large file (78 MB for the
+    full MMLU-Pro set) is never in memory at once, only the tasks parsed from it."""
+    stream: io.BufferedIOBase = io.BytesIO(raw)
+    if raw[:2] == b"\x1f\x8b":
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    number = 0
+    try:
+        for number, line in enumerate(stream, 1):
+            yield number, line
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ConfigError(f"damaged gzip data after line {number} ({exc}); convert or download the file again", source=source) from None
+
+
+def _parse_task(raw_line: bytes, where: str) -> ReplayTask:
+    try:
+        line = raw_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte 0x{raw_line[exc.start]:02x} at offset {exc.start} of the line)", source=where) from None
     try:
         data = json.loads(line)
         models = {name: _parse_recording(rec) for name, rec in data["models"].items()}
@@ -178,12 +205,56 @@ def read_replay_source(path: str) -> bytes:
     if path.startswith(BUILTIN_PREFIX):
         name = path[len(BUILTIN_PREFIX):]
         if name not in BUILTIN_FILES:
-            raise ConfigError(f"unknown built-in replay file {path!r}; built-ins: {', '.join(BUILTIN_PREFIX + n for n in BUILTIN_FILES)}")
+            raise ConfigError(f"unknown built-in replay file {path!r}; built-ins: {_builtin_names()}")
         return (resources.files("mmo") / "data" / BUILTIN_FILES[name]).read_bytes()
     try:
         return Path(path).expanduser().read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read replay file {path!r}: {exc.strerror or exc}") from None
+
+
+def load_replay_file(path: str) -> ReplayFile:
+    """The parsed replay file ``path`` names, read once per process: every provider, engine and
+    command of the process that names the same file (and the same version of it, by inode, size
+    and modification time) shares one parse, which for the full MMLU-Pro set takes a second or
+    two and ~120 MB."""
+    if path.startswith(BUILTIN_PREFIX):
+        return _parsed(path, None)
+    where = Path(path).expanduser()
+    try:
+        stat = where.stat()
+    except OSError:
+        return ReplayFile.parse(path, read_replay_source(path))  # reports why it cannot be read
+    return _parsed(str(where.resolve()), (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+
+
+# Parsed files are read-only values, the same for every reader in the process; a small bound keeps
+# a long-lived process that meets many files from holding them all.
+@lru_cache(maxsize=4)
+def _parsed(path: str, version: tuple[int, int, int] | None) -> ReplayFile:
+    return ReplayFile.parse(path, read_replay_source(path))
+
+
+def replay_data_path(value: str, cwd: Path) -> str:
+    """What ``--replay-data`` / ``MMO_REPLAY_DATA`` name, as a replay ``path``: a built-in's name
+    (``mmlu_pro`` or ``builtin:mmlu_pro``) becomes ``builtin:NAME``; anything else is a file,
+    relative to ``cwd``, made absolute. A built-in name wins over a file of the same name
+    (write ``./NAME`` for the file). Neither a built-in nor an existing file is a ``ConfigError``
+    listing the built-ins."""
+    name = value[len(BUILTIN_PREFIX):] if value.startswith(BUILTIN_PREFIX) else value
+    if name in BUILTIN_FILES:
+        return BUILTIN_PREFIX + name
+    if not value.startswith(BUILTIN_PREFIX):
+        path = cwd / Path(value).expanduser()
+        if path.is_file():
+            return str(path.resolve())
+    close = difflib.get_close_matches(name, list(BUILTIN_FILES), n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"unknown replay data {value!r}: not a built-in ({_builtin_names()}) and no such file.{hint}")
+
+
+def _builtin_names() -> str:
+    return ", ".join(BUILTIN_PREFIX + name for name in BUILTIN_FILES)
 
 
 def word_chunks(text: str) -> list[str]:
@@ -223,10 +294,14 @@ class ReplayProvider:
         if self.speed <= 0:
             raise ConfigError(f"replay provider {settings.name!r}: speed must be above 0, got {self.speed}")
         self._file: ReplayFile | None = None
+        self._identity: Mapping[str, Any] | None = None
 
     def identity(self) -> Mapping[str, Any]:
         # Replay answers are free and deterministic: caching them would only hide recorded costs.
-        return {"kind": "replay", "path": self._identity_path(), "cacheable": False}
+        # Asked for on every call: the path is resolved once (a bench makes 80,000 calls).
+        if self._identity is None:
+            self._identity = frozen_mapping({"kind": "replay", "path": self._identity_path(), "cacheable": False})
+        return self._identity
 
     def _identity_path(self) -> str:
         if self.path.startswith(BUILTIN_PREFIX):
@@ -236,7 +311,7 @@ class ReplayProvider:
     def replay_file(self) -> ReplayFile:
         """The parsed file, read on first use and kept for this provider's lifetime."""
         if self._file is None:
-            self._file = ReplayFile.parse(self.path, read_replay_source(self.path))
+            self._file = load_replay_file(self.path)
         return self._file
 
     def task_ids(self) -> list[str]:

@@ -16,7 +16,10 @@ the same compare equal) or ``None`` when the text holds no such answer. ``how`` 
     wants the model to have *stated* its choice should use ``strict_choice``.
 ``"strict_choice"``
     Only the strict form ``answer is (X)`` (parentheses required, first occurrence, after removing
-    ``**``): the ``format_ok`` signal of the mmlu-pro-routing data.
+    ``**``): the model stated its choice in the form MMLU-Pro asks for. This is not quite the
+    mmlu-pro-routing data's ``format_ok`` (the harness's first step: parentheses optional, ``**``
+    kept), which also passes ``The answer is H.``; README "Replay data and the answer extractor"
+    compares the two per model.
 ``"number"``
     The last number in the text, normalised: thousands separators dropped (``1,234.50`` ->
     ``1234.5``), negatives (``-3``, ``−3``; a dash between two numbers is a range, not a sign),

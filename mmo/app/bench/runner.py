@@ -34,6 +34,7 @@ class AnswerRecord:
     """One target's answer to one task, as its batch output line gives it."""
 
     task_id: str
+    status: str  # done | failed | infra_error (``mmo.app.batch.outcome``)
     answer: str | None
     model_id: str | None
     reported_model: str | None
@@ -72,11 +73,12 @@ class BenchPlan:
     max_cost_usd: float | None = None
     allow_unknown_prices: bool = False
     log_text: bool = True
+    retry_errors: bool = False  # a resumed bench also asks again what failed for infrastructure reasons
 
     def target_job(self, target: Target, spent_by_others: float) -> BatchJob:
         """The batch job of one target: the tasks as rows, the target's choice, the cap left."""
-        base = self.settings.choice.profile
-        choice = ProfileChoice(profile=base, model=target.name) if target.kind == "model" else ProfileChoice(profile=target.name)
+        base = self.settings.choice  # its profile names the providers of --models; its replay data holds for all
+        choice = replace(base, model=target.name) if target.kind == "model" else ProfileChoice(profile=target.name, replay_data=base.replay_data)
         cap = None if self.max_cost_usd is None else max(self.max_cost_usd - spent_by_others, 1e-12)
         return BatchJob(
             input=str(self.input_path(target)),
@@ -86,6 +88,7 @@ class BenchPlan:
             max_cost_usd=cap,
             allow_unknown_prices=self.allow_unknown_prices,
             run_id=batch_run_id(self.bench_id, target),
+            retry_errors=self.retry_errors,
             log_text=self.log_text,
         )
 
@@ -109,9 +112,11 @@ def batch_run_id(bench_id: str, target: Target) -> str:
 
 
 def task_row(task: Task) -> dict[str, Any]:
-    """A task as a batch input row: its messages, parameters and tags, and its id as metadata
-    (the replay provider finds recorded answers by ``metadata.id``)."""
-    row: dict[str, Any] = {"id": task.id, "messages": [m.to_dict() for m in task.messages], "metadata": {"id": task.id}}
+    """A task as a batch input row: its messages, parameters and tags, and the metadata
+    ``Task.request`` gives (``id``: the replay provider finds recorded answers by it;
+    ``category``: router rules may match it), so a bench row asks exactly what a task asks."""
+    metadata = {"id": task.id} if task.category is None else {"id": task.id, "category": task.category}
+    row: dict[str, Any] = {"id": task.id, "messages": [m.to_dict() for m in task.messages], "metadata": metadata}
     if task.system is not None:
         row["system"] = task.system
     if task.params:
@@ -171,6 +176,7 @@ def answer_record(line: Mapping[str, Any]) -> AnswerRecord:
     error = line.get("error") or {}
     return AnswerRecord(
         task_id=str(line["id"]),
+        status=str(line.get("status", "")),
         answer=line.get("answer"),
         model_id=line.get("model"),
         reported_model=line.get("reported_model"),

@@ -39,13 +39,16 @@ JUDGE_INSTRUCTIONS = (
 _SCORE = re.compile(r"score[*_]*[ \t]*[:=][ \t*_]*(\d+(?:\.\d+)?)(?:[ \t]*/[ \t]*10\b)?", re.IGNORECASE)
 
 
-def judge_request(request: Request, answer: str, rubric: str) -> Request:
-    """What the judge is asked: the rubric, the original question (and system prompt) and the
-    answer, with a constrained reply format."""
+def judge_request(request: Request, answer: str, rubric: str, *, reference: str | None = None) -> Request:
+    """What the judge is asked: the rubric, the original question (and system prompt), the
+    reference answer when there is one (``mmo bench``'s judge check), and the answer, with a
+    constrained reply format."""
     parts = [f"<rubric>\n{rubric}\n</rubric>"]
     if request.system:
         parts.append(f"<instructions_given>\n{request.system}\n</instructions_given>")
     parts.append(f"<question>\n{request.last_user_text()}\n</question>")
+    if reference is not None:
+        parts.append(f"<reference_answer>\n{reference}\n</reference_answer>")
     parts.append(f"<answer>\n{answer}\n</answer>")
     return Request((Message("system", JUDGE_INSTRUCTIONS), Message("user", "\n\n".join(parts))))
 
