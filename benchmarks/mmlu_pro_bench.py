@@ -23,11 +23,10 @@ from typing import Any, Iterator
 
 from mmo.app.bench.results import BenchDir, BenchInfo, Target, TaskResult, write_results
 from mmo.app.bench.store import write_info, write_tasks
+from mmo.providers.replay import read_replay_source
 from mmo.strategies.extract import extractor
 
-ROOT = Path(__file__).resolve().parent.parent
-REPLAY = ROOT / "benchmarks" / "data" / "mmlu_pro_replay.jsonl.gz"
-TEXTS = ROOT.parent / "shared" / "data" / "mmlu-pro-routing" / "outputs"
+REPLAY = "builtin:mmlu_pro"
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -38,13 +37,20 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+def replay_rows(source: str) -> list[dict[str, Any]]:
+    raw = read_replay_source(source)
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+
+
 def real_texts(directory: Path, model: str) -> dict[str, str]:
     path = directory / f"{model}.jsonl.gz"
     return {row["id"]: row["text"] for row in read_jsonl(path)} if path.is_file() else {}
 
 
-def build(replay: Path, directory: Path, texts: Path | None) -> BenchDir:
-    rows = list(read_jsonl(replay))
+def build(replay: str, directory: Path, texts: Path | None = None) -> BenchDir:
+    rows = replay_rows(replay)
     models = list(rows[0]["models"])
     joined = {model: real_texts(texts, model) if texts else {} for model in models}
     choice = extractor("choice")
@@ -66,15 +72,15 @@ def build(replay: Path, directory: Path, texts: Path | None) -> BenchDir:
     write_results(bench.results_path, results())
     targets = tuple(Target("model", f"replay:{m}") for m in models)
     notes = {"base_profile": None, "params": {}, "texts": str(texts) if texts else None}
-    write_info(bench, BenchInfo(directory.name, str(replay), "", targets, datetime.now(UTC).isoformat(timespec="seconds"), len(rows), notes))
+    write_info(bench, BenchInfo(directory.name, replay, "", targets, datetime.now(UTC).isoformat(timespec="seconds"), len(rows), notes))
     return bench
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, required=True, help="the bench run's directory")
-    parser.add_argument("--replay", type=Path, default=REPLAY)
-    parser.add_argument("--texts", type=Path, default=TEXTS if TEXTS.is_dir() else None, help="real output texts, one file per model")
+    parser.add_argument("--replay", default=REPLAY, help="a replay file or builtin:NAME (default: builtin:mmlu_pro)")
+    parser.add_argument("--texts", type=Path, help="output texts over the recorded ones, one file per model")
     args = parser.parse_args()
     started = time.perf_counter()
     bench = build(args.replay, args.output, args.texts)

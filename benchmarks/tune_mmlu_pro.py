@@ -3,8 +3,8 @@ train only, against the issue's targets on the test split, and how long it takes
 
     python -m benchmarks.tune_mmlu_pro [--bench DIR] [--texts DIR]
 
-Builds the bench run from the replay file with the real output texts joined in
-(``benchmarks.mmlu_pro_bench``) unless ``--bench`` names one, then runs the ``tune`` use case (what
+Builds the bench run of ``builtin:mmlu_pro`` (the real output texts of the eight models;
+``benchmarks.mmlu_pro_bench``) unless ``--bench`` names one, then runs the ``tune`` use case (what
 ``mmo tune`` runs) once per objective: match the best single model (the default), beat the
 shipped ``cascade-agree`` (``--beat cascade-agree``), and the most accurate at 6 % and 15 % of
 gpt-4o's train cost per task (``--max-cost``). Every figure of a chosen strategy is from its live
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.mmlu_pro_bench import REPLAY, TEXTS, build
+from benchmarks.mmlu_pro_bench import REPLAY, build
 from mmo.app.bench.tune import TuneOutcome, TuneRequest, tune
 from mmo.app.bench.tune_live import run_live
 from mmo.app.bench.tune_objective import Objective
@@ -71,7 +71,7 @@ def row(name: str, test: Figures, gpt4o: Figures, extra: dict[str, Any] | None =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, help="a bench run of the full set (default: built in a temporary directory)")
-    parser.add_argument("--texts", type=Path, default=TEXTS if TEXTS.is_dir() else None)
+    parser.add_argument("--texts", type=Path, help="output texts over the recorded ones (benchmarks.mmlu_pro_bench)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mmo-tune-bench-") as scratch:
         started = time.perf_counter()

@@ -197,7 +197,8 @@ def test_beat_finds_a_strategy_that_beats_a_profile_on_train_or_says_none_does(b
         ("results.jsonl", '{"task_id": "x", "target": "replay:m", "answer": 5, "correct": true}', "results.jsonl:2: not a stored result (TypeError: answer is 5)"),
         ("results.jsonl", '{"task_id": "x", "target": ' + "[" * 50_000, "results.jsonl:2: not a stored result"),
         ("tasks.jsonl", "not json", "tasks.jsonl:2: not JSON"),
-        ("tasks.jsonl", '{"id": "q", "messages": [{"role": "user", "content": 42}]}', "tasks.jsonl:2: not a stored task (TypeError"),
+        ("tasks.jsonl", '{"id": "q", "prompt": "a task set line, not a stored task"}', "tasks.jsonl:2: not a task as mmo bench stores it (KeyError"),
+        ("tasks.jsonl", '{"id": "q", "messages": [{"role": "robot", "content": "hi"}]}', "tasks.jsonl:2: not a stored task (each message needs a role"),
         ("tasks.jsonl", '["a list"]', "tasks.jsonl:2: not a stored task (a JSON object)"),
     ],
 )
@@ -245,3 +246,13 @@ def test_a_profile_that_cannot_be_written_is_a_usage_error_naming_where(bench: T
     result = mmo("tune", "-o", "taken/tuned.yaml", "--no-learned")
     assert result.exit_code == 2, result.output
     assert f"cannot write the profile {tmp_path / 'taken' / 'tuned.yaml'}" in " ".join(result.output.split())
+
+
+def test_replay_data_names_what_the_written_profiles_replay_provider_reads(bench: TuneSet) -> None:
+    import yaml
+
+    assert mmo("tune", "--name", "full", "--replay-data", "mmlu_pro", "--no-learned").exit_code == 0
+    written = yaml.safe_load((MmoPaths.from_env().profiles_dir / "full.yaml").read_text())
+    assert written["providers"]["replay"] == {"kind": "replay", "path": "builtin:mmlu_pro", "key": "none"}
+    unknown = mmo("tune", "--name", "x", "--replay-data", "mmlu_pr", "--no-learned")
+    assert unknown.exit_code == 2 and "unknown replay data 'mmlu_pr'" in unknown.output and "Did you mean 'mmlu_pro'?" in unknown.output

@@ -37,8 +37,13 @@ def tune(
     ] = None,
     frontier: Annotated[bool, typer.Option("--frontier", help="List the cost/accuracy frontier on train; choose and write nothing.")] = False,
     models: Annotated[str | None, typer.Option("--models", help="Tune over these benchmarked models only (comma-separated, as the bench names them).")] = None,
-    replay: Annotated[
-        str | None, typer.Option("--replay", metavar="FILE", help="Replay data for the written profile's replay models (default: the bench's).")
+    replay_data: Annotated[
+        str | None,
+        typer.Option(
+            "--replay-data",
+            metavar="NAME|PATH",
+            help="Recorded data the written profile's replay providers read: mmlu_pro, mmlu_pro_sample or a replay file (default: the bench's).",
+        ),
     ] = None,
     no_learned: Annotated[bool, typer.Option("--no-learned", help="Leave out the learned router (a faster search).")] = False,
     json_out: JsonOption = False,
@@ -52,5 +57,5 @@ def tune(
     from mmo.cli.errors import guarded
     from mmo.cli.tune_run import TuneArgs, run_tune
 
-    args = TuneArgs(bench, name, output, force, max_cost, min_accuracy, beat, frontier, models, replay, not no_learned, json_out)
+    args = TuneArgs(bench, name, output, force, max_cost, min_accuracy, beat, frontier, models, replay_data, not no_learned, json_out)
     guarded(debug, lambda: run_tune(args))

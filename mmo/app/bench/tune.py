@@ -34,6 +34,7 @@ from mmo.app.bench.tune_sim import Figures, SimNode, Single, figures, per_task
 from mmo.app.settings import AppEnv, ProfileChoice
 from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError
+from mmo.providers.replay import replay_data_path
 
 Progress = Callable[[str], None]
 MIN_HALF = 20
@@ -45,7 +46,7 @@ class TuneRequest:
     models: tuple[str, ...] | None = None
     objective: Objective = field(default_factory=Objective)
     learned: bool = True
-    replay: str | None = None  # the replay data a written profile's replay models read
+    replay: str | None = None  # --replay-data: what a written profile's replay providers read (a built-in's name or a file)
     name: str = "tuned"
 
 
@@ -144,6 +145,7 @@ def _selected(m: Measured) -> str:
 async def tune(request: TuneRequest, env: AppEnv, progress: Progress | None = None) -> TuneOutcome:
     say = progress or (lambda _: None)
     clock = _Clock()
+    named_replay = replay_data_path(request.replay, env.cwd) if request.replay else None  # a bad name fails before the search
     tune_set = load_tune_set(find_bench(request.bench, env.paths, env.cwd), request.models)
     fit, check = halves(tune_set.train)
     clock.lap("read")
@@ -163,7 +165,8 @@ async def tune(request: TuneRequest, env: AppEnv, progress: Progress | None = No
     say(f"chosen on train: {chosen.node.describe(names)}; running it on the recorded answers")
     description = f"Tuned by mmo tune: {chosen.node.describe(names)}"
     description = description if len(description) <= 160 else description[:157] + "..."
-    data = profile_data(chosen.node, tune_set, request.name, description=description, replay=request.replay, base=_base_profile(tune_set, env))
+    replay = named_replay or tune_set.replay_data
+    data = profile_data(chosen.node, tune_set, request.name, description=description, replay=replay, base=_base_profile(tune_set, env))
     measured, mismatched = await _measure_live(chosen, data, tune_set, env)
     clock.lap("live")
     warnings = _warnings(measured, mismatched, tune_set)

@@ -10,9 +10,10 @@ A task is in train when ``in_train(id)`` (``int(sha256(id), 16) % 2 == 0``), els
 sides are separate ``TuneView`` values, so what searches (and trains the learned router) is handed
 the train view only; the test view is read once a strategy is chosen.
 
-Each task is asked as the bench asked it (``task_request``): its messages, system prompt,
-parameters and tags, its id in the metadata (where the replay provider finds it), and its
-category in the metadata as ``category`` (where a tuned profile's category rules read it).
+Each task is asked as the bench asked it (``Task.request``, with the bench's ``-p`` parameters): its
+messages, system prompt, parameters and tags, its id in the metadata (where the replay provider
+finds it), and its category in the metadata as ``category`` (where a tuned profile's category
+rules read it).
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from mmo.app.bench.results import BenchDir, TaskResult
 from mmo.app.bench.store import read_info
-from mmo.app.bench.tasks import in_train
+from mmo.app.bench.tasks import in_train, task_from_json
 from mmo.app.bench.tune_bits import CostColumn, mask_of
 from mmo.core.errors import ConfigError
-from mmo.core.types import Completion, Message, Params, Request, frozen_mapping
-from mmo.spec.params import params_from_mapping
+from mmo.core.types import Completion, Request
 
 # How answers are compared (agree gates) and checked for form (extract gates), by check kind.
 AGREEMENT: Mapping[str, str] = {"choice": "choice", "number": "number", "json_schema": "json", "exact": "text"}
@@ -121,6 +121,7 @@ class TuneSet:
     left_out: Mapping[str, int] = field(default_factory=dict)  # why -> how many tasks (or models)
     base_profile: str | None = None
     tasks_path: str = ""
+    replay_data: str | None = None  # the replay data the bench's replay providers read, when it recorded it
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -137,8 +138,10 @@ def in_fit_half(task_id: str) -> bool:
 def load_tune_set(bench: BenchDir, models: Sequence[str] | None = None) -> TuneSet:
     """The bench run's model answers, split, with what could not be used counted."""
     info = read_info(bench)
+    notes = info.notes or {}
     numbered = _task_lines(bench)
-    tasks = [task_from_line(line, n, bench.tasks_path) for n, line in numbered]
+    base_params = notes.get("params") if isinstance(notes.get("params"), Mapping) else None
+    tasks = [task_from_line(line, n, bench.tasks_path, base_params) for n, line in numbered]
     lines = [line for _, line in numbered]
     by_label = _model_results(bench.results_path)
     labels = _chosen_labels(by_label, models, bench)
@@ -153,8 +156,8 @@ def load_tune_set(bench: BenchDir, models: Sequence[str] | None = None) -> TuneS
         TuneView(name, [t for t in usable if in_train(t.id) == side], {label: [_answer(by_label[label][t.id]) for t in usable if in_train(t.id) == side] for label in labels}, model_ids, how)
         for name, side in (("train", True), ("test", False))
     ]
-    notes = info.notes or {}
-    return TuneSet(bench, info.bench_id, data_sha256(bench), views[0], views[1], left_out, notes.get("base_profile"), info.tasks_path)
+    replay = notes.get("replay_data")
+    return TuneSet(bench, info.bench_id, data_sha256(bench), views[0], views[1], left_out, notes.get("base_profile"), info.tasks_path, replay if isinstance(replay, str) else None)
 
 
 def _model_results(path: Path) -> dict[str, dict[str, TaskResult]]:
@@ -282,32 +285,11 @@ def _check_kind(check: Any) -> str | None:
 # --- tasks -----------------------------------------------------------------------------------
 
 
-def task_from_line(line: Mapping[str, Any], number: int, path: Path) -> TuneTask:
-    """A stored task (``tasks.jsonl``: id, prompt or messages, system, params, category, tags)."""
-    try:
-        task_id = str(line["id"])
-        messages = _messages(line)
-        params = params_from_mapping(line.get("params") or {}, where=f"{path}:{number}: parameter")
-        tags = tuple(str(tag) for tag in line.get("tags") or ())
-        category = line.get("category")
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ConfigError(f"{path}:{number}: not a stored task ({type(error).__name__}: {error!r})") from None
-    category = str(category) if category else None
-    return TuneTask(task_id, task_request(task_id, messages, line.get("system"), params, category, tags), category, tags)
-
-
-def _messages(line: Mapping[str, Any]) -> tuple[Message, ...]:
-    if line.get("messages"):
-        messages = tuple(Message(m["role"], m["content"]) for m in line["messages"])
-        if not all(m.role in ROLES and isinstance(m.content, str) for m in messages):
-            raise TypeError("each message needs a role (system, user, assistant, tool) and text content")
-        return messages
-    if not isinstance(line.get("prompt"), str):
-        raise TypeError("a task needs a prompt (text) or messages")
-    return (Message("user", line["prompt"]),)
-
-
-def task_request(task_id: str, messages: Sequence[Message], system: str | None, params: Params, category: str | None, tags: tuple[str, ...]) -> Request:
-    metadata = {"id": task_id, **({"category": category} if category else {})}
-    head = (Message("system", system),) if system else ()
-    return Request((*head, *messages), params, frozen_mapping(metadata), tags)
+def task_from_line(line: Mapping[str, Any], number: int, path: Path, base_params: Mapping[str, Any] | None = None) -> TuneTask:
+    """A stored task (``tasks.jsonl``, as ``task_to_json`` wrote it), asked as the bench asked it
+    (``Task.request``: its parameters over the bench's ``-p`` ones)."""
+    task = task_from_json(line, where=f"{path}:{number}")
+    if not task.messages or not all(m.role in ROLES and isinstance(m.content, str) for m in task.messages):
+        raise ConfigError(f"{path}:{number}: not a stored task (each message needs a role: system, user, assistant or tool)")
+    category = str(task.category) if task.category else None
+    return TuneTask(task.id, task.request(base_params), category, tuple(str(tag) for tag in task.tags))

@@ -3,7 +3,7 @@
 The profile names each benchmarked model by an alias (the model's name without its provider, or
 the alias the bench used) mapped to the ``provider:model`` that answered in the bench; it declares
 the providers the bench's base profile declared for them (a ``replay`` provider reads the bench's
-replay data: ``--replay`` names another file), and its strategy is the chosen one. A learned
+replay data, or what ``--replay-data`` names), and its strategy is the chosen one. A learned
 router's model is written beside it as ``NAME.router.json`` (JSON; the profile names it by that
 relative path). A comment at the top says how it was tuned: the bench run and a hash of the data
 read, the split, the objective, and the figures on train and test.
@@ -68,7 +68,7 @@ def provider_entries(names: set[str], tune_set: TuneSet, replay: str | None, bas
         elif declared is not None:
             out[name] = declared.model_dump(mode="json", exclude_defaults=True) | {"kind": declared.kind}
         elif name not in BUILTIN_PROVIDERS:
-            raise ConfigError(f"provider {name!r} of the benchmarked models is not a built-in one, and the bench's base profile does not declare it")
+            raise ConfigError(f"provider {name!r} of the benchmarked models is not a built-in one, and the bench's base profile does not declare it (any more)")
     return out
 
 
@@ -76,7 +76,7 @@ def replay_source(tune_set: TuneSet) -> str:
     path = tune_set.tasks_path
     if path.startswith("builtin:") or ".jsonl" in Path(path).name:
         return path if path.startswith("builtin:") else str(Path(path).expanduser().resolve())
-    raise ConfigError(f"the bench's tasks ({path}) are not a replay file: name the replay data of the replay models with --replay FILE")
+    raise ConfigError(f"the bench's tasks ({path}) are not a replay file: name the replay data of the replay models with --replay-data NAME|PATH")
 
 
 # --- the file --------------------------------------------------------------------------------
