@@ -256,3 +256,20 @@ def test_replay_data_names_what_the_written_profiles_replay_provider_reads(bench
     assert written["providers"]["replay"] == {"kind": "replay", "path": "builtin:mmlu_pro", "key": "none"}
     unknown = mmo("tune", "--name", "x", "--replay-data", "mmlu_pr", "--no-learned")
     assert unknown.exit_code == 2 and "unknown replay data 'mmlu_pr'" in unknown.output and "Did you mean 'mmlu_pro'?" in unknown.output
+
+
+def test_the_written_replay_provider_reads_the_data_the_bench_answered_from(bench: TuneSet) -> None:
+    """A bench of the full set's tasks against the demo profile (whose replay provider names the
+    sample, `--replay-data mmlu_pro` overriding it): the tuned profile reads the full set, keeping
+    the rest of the demo's declaration."""
+    import yaml
+
+    info_path = bench.bench.info_path
+    info = json.loads(info_path.read_text())
+    info["tasks_path"], info["notes"]["base_profile"] = "builtin:mmlu_pro", "demo"
+    info_path.write_text(json.dumps(info))
+    assert mmo("tune", "--name", "full", "--no-learned").exit_code == 0
+    written = yaml.safe_load((MmoPaths.from_env().profiles_dir / "full.yaml").read_text())
+    assert written["providers"] == {"replay": {"kind": "replay", "path": "builtin:mmlu_pro", "key": "none"}}
+    task = bench.test.tasks[0]
+    assert mmo("ask", "--profile", "full", "--meta", f"id={task.id}", task.request.last_user_text()).exit_code == 0

@@ -15,6 +15,7 @@ racing for one name cannot both win. Each file is written whole to a temporary f
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from mmo.catalog.endpoints import BUILTIN_PROVIDERS
 from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError
 from mmo.core.paths import MmoPaths
+from mmo.providers.replay import BUILTIN_FILES, BUILTIN_PREFIX
 
 ROUTER_SUFFIX = ".router.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -58,25 +60,36 @@ def profile_data(node: SimNode, tune_set: TuneSet, name: str, *, description: st
 
 
 def provider_entries(names: set[str], tune_set: TuneSet, replay: str | None, base: Profile | None) -> dict[str, Any]:
-    """What the profile must declare for these providers: the base profile's declaration, a
-    replay provider on the bench's replay data, or nothing for a built-in provider."""
+    """What the profile must declare for these providers: the base profile's declaration (a
+    replay provider pointed at the data the bench answered from), or nothing for a built-in one."""
     out: dict[str, Any] = {}
     for name in sorted(names):
         declared = base.providers.get(name) if base is not None else None
-        if name == "replay" and (replay is not None or declared is None):
-            out[name] = {"kind": "replay", "path": replay or replay_source(tune_set), "key": "none"}
-        elif declared is not None:
-            out[name] = declared.model_dump(mode="json", exclude_defaults=True) | {"kind": declared.kind}
+        entry = declared.model_dump(mode="json", exclude_defaults=True) | {"kind": declared.kind} if declared is not None else None
+        if (entry["kind"] if entry else name) == "replay":
+            path = replay or replay_dataset(tune_set.tasks_path) or (entry or {}).get("path")
+            if not path:
+                raise ConfigError(f"the bench's tasks ({tune_set.tasks_path}) are not replay data: name what its replay models answered from with --replay-data NAME|PATH")
+            out[name] = (entry or {"kind": "replay", "key": "none"}) | {"path": path}
+        elif entry is not None:
+            out[name] = entry
         elif name not in BUILTIN_PROVIDERS:
             raise ConfigError(f"provider {name!r} of the benchmarked models is not a built-in one, and the bench's base profile does not declare it (any more)")
     return out
 
 
-def replay_source(tune_set: TuneSet) -> str:
-    path = tune_set.tasks_path
-    if path.startswith("builtin:") or ".jsonl" in Path(path).name:
-        return path if path.startswith("builtin:") else str(Path(path).expanduser().resolve())
-    raise ConfigError(f"the bench's tasks ({path}) are not a replay file: name the replay data of the replay models with --replay-data NAME|PATH")
+def replay_dataset(tasks_path: str) -> str | None:
+    """The bench's task set when it is replay data (a built-in data set, or a replay file: its
+    lines hold ``models``), as a replay ``path``: the recordings the replay models answered from."""
+    if tasks_path.startswith(BUILTIN_PREFIX):
+        return tasks_path if tasks_path[len(BUILTIN_PREFIX):] in BUILTIN_FILES else None
+    path = Path(tasks_path).expanduser()
+    try:
+        with (gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else path.open(encoding="utf-8")) as lines:
+            first = json.loads(lines.readline(1 << 24) or "null")
+    except (OSError, ValueError, EOFError):
+        return None
+    return str(path.resolve()) if isinstance(first, dict) and isinstance(first.get("models"), dict) else None
 
 
 # --- the file --------------------------------------------------------------------------------
