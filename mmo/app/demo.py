@@ -24,9 +24,10 @@ from mmo.core.errors import UnknownName
 from mmo.core.types import frozen_mapping
 
 DEMO_REPLAY = "builtin:mmlu_pro_sample"
+SAMPLE_DATA = "mmlu_pro_sample"  # --replay-data for every profile the demo runs
 DEMO_PROFILE = "demo"  # its aliases name the eight recorded models
 DEMO_MODELS = ("mistral7b", "llama8b", "mixtral", "llama70b", "flash", "jamba", "pro", "gpt4o")
-DEMO_PROFILES = ("cascade-agree",)
+DEMO_PROFILES = ("cascade-agree", "tuned")
 CHEAP_MODEL = "flash"  # the model the showcase question shows going wrong
 SHOWCASE_PROFILE = "tuned"
 
@@ -36,6 +37,7 @@ class DemoTask:
     id: str
     prompt: str
     reference: str | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,8 @@ async def demo_overview(env: AppEnv, *, profiles: tuple[str, ...] = DEMO_PROFILE
     from mmo.app.bench.bench import BenchRequest, run_bench
     from mmo.app.bench.report import summarize
 
-    settings = RunSettings(choice=ProfileChoice(profile=DEMO_PROFILE), read_cache=False, write_cache=False)
+    # Every target reads the sample (the tuned profile names the full set, a second longer load).
+    settings = RunSettings(choice=ProfileChoice(profile=DEMO_PROFILE, replay_data=SAMPLE_DATA), read_cache=False, write_cache=False)
     with tempfile.TemporaryDirectory(prefix="mmo-demo-") as scratch:
         request = BenchRequest(
             tasks=DEMO_REPLAY, models=DEMO_MODELS, profiles=profiles, settings=settings, concurrency=32, output_dir=str(Path(scratch) / "bench"), log_text=False
@@ -83,7 +86,7 @@ async def demo_overview(env: AppEnv, *, profiles: tuple[str, ...] = DEMO_PROFILE
     verdict = task_set.check_for(task).verdict(routed.completion.text, task.reference) if routed.completion is not None else None
     return DemoOverview(
         summary,
-        DemoTask(task.id, task.prompt, str(task.reference)),
+        DemoTask(task.id, task.prompt, str(task.reference), task.category),
         cheap,
         routed,
         verdict.correct if verdict is not None else None,
@@ -105,7 +108,7 @@ def _showcase(tasks: tuple[Task, ...], results: tuple[TaskResult, ...], profile_
 async def _run_one(task: Task, profile: str, env: AppEnv) -> RunOutcome:
     from mmo.app.engine import open_engine
 
-    settings = RunSettings(choice=ProfileChoice(profile=profile), read_cache=False, write_cache=False)
+    settings = RunSettings(choice=ProfileChoice(profile=profile, replay_data=SAMPLE_DATA), read_cache=False, write_cache=False)
     async with open_engine(settings, env, log_runs=False) as engine:
         return await engine.run(task.request())
 

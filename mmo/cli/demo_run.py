@@ -93,11 +93,19 @@ def _showcase(console: Console, overview: DemoOverview) -> None:
     console.print(Text(f"  and answered {overview.routed_letter or 'nothing'} {verdict}, for {dollars(routed.total_cost.usd if routed.total_cost else None)}"))
 
 
+def _category_meta(overview: DemoOverview) -> str:
+    """The question's category as ``mmo ask --meta`` passes it (router rules may read it)."""
+    import shlex
+
+    category = overview.task.category
+    return f" --meta {shlex.quote('category=' + category)}" if category else ""
+
+
 def _next_steps(console: Console, overview: DemoOverview) -> None:
     from rich.text import Text
 
     steps = (
-        ("see why", f'mmo ask -P {overview.profile} --explain --meta id={overview.task.id} "MMLU-Pro question"'),
+        ("see why", f'mmo ask -P {overview.profile} --explain --meta id={overview.task.id}{_category_meta(overview)} "MMLU-Pro question"'),
         ("bench it yourself", "mmo bench builtin:mmlu_pro_sample -P demo --models flash,pro,gpt4o --profiles cascade-agree,tuned --report bench.html"),
         ("tune your own", "mmo tune --name mine   (then: mmo ask -P mine ...)"),
         ("the full set", "mmo bench builtin:mmlu_pro -P demo --models flash,pro,gpt4o --replay-data mmlu_pro"),
