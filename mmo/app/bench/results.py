@@ -111,11 +111,9 @@ class BenchDir:
 
 def write_results(path: Path, results: Iterable[TaskResult]) -> None:
     """All results, written to a temporary file and renamed over ``path`` (never half a file)."""
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as out:
-        for result in results:
-            out.write(json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
-    temporary.replace(path)
+    from mmo.app.batch.output import write_lines_atomically
+
+    write_lines_atomically(path, (json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":")) for result in results))
 
 
 def read_results(path: Path) -> Iterator[TaskResult]:

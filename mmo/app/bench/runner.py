@@ -129,15 +129,13 @@ def task_row(task: Task) -> dict[str, Any]:
 def write_inputs(plan: BenchPlan) -> None:
     """Each target's input file (the same rows for every target), written once: a resumed bench
     finds them as they were, so each batch recognises its own run."""
-    lines = "".join(json.dumps(task_row(task), ensure_ascii=False, separators=(",", ":")) + "\n" for task in plan.tasks)
+    from mmo.app.batch.output import write_lines_atomically
+
+    lines = [json.dumps(task_row(task), ensure_ascii=False, separators=(",", ":")) for task in plan.tasks]
     for target in plan.targets:
         path = plan.input_path(target)
-        if path.exists():
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(lines, encoding="utf-8")
-        temporary.replace(path)
+        if not path.exists():
+            write_lines_atomically(path, lines)
 
 
 async def run_target(

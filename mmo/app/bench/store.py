@@ -102,11 +102,10 @@ def read_lock(bench: BenchDir) -> dict[str, Any]:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    """Write ``text`` (lines) to a temporary file beside ``path`` and rename it over: never half a file."""
+    from mmo.app.batch.output import write_lines_atomically
+
+    write_lines_atomically(path, text.rstrip("\n").split("\n") if text else [])
 
 
 def sha256_of(value: Any) -> str:
