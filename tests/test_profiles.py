@@ -28,6 +28,7 @@ BUILTINS = (
     "refine",
     "router",
     "three-tier",
+    "tuned",
     "vote",
 )
 
