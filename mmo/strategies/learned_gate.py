@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, cast
 
 from mmo.core.errors import ConfigError
 from mmo.strategies.learned_model import MAX_FEATURE_CHARS, MAX_FEATURES, InvalidModel, finite_number, read_model_file, request_features
@@ -75,10 +75,14 @@ def consult_inputs(mine: str | None, theirs: str | None) -> dict[str, float]:
     return {"agree": 1.0 if mine is not None and theirs == mine else 0.0, "other_none": 1.0 if theirs is None else 0.0}
 
 
+Compared = Literal["choice", "number", "json", "text"]
+Form = Literal["strict_choice", "number", "json"]
+
+
 @dataclass(frozen=True, slots=True)
 class GateModel:
-    extract: str
-    form: str | None
+    extract: Compared
+    form: Form | None
     consults: bool
     coefficients: Mapping[str, float]
     words: Mapping[str, float]
@@ -145,8 +149,8 @@ def parse_gate_model(data: Any) -> GateModel:
     if not isinstance(trained, Mapping):
         raise InvalidModel("`trained` must be an object")
     return GateModel(
-        extract,
-        form,
+        cast(Compared, extract),
+        cast(Form | None, form),
         consults,
         {name: finite_number(value, f"coefficients.{name}") for name, value in coefficients.items()},
         {word: finite_number(value, f"words[{word!r}]") for word, value in words.items()},

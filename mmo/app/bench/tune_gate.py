@@ -15,12 +15,12 @@ The inputs of each task are computed by the same functions the gate runs (``answ
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Sequence, cast
 
 from mmo.app.bench.tune_data import FORM, TuneView
 from mmo.app.bench.tune_learn import word_evidence
 from mmo.strategies.extract import extractor
-from mmo.strategies.learned_gate import ANSWER_INPUTS, CONSULT_INPUTS, GateModel, answer_inputs, consult_inputs, prompt_features
+from mmo.strategies.learned_gate import ANSWER_INPUTS, CONSULT_INPUTS, Compared, Form, GateModel, answer_inputs, consult_inputs, prompt_features
 
 REGULARISATION = 1e-2
 NEWTON_STEPS = 15
@@ -28,7 +28,7 @@ NEWTON_STEPS = 15
 
 def train_gate(view: TuneView, first: str, consult: str | None) -> GateModel:
     """A gate on ``first``'s answers (``consult``: the model asked for a second opinion)."""
-    extract, form = view.how, FORM.get(view.how)
+    extract, form = cast(Compared, view.how), cast(Form | None, FORM.get(view.how))
     read, read_form = extractor(extract), extractor(form) if form else None
     rows, right, features = [], [], []
     for index, task in enumerate(view.tasks):

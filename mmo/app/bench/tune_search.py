@@ -314,7 +314,7 @@ def learned_gates(view: TuneView, signals: Signals, found: Sequence[Candidate]) 
         for consult in _consults(singles, first.model):
             model = train_gate(view, first.model, consult)
             asked = {first.model, consult}
-            lasts = [Single(m) for m in view.labels if m not in asked]
+            lasts: list[SimNode] = [Single(m) for m in view.labels if m not in asked]
             lasts += [c.node for c in _best_at_each_price([c for c in cascades if not c.node.models() & asked], GATE_NESTED)]
             tails = [(last, last.outcome(view, signals)) for last in lasts]
             values = [p for p in signals.gate_probabilities(model, first.model, consult) if p is not None]
