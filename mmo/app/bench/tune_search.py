@@ -13,12 +13,16 @@ What is tried, in this order (each stage builds on the best of the previous ones
 3. three-tier cascades, from the best two-tier ones (``PREFIXES`` of them, the best at each of a
    range of prices of accuracy): the last tier becomes a cascade of its own with its own gates,
    or a third tier under the same gates;
-4. routers over a pool of the best so far (the cost/accuracy frontier, at most ``POOL``): one
+4. cascades whose first tier is judged by a learned gate (``learned_gates``, trained by
+   ``mmo.app.bench.tune_gate``): for the cheaper models of the single-model frontier, alone and
+   consulting a second model, at ``GATE_QUANTILES`` thresholds, escalating to another model or
+   to one of the best two-tier cascades that asks neither;
+5. routers over a pool of the best so far (the cost/accuracy frontier, at most ``POOL``): one
    rule on complexity or prompt tokens (at four quantiles) or on a tag; and per-category choices
    (one rule per category of at least ``MIN_GROUP`` tasks, each choosing, among at most
    ``CATEGORY_POOL`` frontier members, the best accuracy at a price of accuracy; the other
    categories go to the default), scored out of fold;
-5. learned routers over a few of the frontier's members (``mmo.app.bench.tune_learn``), one per
+6. learned routers over a few of the frontier's members (``mmo.app.bench.tune_learn``), one per
    price of accuracy, scored out of fold.
 
 A model is asked at most once per request: a cascade never asks a model that already answered or
