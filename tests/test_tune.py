@@ -56,10 +56,11 @@ def test_every_kind_of_strategy_simulated_gives_exactly_the_live_answer_and_cost
     tune_set = load_tune_set(build_bench(tmp_path / "bench", rewrite=rewrite, category=science_or_not))
     fit, _ = halves(tune_set.train)
     found = search(fit)
-    wanted = {"single", "cascade with agree", "nested cascade", "three tiers", "complexity router", "length router", "category router", "learned router"}
+    wanted = {"single", "cascade with agree", "nested cascade", "three tiers", "complexity router", "length router", "category router", "learned router", "learned gate"}
     picked: dict[str, Candidate] = {}
     for candidate in found:
         picked.setdefault(kind_of(candidate), candidate)
+    picked["learned gate consulting"] = next(c for c in found if isinstance(c.node, Cascade) and c.node.gate.learned and c.node.gate.learned.consult)
     if rewrite is not None:  # the confidence gate removes the line every other gate then reads
         picked["confidence"] = next(c for c in found if isinstance(c.node, Cascade) and c.node.gate.cleans and c.node.gate.agree)
     assert wanted <= set(picked)

@@ -65,6 +65,18 @@ def simulated(tune_set: TuneSet, node: SimNode) -> dict[str, tuple[str | None, f
     return out
 
 
+def inlined(node: Any, directory: Path) -> Any:
+    """A written strategy with each learned gate's model file (beside the profile) read back inline."""
+    if isinstance(node, list):
+        return [inlined(item, directory) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: inlined(value, directory) for key, value in node.items()}
+    if isinstance(out.get("learned"), dict) and isinstance(out["learned"].get("model"), str):
+        out["learned"] = {**out["learned"], "model": json.loads((directory / out["learned"]["model"]).read_text())}
+    return out
+
+
 def assert_batch_matches(profile: str, tune_set: TuneSet, node: SimNode, tmp_path: Path) -> None:
     rows = tmp_path / f"rows-{Path(profile).stem}.jsonl"
     write_rows(rows, tune_set)
@@ -94,7 +106,7 @@ def test_tune_writes_a_profile_that_ask_and_batch_use_with_the_simulated_answers
 
     # The same tune, as a use case, to know the strategy it chose and what it simulated.
     outcome = asyncio.run(tune(TuneRequest(objective=Objective("max-cost", 0.0006)), env()))
-    assert outcome.chosen is not None and outcome.profile["strategy"] == __import__("yaml").safe_load(text)["strategy"]
+    assert outcome.chosen is not None and outcome.profile["strategy"] == inlined(__import__("yaml").safe_load(text)["strategy"], written.parent)
     assert_batch_matches("tuned", bench, outcome.chosen.node, tmp_path)
 
     task = bench.test.tasks[0]

@@ -45,7 +45,7 @@ def tune(
             help="Recorded data the written profile's replay providers read: mmlu_pro, mmlu_pro_sample or a replay file (default: the bench's).",
         ),
     ] = None,
-    no_learned: Annotated[bool, typer.Option("--no-learned", help="Leave out the learned router (a faster search).")] = False,
+    no_learned: Annotated[bool, typer.Option("--no-learned", help="Leave out the learned router and learned gates (a faster search).")] = False,
     json_out: JsonOption = False,
     debug: DebugOption = False,
 ) -> None:

@@ -122,7 +122,7 @@ def _sigmoid(z: float) -> float:
 def load_model(value: str | Mapping[str, Any]) -> LearnedModel:
     """A model from a JSON file (a path) or given inline (a mapping), checked."""
     if isinstance(value, str):
-        data, where = _read_file(value), f"learned router model {value}"
+        data, where = read_model_file(value, "learned router model"), f"learned router model {value}"
     else:
         data, where = value, "learned router model (inline)"
     try:
@@ -131,25 +131,29 @@ def load_model(value: str | Mapping[str, Any]) -> LearnedModel:
         raise ConfigError(f"{where}: {problem}; write it again with `mmo tune`") from None
 
 
-def _read_file(path: str) -> Any:
-    where = f"learned router model {path}"
+def read_model_file(path: str, what: str) -> Any:
+    """The JSON in a model file (``what``: how errors name it), at most ``MAX_MODEL_BYTES``."""
+    where = f"{what} {path}"
     try:
         with Path(path).expanduser().open("rb") as file:
             raw = file.read(MAX_MODEL_BYTES + 1)
     except OSError as error:
         raise ConfigError(f"{where}: cannot read it: {error.strerror or error} (a relative path is read beside the profile)") from None
     if len(raw) > MAX_MODEL_BYTES:
-        raise ConfigError(f"{where}: larger than {MAX_MODEL_BYTES // (1024 * 1024)} MiB: not a learned router model")
+        raise ConfigError(f"{where}: larger than {MAX_MODEL_BYTES // (1024 * 1024)} MiB: not a {what}")
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as error:
         raise ConfigError(f"{where}: not valid JSON ({error})") from None
     except RecursionError:
-        raise ConfigError(f"{where}: nested too deeply to be a learned router model") from None
+        raise ConfigError(f"{where}: nested too deeply to be a {what}") from None
 
 
-class _Invalid(Exception):
-    pass
+class InvalidModel(Exception):
+    """What is wrong with a model's data (the caller names the file)."""
+
+
+_Invalid = InvalidModel
 
 
 def parse_model(data: Any) -> LearnedModel:
@@ -162,7 +166,7 @@ def parse_model(data: Any) -> LearnedModel:
     branches = _branches(data.get("branches"))
     count = len(branches)
     weights = _weights(data.get("weights"), count)
-    cost_weight = _number(data.get("cost_weight"), "cost_weight")
+    cost_weight = finite_number(data.get("cost_weight"), "cost_weight")
     trained = data.get("trained", {})
     if not isinstance(trained, Mapping):
         raise _Invalid("`trained` must be an object")
@@ -194,10 +198,10 @@ def _weights(value: Any, count: int) -> dict[str, tuple[float, ...]]:
 def _vector(value: Any, name: str, count: int) -> tuple[float, ...]:
     if not isinstance(value, list) or len(value) != count:
         raise _Invalid(f"`{name}` must be a list of {count} numbers, one per branch")
-    return tuple(_number(item, name) for item in value)
+    return tuple(finite_number(item, name) for item in value)
 
 
-def _number(value: Any, name: str) -> float:
+def finite_number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise _Invalid(f"`{name}` holds {value!r}, not a finite number")
     return float(value)

@@ -207,3 +207,15 @@ def _sigmoid(z: float) -> float:
         return 1.0 / (1.0 + math.exp(-min(z, 700.0)))
     e = math.exp(max(z, -700.0))
     return e / (1.0 + e)
+
+
+def word_evidence(features: Sequence[frozenset[str]], right: Sequence[bool], *, folds: int = 5, min_count: int = 3, max_features: int = 50_000) -> tuple[dict[str, float], list[float]]:
+    """One outcome's naive Bayes word weights (counted on every task) and each task's evidence
+    from weights counted on the other folds (what a learned gate's ``words`` input is fitted on)."""
+    vocabulary = _vocabulary(features, min_count, max_features)
+    kept = [tuple(sorted(f for f in feats if f in vocabulary)) for feats in features]
+    counts = _fold_counts(kept, [right], folds)
+    totals = [_sum_counts(branch) for branch in counts]
+    evidence = [row[0] for row in _out_of_fold_evidence(kept, counts, totals, folds)]
+    weights = {feature: values[0] for feature, values in _weights(totals, vocabulary).items()}
+    return weights, evidence

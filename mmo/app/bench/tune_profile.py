@@ -4,8 +4,8 @@ The profile names each benchmarked model by an alias (the model's name without i
 the alias the bench used) mapped to the ``provider:model`` that answered in the bench; it declares
 the providers the bench's base profile declared for them (a ``replay`` provider reads the bench's
 replay data, or what ``--replay-data`` names), and its strategy is the chosen one. A learned
-router's model is written beside it as ``NAME.router.json`` (JSON; the profile names it by that
-relative path). A comment at the top says how it was tuned: the bench run and a hash of the data
+router's model is written beside it as ``NAME.router.json``, a learned gate's as ``NAME.gate.json``
+(``NAME.gate-2.json``... for more; JSON; the profile names each by that relative path). A comment at the top says how it was tuned: the bench run and a hash of the data
 read, the split, the objective, and the figures on train and test.
 
 Nothing is overwritten without ``force``: without it, a profile or model file already there is an
@@ -34,6 +34,7 @@ from mmo.core.paths import MmoPaths
 from mmo.providers.replay import BUILTIN_FILES, BUILTIN_PREFIX
 
 ROUTER_SUFFIX = ".router.json"
+GATE_SUFFIX = ".gate.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -117,7 +118,9 @@ def write_profile(path: Path, data: Mapping[str, Any], header: Sequence[str], *,
     data = dict(data)
     model = _learned_model(data)
     router = path.with_name(path.stem + ROUTER_SUFFIX) if model is not None else None
-    existing = [p for p in (path, router) if p is not None and (p.exists() or p.is_symlink())]
+    gates: list[tuple[Path, Mapping[str, Any]]] = []
+    data["strategy"] = _gate_files(data.get("strategy"), path, gates)
+    existing = [p for p in (path, router, *(g for g, _ in gates)) if p is not None and (p.exists() or p.is_symlink())]
     if existing and not force:
         raise ConfigError(f"{existing[0]} already exists: choose another --name, or pass --force to replace it")
     if model is not None and router is not None:
@@ -127,11 +130,30 @@ def write_profile(path: Path, data: Mapping[str, Any], header: Sequence[str], *,
         path.parent.mkdir(parents=True, exist_ok=True)
         if model is not None and router is not None:
             _place(router, json.dumps(model, ensure_ascii=False, separators=(",", ":")) + "\n", force)
+        for gate_path, gate_model in gates:
+            _place(gate_path, json.dumps(gate_model, ensure_ascii=False, separators=(",", ":")) + "\n", force)
         _place(path, text, force)
     except OSError as error:
         where = error.filename or path
         raise ConfigError(f"cannot write the profile {path}: {where}: {error.strerror or error} (choose another --name or -o FILE)") from None
     return Written(path, router)
+
+
+def _gate_files(node: Any, path: Path, found: list[tuple[Path, Mapping[str, Any]]]) -> Any:
+    """``node`` with each inline learned gate model replaced by the name of the file it is to be
+    written to (collected in ``found``), anywhere in the strategy."""
+    if isinstance(node, list):
+        return [_gate_files(item, path, found) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out = {key: _gate_files(value, path, found) for key, value in node.items()}
+    learned = out.get("learned")
+    if isinstance(learned, Mapping) and isinstance(learned.get("model"), Mapping):
+        suffix = GATE_SUFFIX if not found else f".gate-{len(found) + 1}.json"
+        target = path.with_name(path.stem + suffix)
+        found.append((target, learned["model"]))
+        out["learned"] = {**learned, "model": target.name}
+    return out
 
 
 def _learned_model(data: Mapping[str, Any]) -> Mapping[str, Any] | None:

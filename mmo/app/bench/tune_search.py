@@ -13,12 +13,16 @@ What is tried, in this order (each stage builds on the best of the previous ones
 3. three-tier cascades, from the best two-tier ones (``PREFIXES`` of them, the best at each of a
    range of prices of accuracy): the last tier becomes a cascade of its own with its own gates,
    or a third tier under the same gates;
-4. routers over a pool of the best so far (the cost/accuracy frontier, at most ``POOL``): one
+4. cascades whose first tier is judged by a learned gate (``learned_gates``, trained by
+   ``mmo.app.bench.tune_gate``): for the cheaper models of the single-model frontier, alone and
+   consulting a second model, at ``GATE_QUANTILES`` thresholds, escalating to another model or
+   to one of the best two-tier cascades that asks neither;
+5. routers over a pool of the best so far (the cost/accuracy frontier, at most ``POOL``): one
    rule on complexity or prompt tokens (at four quantiles) or on a tag; and per-category choices
    (one rule per category of at least ``MIN_GROUP`` tasks, each choosing, among at most
    ``CATEGORY_POOL`` frontier members, the best accuracy at a price of accuracy; the other
    categories go to the default), scored out of fold;
-5. learned routers over a few of the frontier's members (``mmo.app.bench.tune_learn``), one per
+6. learned routers over a few of the frontier's members (``mmo.app.bench.tune_learn``), one per
    price of accuracy, scored out of fold.
 
 A model is asked at most once per request: a cascade never asks a model that already answered or
@@ -38,10 +42,11 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from mmo.app.bench.tune_bits import mask_of
 from mmo.app.bench.tune_data import TuneView
+from mmo.app.bench.tune_gate import train_gate
 from mmo.app.bench.tune_learn import train_router
 from mmo.app.bench.tune_profile import aliases
 from mmo.app.bench.tune_signals import Signals, quantiles
-from mmo.app.bench.tune_sim import Cascade, Figures, GateChoice, Learned, Outcome, Routed, SimNode, Single, figures, per_task
+from mmo.app.bench.tune_sim import Cascade, Figures, GateChoice, Learned, LearnedUse, Outcome, Routed, SimNode, Single, figures, per_task
 from mmo.strategies.learned_model import pick
 
 PREFIXES = 16
@@ -53,6 +58,10 @@ MIN_GROUP = 20
 LENGTH_QUANTILES = 5
 SCORE_QUANTILES = 4
 RULE_QUANTILES = 4
+GATE_FIRSTS = 2
+GATE_CONSULTS = 2
+GATE_QUANTILES = 24
+GATE_NESTED = 6
 RECORDED_SHARE = 0.5  # a gate on confidence or logprobs is tried when at least this share of answers has one
 
 
@@ -72,6 +81,7 @@ class Candidate:
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
     learned: bool = True
+    gates: bool = True
     routers: bool = True
     three_tiers: bool = True
 
@@ -87,6 +97,9 @@ def search(view: TuneView, options: SearchOptions = SearchOptions(), progress: C
     if options.three_tiers:
         found += three_tier(view, signals, found)
         say(f"{len(found)} after three-tier cascades")
+    if options.learned and options.gates:
+        found += learned_gates(view, signals, found)
+        say(f"{len(found)} after cascades with learned gates")
     if options.routers:
         found += routers(view, signals, pool(found, POOL), pool(found, CATEGORY_POOL))
         say(f"{len(found)} after routers")
@@ -285,6 +298,54 @@ def _best_at_each_price(candidates: Sequence[Candidate], count: int) -> list[Can
             chosen.setdefault(id(candidate), candidate)
     ranked = sorted(chosen.values(), key=lambda c: (c.select.cost_per_task, -c.select.accuracy))
     return ranked[:count]
+
+
+# --- learned gates ---------------------------------------------------------------------------
+
+
+def learned_gates(view: TuneView, signals: Signals, found: Sequence[Candidate]) -> list[Candidate]:
+    """Cascades whose first tier is judged by a learned gate (``tune_gate``), with and without a
+    second opinion, at ``GATE_QUANTILES`` thresholds, escalating to another model or to one of
+    the best two-tier cascades that asks neither model."""
+    if view.size < 50 or len(view.labels) < 2:
+        return []
+    singles = [c for c in found if c.kind == "single"]
+    firsts = [c.node for c in frontier(singles)][:-1][:GATE_FIRSTS]
+    cascades = [c for c in found if isinstance(c.node, Cascade) and len(c.node.tiers) == 2]
+    out = []
+    for first in firsts:
+        assert isinstance(first, Single)
+        for consult in _consults(singles, first.model):
+            model = train_gate(view, first.model, consult)
+            asked = {first.model, consult}
+            lasts: list[SimNode] = [Single(m) for m in view.labels if m not in asked]
+            lasts += [c.node for c in _best_at_each_price([c for c in cascades if not c.node.models() & asked], GATE_NESTED)]
+            tails = [(last, last.outcome(view, signals)) for last in lasts]
+            values = [p for p in signals.gate_probabilities(model, first.model, consult) if p is not None]
+            for threshold in quantiles([round(p, 4) for p in values], GATE_QUANTILES):
+                gate = GateChoice(how=view.how, learned=LearnedUse(model, threshold, consult))
+                screened = _screen(view, signals, first.model, gate, view.all)
+                rest = view.all & ~screened.accepted
+                for last, outcome in tails:
+                    part = outcome.restrict(rest)
+                    right = screened.right | right_of(view, part)
+                    result = Figures(view.size, right.bit_count(), screened.cost + figures(view, part).cost_usd)
+                    out.append(Candidate(Cascade((first, last), gate), "learned gate", result, result, right))
+    return out
+
+
+def _consults(singles: Sequence[Candidate], first: str) -> list[str | None]:
+    """No second opinion; the ``GATE_CONSULTS`` most accurate other models cheaper than the most
+    accurate one; and the cheapest other model."""
+    others = [c for c in singles if isinstance(c.node, Single) and c.node.model != first]
+    if not others:
+        return [None]
+    dearest = max(others, key=lambda c: (c.select.accuracy, -c.select.cost_usd))
+    cheaper = sorted((c for c in others if c.select.cost_usd < dearest.select.cost_usd), key=lambda c: -c.select.accuracy)
+    chosen = [c.node.model for c in cheaper[:GATE_CONSULTS] if isinstance(c.node, Single)]
+    cheapest = min(others, key=lambda c: c.select.cost_usd).node
+    assert isinstance(cheapest, Single)
+    return [None, *dict.fromkeys([*chosen, cheapest.model])]
 
 
 # --- routers ---------------------------------------------------------------------------------

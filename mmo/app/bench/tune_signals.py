@@ -25,9 +25,11 @@ from mmo.spec.extract import ExtractSpec
 from mmo.strategies.extract import extractor
 from mmo.strategies.gates.confidence import ConfidenceGate, split_confidence
 from mmo.strategies.gates.extracted import ExtractGate
+from mmo.strategies.gates.learned import probability
 from mmo.strategies.gates.length import MaxLengthGate, MinLengthGate
 from mmo.strategies.gates.logprob import LogprobGate
 from mmo.strategies.gates.verdict import LocalGate
+from mmo.strategies.learned_gate import GateModel
 from mmo.strategies.learned_model import LearnedModel, request_features
 from mmo.strategies.router_rules import RequestFacts, compile_rule
 from mmo.strategies.router_when import WhenSpec
@@ -50,6 +52,7 @@ class Signals:
         self._masks: dict[Hashable, int] = {}
         self._figures: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._probabilities: tuple[Mapping[str, Any], list[tuple[float, ...]]] | None = None
+        self._gates: dict[tuple[int, str, str | None], tuple[GateModel, tuple[float | None, ...]]] = {}
 
     # --- answers -------------------------------------------------------------------------
 
@@ -103,6 +106,21 @@ class Signals:
             if figure not in verdicts:
                 verdicts[figure] = judge.verdict(self._completion(label, index)).passed
         return mask_of(verdicts[figure] for figure in figures)
+
+    def gate_probabilities(self, model: GateModel, label: str, consult: str | None) -> tuple[float | None, ...]:
+        """What a learned gate makes of each of ``label``'s answers (``None``: nothing to
+        extract), ``consult``'s answer its second opinion: the gate's own ``probability``."""
+        key = (id(model), label, consult)
+        kept = self._gates.get(key)
+        if kept is None or kept[0] is not model:
+            answers, others = self.view.answers[label], self.view.answers[consult] if consult else None
+            found = tuple(probability(model, task.request, answers[n].text, others[n].text if others else None) for n, task in enumerate(self.view.tasks))
+            kept = self._gates[key] = (model, found)
+        return kept[1]
+
+    def learned(self, model: GateModel, label: str, consult: str | None, min_p: float) -> int:
+        """Where a learned gate with ``min_p`` passes ``label``'s answers."""
+        return mask_of(p is not None and p >= min_p for p in self.gate_probabilities(model, label, consult))
 
     def _completion(self, label: str, index: int) -> Completion:
         return self.view.completion(label, index)

@@ -26,6 +26,7 @@ from typing import Any, Mapping, Protocol, Sequence
 from mmo.app.bench.tune_bits import mask_of, positions
 from mmo.app.bench.tune_data import TuneView
 from mmo.app.bench.tune_signals import Signals
+from mmo.strategies.learned_gate import GateModel
 from mmo.strategies.learned_model import LearnedModel, pick
 
 Names = Mapping[str, str]  # model label -> its alias in the profile
@@ -111,13 +112,29 @@ class Single:
 
 
 @dataclass(frozen=True, slots=True)
+class LearnedUse:
+    """A learned gate: its model, the least probability that passes, the model it consults."""
+
+    model: GateModel
+    min_p: float
+    consult: str | None = None
+
+    def spec(self, names: Names) -> dict[str, Any]:
+        return {"model": self.model.to_json(), "min_p": self.min_p} | ({"consult": names[self.consult]} if self.consult else {})
+
+    def describe(self, names: Names | None = None) -> str:
+        return f"learned p >= {self.min_p:.3g}" + (f" consulting {_named(names, self.consult)}" if self.consult else "")
+
+
+@dataclass(frozen=True, slots=True)
 class GateChoice:
-    """A cascade's ``accept:``: the free gates, then optionally ``agree``."""
+    """A cascade's ``accept:``: the free gates, then optionally ``agree`` or a learned gate."""
 
     form: str | None = None  # extract: the answer's form (strict_choice for letters)
     thresholds: tuple[tuple[str, Any], ...] = ()  # (max_length | min_length | min_confidence | min_logprob, value)
     agree: str | None = None  # the model asked for a second opinion
     how: str = "choice"  # how agree compares the two answers
+    learned: LearnedUse | None = None  # never with agree: the two would each ask a model
 
     @property
     def cleans(self) -> bool:
@@ -140,12 +157,16 @@ class GateChoice:
         accept.update(self.thresholds)
         if self.agree is not None:
             accept["agree"] = {"model": names[self.agree], "extract": self.how}
+        if self.learned is not None:
+            accept["learned"] = self.learned.spec(names)
         return accept
 
     def describe(self, names: Names | None = None) -> str:
         parts = ([self.form] if self.form else []) + [f"{gate} {value:g}" for gate, value in self.thresholds]
         if self.agree is not None:
             parts.append(f"agree {_named(names, self.agree)}")
+        if self.learned is not None:
+            parts.append(self.learned.describe(names))
         return " & ".join(parts)
 
 
@@ -165,10 +186,22 @@ class Cascade:
                 accepted &= signals.has_key(tier.model, self.gate.cleans)
                 parts.append(Outcome((), ((self.gate.agree, accepted),)))
                 accepted &= signals.agree(tier.model, self.gate.agree, self.gate.cleans)
+            if self.gate.learned is not None:
+                accepted = self._learned(parts, signals, tier.model, accepted)
             parts.append(Outcome(((tier.model, accepted),), ()))
             remaining &= ~accepted
         parts.append(self.tiers[-1].outcome(view, signals).restrict(remaining))
         return Outcome.join(parts)
+
+    def _learned(self, parts: list[Outcome], signals: Signals, model: str, accepted: int) -> int:
+        """A learned gate fails an answer with nothing to extract at once; else it consults its
+        model (when it has one) and passes where the probability reaches ``min_p``."""
+        use = self.gate.learned
+        assert use is not None and self.gate.agree is None and not self.gate.cleans, "a learned gate reads the answer as recorded, alone"
+        accepted &= signals.has_key(model)
+        if use.consult is not None:
+            parts.append(Outcome((), ((use.consult, accepted),)))
+        return accepted & signals.learned(use.model, model, use.consult, use.min_p)
 
     def spec(self, names: Names) -> Any:
         return {"cascade": [tier.spec(names) for tier in self.tiers], "accept": self.gate.spec(names), "on_exhausted": "last"}
@@ -179,7 +212,8 @@ class Cascade:
 
     def models(self) -> set[str]:
         found = set().union(*(t.models() for t in self.tiers))
-        return found | ({self.gate.agree} if self.gate.agree else set())
+        consulted = {self.gate.learned.consult} if self.gate.learned and self.gate.learned.consult else set()
+        return found | ({self.gate.agree} if self.gate.agree else set()) | consulted
 
 
 @dataclass(frozen=True, slots=True)

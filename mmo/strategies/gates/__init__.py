@@ -20,6 +20,8 @@ extract            an answer can be extracted (``mmo.strategies.extract``)
 min_confidence     the model's self-rated confidence, which the gate asks for, is at least this
 min_logprob        the mean token log-probability is at least this
 agree              another node, asked the same request, gives the same extracted answer
+learned            a model trained by ``mmo tune`` gives the answer at least ``min_p`` chance of
+                   being right (from the prompt, the answer and, optionally, a consulted node)
 judge              a judge node scores the answer 0-10 against the rubric at least ``min_score``
 =================  ===========================================================================
 

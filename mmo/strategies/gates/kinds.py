@@ -31,6 +31,7 @@ GATE_MODULES: tuple[str, ...] = (
     "mmo.strategies.gates.confidence",
     "mmo.strategies.gates.logprob",
     "mmo.strategies.gates.agree",
+    "mmo.strategies.gates.learned",
     "mmo.strategies.gates.judge",
 )
 
