@@ -37,8 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, cast
 
-from mmo.core.errors import ConfigError
-from mmo.strategies.learned_model import MAX_FEATURE_CHARS, MAX_FEATURES, InvalidModel, finite_number, read_model_file, request_features
+from mmo.strategies.learned_model import MAX_FEATURE_CHARS, MAX_FEATURES, InvalidModel, finite_number, load_checked, request_features, sigmoid
 
 GATE_FORMAT = "mmo-learned-gate"
 GATE_VERSION = 1
@@ -94,7 +93,7 @@ class GateModel:
 
     def probability(self, inputs: Mapping[str, float]) -> float:
         z = self.coefficients.get("bias", 0.0) + math.fsum(self.coefficients.get(name, 0.0) * value for name, value in sorted(inputs.items()))
-        return _sigmoid(z)
+        return sigmoid(z)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,23 +108,9 @@ class GateModel:
         }
 
 
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-min(z, 700.0)))
-    e = math.exp(max(z, -700.0))
-    return e / (1.0 + e)
-
-
 def load_gate_model(value: str | Mapping[str, Any]) -> GateModel:
     """A model from a JSON file (a path) or given inline (a mapping), checked."""
-    if isinstance(value, str):
-        data, where = read_model_file(value, "learned gate model"), f"learned gate model {value}"
-    else:
-        data, where = value, "learned gate model (inline)"
-    try:
-        return parse_gate_model(data)
-    except InvalidModel as problem:
-        raise ConfigError(f"{where}: {problem}; write it again with `mmo tune`") from None
+    return load_checked(value, "learned gate model", parse_gate_model)
 
 
 def parse_gate_model(data: Any) -> GateModel:

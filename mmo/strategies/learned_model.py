@@ -36,9 +36,11 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from mmo.core.errors import ConfigError
+
+T = TypeVar("T")
 
 MODEL_FORMAT = "mmo-learned-router"
 MODEL_VERSION = 1
@@ -80,7 +82,7 @@ class LearnedModel:
         known = [self.weights[feature] for feature in features if feature in self.weights]
         norm = math.sqrt(max(1, len(known)))
         sums = [math.fsum(column) for column in zip(*known, strict=True)] if known else [0.0] * len(self.branches)
-        return tuple(_sigmoid(b + s * total / norm) for b, s, total in zip(self.bias, self.scale, sums, strict=True))
+        return tuple(sigmoid(b + s * total / norm) for b, s, total in zip(self.bias, self.scale, sums, strict=True))
 
     def choose(self, text: str) -> Choice:
         return pick(self.probabilities(request_features(text)), self.cost_usd, self.cost_weight)
@@ -109,7 +111,8 @@ def pick(probabilities: Sequence[float], cost_usd: Sequence[float], cost_weight:
     return Choice(best, tuple(probabilities), values)
 
 
-def _sigmoid(z: float) -> float:
+def sigmoid(z: float) -> float:
+    """The logistic function, without overflow at either end."""
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-min(z, 700.0)))
     e = math.exp(max(z, -700.0))
@@ -121,14 +124,29 @@ def _sigmoid(z: float) -> float:
 
 def load_model(value: str | Mapping[str, Any]) -> LearnedModel:
     """A model from a JSON file (a path) or given inline (a mapping), checked."""
+    return load_checked(value, "learned router model", parse_model)
+
+
+def load_checked(value: str | Mapping[str, Any], what: str, parse: Callable[[Any], T]) -> T:
+    """A learned model of any kind from a JSON file (a path) or inline (a mapping), read by
+    ``parse``; a problem is a ``ConfigError`` naming ``what`` and where it came from."""
     if isinstance(value, str):
-        data, where = read_model_file(value, "learned router model"), f"learned router model {value}"
+        data, where = read_model_file(value, what), f"{what} {value}"
     else:
-        data, where = value, "learned router model (inline)"
+        data, where = value, f"{what} (inline)"
     try:
-        return parse_model(data)
-    except _Invalid as problem:
+        return parse(data)
+    except InvalidModel as problem:
         raise ConfigError(f"{where}: {problem}; write it again with `mmo tune`") from None
+
+
+def beside_the_profile(value: str | dict[str, Any], profile_dir: Any) -> str | dict[str, Any]:
+    """A model file named relative to the profile that names it, as a path from here."""
+    if isinstance(value, str) and profile_dir is not None:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            return str(Path(profile_dir) / path)
+    return value
 
 
 def read_model_file(path: str, what: str) -> Any:
@@ -153,57 +171,54 @@ class InvalidModel(Exception):
     """What is wrong with a model's data (the caller names the file)."""
 
 
-_Invalid = InvalidModel
-
-
 def parse_model(data: Any) -> LearnedModel:
-    """The model ``data`` describes; raises ``_Invalid`` (turned into a ``ConfigError``) when it
+    """The model ``data`` describes; raises ``InvalidModel`` (turned into a ``ConfigError``) when it
     is not one."""
     if not isinstance(data, Mapping) or data.get("format") != MODEL_FORMAT:
-        raise _Invalid(f"not a learned router model (expected an object with \"format\": \"{MODEL_FORMAT}\")")
+        raise InvalidModel(f"not a learned router model (expected an object with \"format\": \"{MODEL_FORMAT}\")")
     if data.get("version") != MODEL_VERSION:
-        raise _Invalid(f"version {data.get('version')!r} is not one this mmo reads (it reads version {MODEL_VERSION})")
+        raise InvalidModel(f"version {data.get('version')!r} is not one this mmo reads (it reads version {MODEL_VERSION})")
     branches = _branches(data.get("branches"))
     count = len(branches)
     weights = _weights(data.get("weights"), count)
     cost_weight = finite_number(data.get("cost_weight"), "cost_weight")
     trained = data.get("trained", {})
     if not isinstance(trained, Mapping):
-        raise _Invalid("`trained` must be an object")
+        raise InvalidModel("`trained` must be an object")
     numbers = {key: _vector(data.get(key), key, count) for key in ("bias", "scale", "cost_usd")}
     if any(cost < 0 for cost in numbers["cost_usd"]) or cost_weight < 0:
-        raise _Invalid("costs and cost_weight must not be negative")
+        raise InvalidModel("costs and cost_weight must not be negative")
     return LearnedModel(branches, numbers["bias"], numbers["scale"], weights, numbers["cost_usd"], cost_weight, dict(trained))
 
 
 def _branches(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_BRANCHES:
-        raise _Invalid(f"`branches` must be a list of 1 to {MAX_BRANCHES} names")
+        raise InvalidModel(f"`branches` must be a list of 1 to {MAX_BRANCHES} names")
     if not all(isinstance(name, str) and name for name in value) or len(set(value)) != len(value):
-        raise _Invalid("`branches` must hold distinct non-empty names")
+        raise InvalidModel("`branches` must hold distinct non-empty names")
     return tuple(value)
 
 
 def _weights(value: Any, count: int) -> dict[str, tuple[float, ...]]:
     if not isinstance(value, Mapping) or len(value) > MAX_FEATURES:
-        raise _Invalid(f"`weights` must be an object of at most {MAX_FEATURES:,} features")
+        raise InvalidModel(f"`weights` must be an object of at most {MAX_FEATURES:,} features")
     out: dict[str, tuple[float, ...]] = {}
     for feature, weights in value.items():
         if len(feature) > MAX_FEATURE_CHARS:
-            raise _Invalid(f"feature {feature[:20]!r}... is longer than {MAX_FEATURE_CHARS} characters")
+            raise InvalidModel(f"feature {feature[:20]!r}... is longer than {MAX_FEATURE_CHARS} characters")
         out[feature] = _vector(weights, f"weights[{feature!r}]", count)
     return out
 
 
 def _vector(value: Any, name: str, count: int) -> tuple[float, ...]:
     if not isinstance(value, list) or len(value) != count:
-        raise _Invalid(f"`{name}` must be a list of {count} numbers, one per branch")
+        raise InvalidModel(f"`{name}` must be a list of {count} numbers, one per branch")
     return tuple(finite_number(item, name) for item in value)
 
 
 def finite_number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _Invalid(f"`{name}` holds {value!r}, not a finite number")
+        raise InvalidModel(f"`{name}` holds {value!r}, not a finite number")
     return float(value)
 
 

@@ -23,7 +23,6 @@ the picked branch's: the choice is made from the prompt alone, so it is known be
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -34,7 +33,7 @@ from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
 from mmo.spec.base import Spec
 from mmo.strategies.kinds import Builder, StrategyKind
-from mmo.strategies.learned_model import Choice, LearnedModel, load_model
+from mmo.strategies.learned_model import Choice, LearnedModel, beside_the_profile, load_model
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
@@ -52,12 +51,7 @@ class LearnedRouterSpec(Spec):
     @field_validator("learned_router")
     @classmethod
     def _beside_the_profile(cls, value: str | dict[str, Any], info: ValidationInfo) -> str | dict[str, Any]:
-        directory = (info.context or {}).get(PROFILE_DIR)
-        if isinstance(value, str) and directory is not None:
-            path = Path(value).expanduser()
-            if not path.is_absolute():
-                return str(Path(directory) / path)
-        return value
+        return beside_the_profile(value, (info.context or {}).get(PROFILE_DIR))
 
 
 class LearnedRouterNode:

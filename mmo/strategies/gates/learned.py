@@ -17,7 +17,6 @@ model trained with one needs ``consult``. The probability is the gate's score in
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -32,6 +31,7 @@ from mmo.strategies.gates.kinds import GateKind
 from mmo.strategies.gates.verdict import GateResult
 from mmo.strategies.kinds import Builder
 from mmo.strategies.learned_gate import GateModel, answer_inputs, consult_inputs, load_gate_model, prompt_features
+from mmo.strategies.learned_model import beside_the_profile
 
 if TYPE_CHECKING:
     from mmo.spec.nodes import NodeSpec
@@ -49,12 +49,7 @@ class LearnedGateSpec(Spec):
     @field_validator("model")
     @classmethod
     def _beside_the_profile(cls, value: str | dict[str, Any], info: ValidationInfo) -> str | dict[str, Any]:
-        directory = (info.context or {}).get(PROFILE_DIR)
-        if isinstance(value, str) and directory is not None:
-            path = Path(value).expanduser()
-            if not path.is_absolute():
-                return str(Path(directory) / path)
-        return value
+        return beside_the_profile(value, (info.context or {}).get(PROFILE_DIR))
 
 
 def probability(model: GateModel, request: Request, answer: str, other: str | None) -> float | None:
