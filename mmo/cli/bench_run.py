@@ -1,7 +1,7 @@
 """``mmo bench`` at work: the dry run's estimates, or the bench run with Ctrl-C wired to it (as
 ``mmo batch``: rows in flight may finish, the stored answers are scored, ``--resume`` goes on),
-then the report: tables and a scatter plot on standard error's terminal... or JSON / CSV on
-standard output, an HTML file with ``--report``, and the comparison with ``--compare``.
+then the report: tables and a scatter plot on standard error, or JSON / CSV on standard output;
+an HTML file with ``--report``; the comparison with ``--compare``.
 
 Exit codes: 0 done; 1 a significant regression against ``--compare``'s run, or tasks that
 failed; 4 the cost cap or a budget stopped the bench; 130 / 143 / 129 interrupted.
@@ -19,8 +19,9 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mmo.app.batch.control import BatchControl
     from mmo.app.bench.bench import BenchOutcome, BenchRequest
-    from mmo.app.bench.results import BenchDir
+    from mmo.app.bench.results import BenchDir, Target
     from mmo.app.settings import AppEnv
 
 
@@ -62,16 +63,16 @@ def _run(request: BenchRequest, env: AppEnv, err: Console) -> tuple[BenchDir, in
 
     observers: list[ProgressObserver] = []
 
-    def observer_for(target: object) -> ProgressObserver:
-        for finished in observers:
+    def observer_for(target: Target) -> ProgressObserver:
+        for finished in observers:  # the previous target's bar ends where the next one starts
             finished.close()
         observers.clear()
-        observers.append(ProgressObserver(err, label=getattr(target, "label", "bench")))
+        observers.append(ProgressObserver(err, label=target.label))
         return observers[0]
 
-    async def work(control: object) -> BenchOutcome:
+    async def work(control: BatchControl) -> BenchOutcome:
         try:
-            return await run_bench(request, env, observer_for=observer_for, control=control)  # type: ignore[arg-type]
+            return await run_bench(request, env, observer_for=observer_for, control=control)
         finally:
             for finished in observers:
                 finished.close()
