@@ -29,7 +29,6 @@ DEMO_PROFILE = "demo"  # its aliases name the eight recorded models
 DEMO_MODELS = ("mistral7b", "llama8b", "mixtral", "llama70b", "flash", "jamba", "pro", "gpt4o")
 DEMO_PROFILES = ("cascade-agree", "tuned")
 CHEAP_MODEL = "flash"  # the model the showcase question shows going wrong
-SHOWCASE_PROFILE = "tuned"
 
 
 @dataclass(frozen=True, slots=True)
