@@ -152,3 +152,13 @@ def test_the_cost_cap_holds_the_judges_too_and_keeps_the_answers_it_paid_for(tmp
     assert len(judged) == len(fake.calls_to("grader")) < 3  # type: ignore[attr-defined]
     assert sum(r.cost_usd + (r.judge_cost_usd or 0) for r in results) <= 0.006 + 1e-9
     assert all(r.error and "not judged" in r.error for r in results if r.correct is None)
+
+
+def test_an_unknown_model_or_profile_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    write_tasks(tmp_path / "tasks.jsonl", 2)
+    env = env_in(tmp_path)
+    with pytest.raises(ConfigError, match="nosuch"):
+        asyncio.run(run_bench(request(tmp_path / "tasks.jsonl", models=("flash", "nosuch"), profiles=()), env))
+    with pytest.raises(ConfigError, match="nosuchprofile"):
+        asyncio.run(run_bench(request(tmp_path / "tasks.jsonl", models=("flash",), profiles=("nosuchprofile",)), env))
+    assert not (env.paths.data_dir / "bench").exists()  # no empty run left in the store

@@ -9,7 +9,7 @@ nothing paid for is lost. No typer, no rich.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -65,12 +65,14 @@ class BenchOutcome:
     pending: int  # tasks of the targets that ran that have no answer yet (resume to finish)
 
 
-def open_plan(request: BenchRequest, env: AppEnv) -> tuple[BenchPlan, TaskSet]:
-    """The task set read and checked (every check builds before anything is spent), and the
-    bench's directory chosen: new, or the one ``--resume`` names (same tasks and targets)."""
+def open_plan(request: BenchRequest, env: AppEnv, providers: Mapping[str, Provider] | None = None) -> tuple[BenchPlan, TaskSet]:
+    """The task set read and checked (every check builds before anything is spent), every
+    target found, and the bench's directory chosen: new, or the one ``--resume`` names (same
+    tasks and targets)."""
     where = request.tasks if request.tasks.startswith("builtin:") else env.cwd / Path(request.tasks).expanduser()
     task_set = load_task_set(where, default_check=request.default_check)
     targets = request.targets
+    check_targets(targets, request.settings, env, providers)
     if request.resume is not None:
         bench = find_bench(request.resume, env.paths, env.cwd)
         info = read_info(bench)
@@ -97,6 +99,22 @@ def open_plan(request: BenchRequest, env: AppEnv) -> tuple[BenchPlan, TaskSet]:
     return plan, task_set
 
 
+def check_targets(targets: Sequence[Target], settings: RunSettings, env: AppEnv, providers: Mapping[str, Provider] | None) -> None:
+    """Every profile loads and every model is known to the base profile, before the bench writes
+    or spends anything (a typo is not an empty run left in the store)."""
+    from mmo.app.model_nodes import model_check
+    from mmo.app.profile_choice import resolve_profile
+
+    names = [t.name for t in targets if t.kind == "model"]
+    if names:
+        known = model_check(resolve_profile(replace(settings.choice, model=None), env).profile, providers)
+        for name in names:
+            known(name)
+    for target in targets:
+        if target.kind == "profile":
+            resolve_profile(ProfileChoice(profile=target.name, replay_data=settings.choice.replay_data), env)
+
+
 def _unused_id(root: Path, wanted: str) -> str:
     """``wanted``, or ``wanted-2``, ``-3``... when a run started in the same second holds it."""
     found, count = wanted, 1
@@ -116,7 +134,7 @@ async def run_bench(
 ) -> BenchOutcome:
     from mmo.app.bench.scoring import score_answers
 
-    plan, task_set = open_plan(request, env)
+    plan, task_set = open_plan(request, env, providers)
     bench = BenchDir(plan.directory)
     info = _start(bench, plan, task_set, env)
     runs: list[TargetRun] = []
@@ -196,11 +214,10 @@ async def dry_run_bench(request: BenchRequest, env: AppEnv, *, providers: Mappin
     """Each target's expected and worst-case cost, before anything is spent (nothing is written
     but the inputs the estimate reads, in a temporary directory)."""
     import tempfile
-    from dataclasses import replace
 
     from mmo.app.batch.dry_run import dry_run
 
-    plan, _ = open_plan(request, env)
+    plan, _ = open_plan(request, env, providers)
     estimates: list[tuple[Target, BatchEstimate]] = []
     with tempfile.TemporaryDirectory(prefix="mmo-bench-dry-") as scratch:
         plan = replace(plan, directory=Path(scratch))
