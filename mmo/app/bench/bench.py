@@ -105,14 +105,12 @@ def check_targets(targets: Sequence[Target], settings: RunSettings, env: AppEnv,
     from mmo.app.model_nodes import model_check
     from mmo.app.profile_choice import resolve_profile
 
-    names = [t.name for t in targets if t.kind == "model"]
-    if names:
-        known = model_check(resolve_profile(replace(settings.choice, model=None), env).profile, providers)
-        for name in names:
-            known(name)
+    quiet = replace(env, notice=lambda _: None)  # the runs themselves say what must be said
     for target in targets:
-        if target.kind == "profile":
-            resolve_profile(ProfileChoice(profile=target.name, replay_data=settings.choice.replay_data), env)
+        if target.kind == "model":  # as its batch will resolve it: -m NAME over the base profile
+            model_check(resolve_profile(replace(settings.choice, model=target.name), quiet).profile, providers)(target.name)
+        else:
+            resolve_profile(ProfileChoice(profile=target.name, replay_data=settings.choice.replay_data), quiet)
 
 
 def _unused_id(root: Path, wanted: str) -> str:
