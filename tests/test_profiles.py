@@ -188,7 +188,7 @@ strategy: {fallbak: [fast]}
     check = check_source(find_profile(str(path), cwd=tmp_path, paths=MmoPaths.from_env()))
     assert not check.ok
     described = [(p.line, p.key_path, p.message) for p in check.problems]
-    assert (2, "models.fast.modle", "unknown key 'modle' (did you mean 'model'?); expected one of: model, local, price, context_window, max_output, params") in described
+    assert (2, "models.fast.modle", "unknown key 'modle' (did you mean 'model'?); expected one of: model, local, price, context_window, max_output, capabilities, params") in described
     assert (2, "models.fast.model", "required key is missing") in described
     assert (3, "models.slow", "expected a string or a mapping (ModelEntry), got 12") in described
     strategy = [m for line, key, m in described if key == "strategy"]

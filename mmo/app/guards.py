@@ -1,9 +1,12 @@
 """The guards of a run, from its profile and the user's flags, in the order they must run.
 
 1. privacy (``check``): data governance refuses before anything else is considered;
-2. outage drills (``check``): before the cache, so a cached answer cannot hide a simulated outage;
-3. limits (``acquire``): may wait for a slot or the rate buckets, or fail fast;
-4. spend caps (``acquire``): budgets and ``--max-cost`` price the call once it is about to be
+2. capabilities (``check``): a model known to lack what the request needs (images, tools) is
+   skipped, and a request no model can serve is refused before the run starts
+   (``Guard.unservable``, ``mmo.runtime.servable``);
+3. outage drills (``check``): before the cache, so a cached answer cannot hide a simulated outage;
+4. limits (``acquire``): may wait for a slot or the rate buckets, or fail fast;
+5. spend caps (``acquire``): budgets and ``--max-cost`` price the call once it is about to be
    sent (after any wait, so spending by calls that finished meanwhile is counted; see
    ``mmo.runtime.spend``).
 """
@@ -38,6 +41,9 @@ def run_guards(
         from mmo.runtime.privacy import PrivacyGuard
 
         guards.append(PrivacyGuard())
+    from mmo.runtime.capabilities_guard import CapabilityGuard
+
+    guards.append(CapabilityGuard())
     if simulate_outage:
         from mmo.runtime.outage import OutageGuard
 

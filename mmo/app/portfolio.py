@@ -71,7 +71,8 @@ def catalog_for(profile: Profile, endpoints: Mapping[str, ProviderSettings], pri
         if entry is None:
             continue
         price = None if entry.price is None else PriceOverride(entry.price.input, entry.price.output, entry.price.cached_input)
-        overrides[entry.model] = ModelOverride(entry.local, price, entry.context_window, entry.max_output)
+        stated = entry.capabilities.stated() if entry.capabilities is not None else {}
+        overrides[entry.model] = ModelOverride(entry.local, price, entry.context_window, entry.max_output, stated)
     library = LibraryPrices(PriceMemo(prices_dir, library_version)) if prices_dir is not None else None
     return Catalog(endpoints, overrides, library)
 

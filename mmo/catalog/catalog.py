@@ -7,7 +7,9 @@ output, and which parameters it accepts (``rules``). Every fact carries its sour
 * price: marked ``local`` in the profile (a known $0), then the profile's price (parts it leaves
   out come from the library), then genai-prices; priced nowhere is *unknown*, never $0;
 * context window: the profile's ``context_window``, then mmo's table, then genai-prices;
-* maximum output: the profile's ``max_output``, then mmo's table.
+* maximum output: the profile's ``max_output``, then mmo's table;
+* capabilities (vision, structured output, tools, logprobs, streaming): the profile's
+  ``capabilities:``, then mmo's table (``mmo.catalog.capabilities``); unknown stays unknown.
 
 Each model is looked up on first use and remembered, so one call loads one model's facts.
 """
@@ -18,9 +20,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from mmo.catalog.capabilities import Capabilities, table_capabilities
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS, ProviderSettings
 from mmo.catalog.prices import FREE, LibraryModelInfo, LibraryPrices, ModelPrice, PriceOverride, overlay
-from mmo.catalog.rules import ModelCapabilities, capabilities_for
+from mmo.catalog.rules import ParameterRules, parameter_rules_for
 from mmo.catalog.windows import WINDOWS_SOURCE, context_window, max_output
 from mmo.core.types import UNKNOWN_COST, Cost, ModelRef, Usage
 
@@ -36,6 +39,7 @@ class ModelOverride:
     price: PriceOverride | None = None
     context_window: int | None = None
     max_output: int | None = None
+    capabilities: Mapping[str, bool | None] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,8 @@ class ModelFacts:
     price: ModelPrice | None
     context_window: Sourced
     max_output: Sourced
-    rules: ModelCapabilities = field(default_factory=ModelCapabilities)
+    rules: ParameterRules = field(default_factory=ParameterRules)
+    capabilities: Capabilities = field(default_factory=Capabilities)
 
     @property
     def key_env(self) -> str | None:
@@ -97,11 +102,18 @@ class Catalog:
                 context_window=self.context_window(ref),
                 max_output=self.max_output(ref),
                 rules=self.rules(ref),
+                capabilities=self.capabilities(ref),
             )
         return found
 
-    def rules(self, ref: ModelRef) -> ModelCapabilities:
-        return capabilities_for(self._kind(ref), ref.name)
+    def rules(self, ref: ModelRef) -> ParameterRules:
+        return parameter_rules_for(self._kind(ref), ref.name)
+
+    def capabilities(self, ref: ModelRef) -> Capabilities:
+        """What the model can do: the profile's ``capabilities:`` over mmo's table."""
+        table = table_capabilities(self._kind(ref), ref.name, self.rules(ref).logprobs)
+        override = self._overrides.get(ref.id)
+        return table.overlaid_by(override.capabilities) if override is not None else table
 
     def context_window(self, ref: ModelRef) -> Sourced:
         """The profile's figure, else mmo's table, else the price library's (looked up only then)."""
@@ -194,4 +206,4 @@ class Catalog:
         if window.value is None and info.context_window is not None:
             window = Sourced(info.context_window, info.price.source)
         endpoint = self._endpoints.get(ref.provider)
-        return ModelFacts(ref, endpoint, False, info.price, window, self.max_output(ref), self.rules(ref))
+        return ModelFacts(ref, endpoint, False, info.price, window, self.max_output(ref), self.rules(ref), self.capabilities(ref))

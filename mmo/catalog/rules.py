@@ -25,8 +25,8 @@ from mmo.core.types import Message, Params, Request
 
 
 @dataclass(frozen=True, slots=True)
-class ModelCapabilities:
-    """Which request parameters one model accepts. ``reasoning`` is ``None`` when we do not know
+class ParameterRules:
+    """Which request parameters one model accepts (what it can do is in ``mmo.catalog.capabilities``). ``reasoning`` is ``None`` when we do not know
     the model."""
 
     sampling_params: bool = True  # temperature / top_p
@@ -67,11 +67,11 @@ _FAMILY_RULES: tuple[_FamilyRule, ...] = (
 )
 
 @lru_cache(maxsize=1024)
-def capabilities_for(provider_kind: str, model: str) -> ModelCapabilities:
+def parameter_rules_for(provider_kind: str, model: str) -> ParameterRules:
     """What ``model`` accepts on a provider of wire kind ``provider_kind``. A pure function of
     its arguments, asked on every call: remembered per model."""
     short = model_name_key(model).rsplit("/", 1)[-1]
-    caps = ModelCapabilities()
+    caps = ParameterRules()
     for rule in _FAMILY_RULES:
         if rule.kind == provider_kind and any(fnmatchcase(short, p) for p in rule.patterns):
             caps = replace(caps, **rule.changes)
@@ -80,7 +80,7 @@ def capabilities_for(provider_kind: str, model: str) -> ModelCapabilities:
 
 def apply_parameter_rules(kind: str, model: str, request: Request) -> tuple[Request, list[str]]:
     """The request adjusted to what ``model`` accepts, and one human-readable warning per change."""
-    caps = capabilities_for(kind, model)
+    caps = parameter_rules_for(kind, model)
     params, warnings = _adjust_params(caps, model, request)
     messages = request.messages
     if not caps.system_role and any(m.role == "system" for m in messages):
@@ -96,7 +96,7 @@ def apply_parameter_rules(kind: str, model: str, request: Request) -> tuple[Requ
     return replace(request, messages=messages, params=params), warnings
 
 
-def _adjust_params(caps: ModelCapabilities, model: str, request: Request) -> tuple[Params, list[str]]:
+def _adjust_params(caps: ParameterRules, model: str, request: Request) -> tuple[Params, list[str]]:
     params = request.params
     changes: dict[str, Any] = {}
     warnings: list[str] = []

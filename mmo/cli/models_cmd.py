@@ -1,5 +1,7 @@
 """``mmo models``: what the model catalogue knows: prices (USD per 1M tokens) with their source,
-context windows and maximum output; with ``--profile``, that profile's models and overrides."""
+context windows, maximum output and capabilities (the ``can`` column: a letter where the model
+can, ``-`` where it cannot, ``?`` where nobody knows; ``--json`` gives each fact's source); with
+``--profile``, that profile's models and overrides."""
 
 import json
 import sys
@@ -46,7 +48,7 @@ def _print_table(listing: "ModelListing") -> None:
 
     from mmo.cli.terminal import SafeConsole
 
-    table = Table("model", "input $/M", "output $/M", "cached $/M", "context", "max output", box=None, header_style="bold")
+    table = Table("model", "input $/M", "output $/M", "cached $/M", "context", "max output", "can", box=None, header_style="bold")
     for facts in listing.models:
         price = facts.price
         table.add_row(
@@ -56,11 +58,14 @@ def _print_table(listing: "ModelListing") -> None:
             _price(price.cached_input_per_mtok if price else None),
             _count(facts.context_window.value),
             _count(facts.max_output.value),
+            _can(facts.capabilities),
         )
     console = SafeConsole()
     console.print(table)
     scope = f"; profile {listing.profile!r} overrides applied" if listing.profile else ""
     console.print(f"{len(listing.models)} models; prices from {listing.library} (offline snapshot){scope}", style="dim")
+    legend = ", ".join(f"{letter} {words}" for letter, _, words in _CAN_LETTERS)
+    console.print(f"can: {legend}; - cannot, ? unknown (--json gives each fact's source)", style="dim")
 
 
 def _as_dict(facts: Any) -> dict[str, Any]:
@@ -79,7 +84,26 @@ def _as_dict(facts: Any) -> dict[str, Any]:
         "max_output_source": facts.max_output.source,
         "local": facts.local,
         "key_env": facts.key_env,
+        "capabilities": {name: {"value": flag.value, "source": flag.source} for _, name, _ in _CAN_LETTERS for flag in [facts.capabilities.flag(name)]},
     }
+
+
+_CAN_LETTERS: tuple[tuple[str, str, str], ...] = (
+    ("V", "vision", "images in"),
+    ("J", "structured_output", "JSON Schema"),
+    ("T", "tools", "tool calls"),
+    ("L", "logprobs", "logprobs"),
+    ("S", "streaming", "streams"),
+)
+
+
+def _can(capabilities: Any) -> str:
+    """``VJT-S``: a letter per capability the model has, ``-`` where it has not, ``?`` unknown."""
+    marks = []
+    for letter, name, _ in _CAN_LETTERS:
+        value = capabilities.flag(name).value
+        marks.append(letter if value else "?" if value is None else "-")
+    return "".join(marks)
 
 
 def _price(value: float | None) -> str:

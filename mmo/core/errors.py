@@ -262,6 +262,26 @@ class ContextTooLong(PermanentError):
     """The prompt is longer than the model's context window; a bigger-context model may answer."""
 
 
+class MissingCapability(PermanentError):
+    """The model is known to lack what the request needs (images in, tool calls, ...), so nothing
+    was sent to it. It fails over: a fallback or cascade moves on to a model that can."""
+
+    def __init__(self, message: str, *, capability: str, provider: str | None = None, model: str | None = None) -> None:
+        super().__init__(message, provider=provider, model=model, code=f"missing_{capability}")
+        self.capability = capability
+
+
+class Unservable(ConfigError):
+    """No model the profile can call is able to serve this request (each lacks a capability it
+    needs, or its context window is too small): refused before anything is sent. ``reasons``
+    maps each model considered to why it cannot."""
+
+    def __init__(self, message: str, reasons: dict[str, str]) -> None:
+        listed = "; ".join(f"{model}: {why}" for model, why in reasons.items())
+        super().__init__(f"{message}. Models considered: {listed}")
+        self.reasons = reasons
+
+
 class ContentFiltered(PermanentError):
     """The provider refused or blocked the prompt or the answer."""
 

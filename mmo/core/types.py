@@ -15,6 +15,7 @@ Token accounting follows one convention everywhere:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -31,7 +32,7 @@ FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filt
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-__all__ = ["UNKNOWN_COST", "Completion", "Cost", "Delta", "Message", "ModelRef", "Params", "RateLimitInfo", "Request", "StreamRestart", "ToolCall", "Usage", "evolve", "frozen_mapping"]
+__all__ = ["UNKNOWN_COST", "Completion", "Cost", "Delta", "ImagePart", "Message", "ModelRef", "Params", "RateLimitInfo", "Request", "StreamRestart", "ToolCall", "ToolSpec", "Usage", "evolve", "frozen_mapping"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +53,58 @@ class ToolCall:
         return {"id": self.id, "name": self.name, "arguments": self.arguments}
 
 
+IMAGE_MEDIA_TYPES: tuple[str, ...] = ("image/png", "image/jpeg", "image/webp", "image/gif")
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image in a user message: its bytes, its media type (one of ``IMAGE_MEDIA_TYPES``) and,
+    when its header could be read, its size in pixels (for each vendor's image-token rule).
+    ``source`` names where it came from (a file, stdin, a batch row) for messages; it is never
+    sent and is not part of the cache key, which holds the image's SHA-256 instead of its bytes."""
+
+    media_type: str
+    data: bytes = field(repr=False)
+    width: int | None = None
+    height: int | None = None
+    source: str | None = field(default=None, compare=False)
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"media_type": self.media_type, "sha256": self.digest(), "bytes": len(self.data)}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does, and a JSON Schema of its
+    arguments. Provider-neutral: each adapter writes it in its vendor's tool format."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "parameters": _plain(self.parameters)}
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
+    """One turn. ``images`` go with a user message's text (in the vendor's order: images first
+    where the vendor documents that order as best)."""
+
     role: Role
     content: str
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    images: tuple[ImagePart, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.images:
+            out["images"] = [image.to_dict() for image in self.images]
         if self.tool_calls:
             out["tool_calls"] = [t.to_dict() for t in self.tool_calls]
         if self.tool_call_id is not None:
@@ -78,6 +121,10 @@ class Params:
     ``extra`` holds provider-specific fields sent verbatim in the request body (for example
     ``{"top_k": 40}`` or ``{"safetySettings": [...]}``); it is part of the cache key.
     ``timeout_s`` bounds one HTTP attempt and does not change the output, so it is not.
+    ``output_schema`` is a JSON Schema the answer must match (``mmo ask --schema``): adapters ask
+    for it through the vendor's native structured output where the model has one. ``tools`` are
+    the functions the model may call, ``tool_choice`` is ``auto``, ``required``, ``none`` or a
+    tool's name.
     """
 
     max_tokens: int | None = None
@@ -91,10 +138,13 @@ class Params:
     top_logprobs: int | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     timeout_s: float | None = None
+    output_schema: Mapping[str, Any] | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None
 
     def output_affecting(self) -> dict[str, Any]:
         """Every field that can change the answer, as plain JSON-able data (for cache keys)."""
-        return {
+        out = {
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -106,6 +156,14 @@ class Params:
             "top_logprobs": self.top_logprobs,
             "extra": _plain(self.extra),
         }
+        # Only when set: the keys of every earlier cached answer (none of them had these) stay.
+        if self.output_schema is not None:
+            out["output_schema"] = _plain(self.output_schema)
+        if self.tools:
+            out["tools"] = [tool.to_dict() for tool in self.tools]
+        if self.tool_choice is not None:
+            out["tool_choice"] = self.tool_choice
+        return out
 
     def overlaid_by(self, top: Params) -> Params:
         """These params with every field that ``top`` sets (differs from the default) laid over
@@ -180,6 +238,10 @@ class Request:
     def prompt_text(self) -> str:
         """All message text, for token estimates and rules that look at the whole prompt."""
         return "\n".join(m.content for m in self.messages)
+
+    def images(self) -> tuple[ImagePart, ...]:
+        """Every image in the conversation, in order."""
+        return tuple(image for m in self.messages for image in m.images)
 
     def with_params(self, params: Params) -> Request:
         return evolve(self, params=params)

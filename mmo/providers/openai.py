@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from httpx_sse import ServerSentEvent
 
-from mmo.catalog.rules import capabilities_for
+from mmo.catalog.rules import parameter_rules_for
 from mmo.core.errors import (
     AuthFailed,
     ContextTooLong,
@@ -87,7 +87,7 @@ def build_body(request: Request, model: str, *, stream: bool) -> dict[str, Any]:
     params = request.params
     body: dict[str, Any] = {"model": model, "messages": [_message(m) for m in request.messages], "stream": stream}
     if params.max_tokens is not None:
-        body[capabilities_for("openai", model).max_tokens_field] = params.max_tokens
+        body[parameter_rules_for("openai", model).max_tokens_field] = params.max_tokens
     optional = {
         "temperature": params.temperature,
         "top_p": params.top_p,

@@ -87,7 +87,7 @@ def _messages_json(messages: tuple[Message, ...]) -> str:
     ``role``), its strings escaped by the same function (``ensure_ascii=False``)."""
     parts: list[str] = []
     for m in messages:
-        if m.tool_calls or m.tool_call_id is not None or m.name is not None or type(m.content) is not str or type(m.role) is not str:
+        if m.tool_calls or m.images or m.tool_call_id is not None or m.name is not None or type(m.content) is not str or type(m.role) is not str:
             return canonical_json([m.to_dict() for m in messages])
         parts.append('{"content":' + _json_string(m.content) + ',"role":' + _json_string(m.role) + "}")
     return "[" + ",".join(parts) + "]"

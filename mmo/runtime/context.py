@@ -22,6 +22,7 @@ from mmo.core.trace import Span, SpanBuilder
 from mmo.core.types import Completion, Cost, Delta, Request, StreamRestart, Usage, evolve
 from mmo.core.usage import MAX_PLAUSIBLE_TOKENS
 from mmo.runtime.guard import Guard
+from mmo.runtime.servable import check_servable
 from mmo.runtime.services import Services
 from mmo.runtime.tokens import TokenEstimator
 
@@ -235,6 +236,7 @@ async def execute(
     builder = SpanBuilder("run", "run", "", origin)
     ctx = SpanContext(services, options, builder, sink)
     try:
+        check_servable(root, request, services.guards, ctx)
         completion = await ctx.call(root, request)
     except BaseException as error:
         span = builder.finish("cancelled" if isinstance(error, asyncio.CancelledError) else "error", error)

@@ -47,9 +47,16 @@ class Guard:
     * ``acquire``: before a real provider call (not a cache hit); may wait (rate limits) or
       raise (budget). Its return value is passed to ``release``.
     * ``release``: after that call, with the completion or the error, always.
+    * ``unservable``: why ``target`` can never serve ``request`` (a capability it lacks, a context
+      window too small), or ``None``. Asked for every model of the tree before a run starts
+      (``mmo.runtime.servable``): when every model has a reason, the run is refused before any
+      spend. A guard that answers it should refuse the same targets in ``check``.
     """
 
     def check(self, target: ModelTarget, request: Request, ctx: GuardContext) -> None:
+        return None
+
+    def unservable(self, target: ModelTarget, request: Request, ctx: GuardContext) -> str | None:
         return None
 
     async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Any:

@@ -35,6 +35,20 @@ class PriceSpec(Spec):
     cached_input: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
+class CapabilitiesSpec(Spec):
+    """What a model can do, where the catalogue does not know or is wrong (``mmo models`` shows
+    what it knows). Left out: the catalogue's fact, which may be unknown."""
+
+    vision: bool | None = Field(default=None, description="takes images")
+    structured_output: bool | None = Field(default=None, description="answers to a JSON Schema natively")
+    tools: bool | None = Field(default=None, description="calls tools (functions)")
+    logprobs: bool | None = Field(default=None, description="returns log-probabilities")
+    streaming: bool | None = Field(default=None, description="streams its answer")
+
+    def stated(self) -> dict[str, bool | None]:
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
 class ModelEntry(Spec):
     """A model in the portfolio, with what mmo should know about it (over the catalogue's facts)."""
 
@@ -43,6 +57,7 @@ class ModelEntry(Spec):
     price: PriceSpec | None = None
     context_window: int | None = Field(default=None, gt=0, description="tokens; wins over the catalogue's figure")
     max_output: int | None = Field(default=None, gt=0, description="most output tokens the model writes; wins over the catalogue's")
+    capabilities: CapabilitiesSpec | None = None
     params: ParamsSpec | None = None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mmo.catalog.rules import ModelCapabilities, apply_parameter_rules, capabilities_for
+from mmo.catalog.rules import ParameterRules, apply_parameter_rules, parameter_rules_for
 from mmo.catalog.windows import context_window
 from mmo.core.types import Message, Params, Request, ToolCall
 from tests.support.recorded import make_provider, run
@@ -173,17 +173,17 @@ def test_context_windows(kind: str, model: str, window: int | None) -> None:
 
 
 def test_unknown_models_are_permissive() -> None:
-    assert capabilities_for("openai", "some-new-model") == ModelCapabilities()
-    assert capabilities_for("nonsense-kind", "gpt-5") == ModelCapabilities()
+    assert parameter_rules_for("openai", "some-new-model") == ParameterRules()
+    assert parameter_rules_for("nonsense-kind", "gpt-5") == ParameterRules()
 
 
 def test_reasoning_families() -> None:
     for model in ("o1", "o1-mini", "o3", "o3-mini", "o4-mini", "gpt-5", "gpt-5.4-nano"):
-        caps = capabilities_for("openai", model)
+        caps = parameter_rules_for("openai", model)
         assert (caps.reasoning, caps.sampling_params, caps.logprobs, caps.max_tokens_field) == (True, False, False, "max_completion_tokens"), model
-    assert capabilities_for("openai", "o1-mini").system_role is False
-    assert capabilities_for("openai", "o3").system_role is True
-    assert capabilities_for("openai", "gpt-4.1").reasoning is False
+    assert parameter_rules_for("openai", "o1-mini").system_role is False
+    assert parameter_rules_for("openai", "o3").system_role is True
+    assert parameter_rules_for("openai", "gpt-4.1").reasoning is False
 
 
 def test_rules_leave_an_acceptable_request_untouched() -> None:
