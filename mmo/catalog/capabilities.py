@@ -71,7 +71,7 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class _Family:
-    kind: str
+    kind: str  # a wire kind ("openai" covers every OpenAI-compatible host) or a provider's name ("ollama")
     patterns: tuple[str, ...]  # globs on the model's own name (after any "vendor/" prefix)
     facts: Mapping[str, bool]
     source: str
@@ -106,7 +106,7 @@ _FAMILIES: tuple[_Family, ...] = (
     _Family("anthropic", ("claude-*",), {"vision": True, "tools": True, "streaming": True, "structured_output": False}, _ANTHROPIC_PAGE),
     _Family(
         "anthropic",
-        ("claude-sonnet-4-5*", "claude-opus-4-1*", "claude-haiku-4-5*", "claude-*-4-6*", "claude-*-4-7*", "claude-*-4-8*", "claude-*-5", "claude-*-5-*"),
+        ("claude-sonnet-4-5*", "claude-opus-4-1*", "claude-haiku-4-5*", "claude-*-4-6*", "claude-*-4-7*", "claude-*-4-8*", "claude-opus-5*", "claude-sonnet-5*", "claude-haiku-5*", "claude-fable-5*"),
         {"structured_output": True},
         _ANTHROPIC_PAGE,
     ),
@@ -125,14 +125,14 @@ _FAMILIES: tuple[_Family, ...] = (
 
 
 @lru_cache(maxsize=1024)
-def table_capabilities(provider_kind: str, model: str, logprobs_allowed: bool) -> Capabilities:
-    """The table's facts for ``model`` on a provider of wire kind ``provider_kind``; logprobs from
-    the parameter rules when the model's family is known not to return them."""
+def table_capabilities(provider: str, provider_kind: str, model: str, logprobs_allowed: bool) -> Capabilities:
+    """The table's facts for ``model`` on ``provider`` (of wire kind ``provider_kind``); logprobs
+    from the parameter rules when the model's family is known not to return them."""
     full = model_name_key(model)
     short = full.rsplit("/", 1)[-1]
     facts: dict[str, Flag] = {}
     for family in _FAMILIES:
-        if family.kind == provider_kind and any(fnmatchcase(short, p) or fnmatchcase(full, p) for p in family.patterns):
+        if family.kind in (provider, provider_kind) and any(fnmatchcase(short, p) or fnmatchcase(full, p) for p in family.patterns):
             facts.update({name: Flag(value, family.source) for name, value in family.facts.items()})
     if not logprobs_allowed:
         facts["logprobs"] = Flag(False, RULES_SOURCE)

@@ -111,7 +111,7 @@ class Catalog:
 
     def capabilities(self, ref: ModelRef) -> Capabilities:
         """What the model can do: the profile's ``capabilities:`` over mmo's table."""
-        table = table_capabilities(self._kind(ref), ref.name, self.rules(ref).logprobs)
+        table = table_capabilities(ref.provider, self._kind(ref), ref.name, self.rules(ref).logprobs)
         override = self._overrides.get(ref.id)
         return table.overlaid_by(override.capabilities) if override is not None else table
 

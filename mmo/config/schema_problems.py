@@ -147,7 +147,7 @@ def _key_hint(path: KeyPath) -> str:
 def _unknown_key(key: str, model: type[BaseModel] | None) -> str:
     if model is None:
         return f"unknown key {key!r}"
-    allowed = list(model.model_fields)
+    allowed = [info.alias or name for name, info in model.model_fields.items()]  # as a profile spells them
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown key {key!r}{hint}; expected one of: {', '.join(allowed)}"

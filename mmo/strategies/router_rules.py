@@ -12,7 +12,9 @@ What each condition reads:
 * tokens: the whole prompt (``Request.prompt_text``), through the one token estimator;
 * too_long_for: the same estimate plus the model's ``max_tokens``, against the model's context
   window as the catalogue knows it (a profile's ``context_window:`` first);
-* pii: everything a provider would receive, exactly as the privacy guard sees it.
+* pii: everything a provider would receive, exactly as the privacy guard sees it;
+* modality, schema, tools: what the request carries (images in any message, a JSON Schema for
+  the answer, tool definitions), so a request can be sent to the branch whose models can serve it.
 """
 
 from __future__ import annotations
@@ -217,6 +219,44 @@ class ComplexityCondition:
 
 
 @dataclass(frozen=True, slots=True)
+class ModalityCondition:
+    """``image``: some message carries an image; ``text``: none does."""
+
+    modality: str
+    cost: int = 0
+
+    def check(self, facts: RequestFacts) -> str | None:
+        count = len(facts.request.images())
+        if (count > 0) != (self.modality == "image"):
+            return None
+        return f"{count} image{'s' if count != 1 else ''} attached" if count else "text only"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaCondition:
+    wanted: bool
+    cost: int = 0
+
+    def check(self, facts: RequestFacts) -> str | None:
+        asked = facts.request.params.output_schema is not None
+        if asked != self.wanted:
+            return None
+        return "a JSON Schema for the answer" if asked else "no JSON Schema"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolsCondition:
+    wanted: bool
+    cost: int = 0
+
+    def check(self, facts: RequestFacts) -> str | None:
+        count = len(facts.request.params.tools)
+        if (count > 0) != self.wanted:
+            return None
+        return f"{count} tool{'s' if count != 1 else ''} offered" if count else "no tools"
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """Rule ``number`` (1-based, as in the profile) and the branch it sends matching requests to."""
 
@@ -249,6 +289,12 @@ def _conditions(number: int, when: WhenSpec, target: Callable[[str], ModelTarget
         conditions.append(TagsCondition(tuple(when.tags)))
     if when.metadata is not None:
         conditions.append(MetadataCondition(tuple(when.metadata.items())))
+    if when.modality is not None:
+        conditions.append(ModalityCondition(when.modality))
+    if when.schema_ is not None:
+        conditions.append(SchemaCondition(when.schema_))
+    if when.tools is not None:
+        conditions.append(ToolsCondition(when.tools))
     if when.tokens_over is not None or when.tokens_under is not None:
         conditions.append(TokensCondition(when.tokens_over, when.tokens_under))
     if when.too_long_for is not None:

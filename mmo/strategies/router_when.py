@@ -3,6 +3,8 @@ compiles and checks them)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from mmo.spec.base import Spec
@@ -23,3 +25,6 @@ class WhenSpec(Spec):
     pii: bool | None = Field(default=None, description="personal data detected (true) or not (false)")
     complexity_over: float | None = Field(default=None, ge=0, le=1)
     complexity_under: float | None = Field(default=None, ge=0, le=1)
+    modality: Literal["image", "text"] | None = Field(default=None, description="image: the request carries images; text: it carries none")
+    schema_: bool | None = Field(default=None, alias="schema", description="the request asks for JSON matching a schema (--schema)")
+    tools: bool | None = Field(default=None, description="the request offers tools the model may call (--tools)")
