@@ -241,3 +241,17 @@ def test_the_refusal_names_every_model_considered() -> None:
     with pytest.raises(Unservable) as raised:
         run({"fallback": ["text", "blind"]}, image_request(), answering("text", "blind"), models=models)
     assert set(raised.value.reasons) == {"text", "blind"}
+
+
+def test_a_model_that_cannot_stream_is_asked_without_a_stream_and_its_answer_still_shown() -> None:
+    from tests.support.strategy_harness import Recorder
+
+    models = {"batchy": {"model": "fake:batchy", "capabilities": {"streaming": False}}, "eye": "fake:eye"}
+    profile = Profile.model_validate({"name": "t", "models": models, "strategy": {"fallback": ["batchy", "eye"]}})
+    fake = answering("batchy", "eye")
+    services = services_for({"fake": fake})
+    services.catalog = catalog_for(profile, ENDPOINTS)
+    sink = Recorder()
+    asyncio.run(execute(build_tree(profile), Request.from_prompt("hi"), services, RunOptions(), sink))
+    assert [(call.model, call.stream) for call in fake.calls] == [("batchy", False)]
+    assert sink.text == "answer from batchy"

@@ -126,9 +126,12 @@ class SpanContext:
         try:
             for guard in self.services.guards:
                 tokens.append((guard, await guard.acquire(target, request, self)))
-            call = self._stream(provider, target, request) if self.sink else provider.complete(request, target.ref.name)
+            streams = self.sink is not None and not self.services.catalog.capabilities(target.ref).streaming.known_false
+            call = self._stream(provider, target, request) if streams else provider.complete(request, target.ref.name)
             sent = True
             completion = await call
+            if self.sink is not None and not streams:
+                self.sink(Delta(text=completion.text, model_id=target.id))  # a model that cannot stream shows its answer whole
             return completion
         except StreamCut as cut:
             error = cut
