@@ -174,6 +174,27 @@ def test_no_model_that_can_call_tools_is_refused_before_any_call(tmp_path: Path,
     assert code == 0 and out.strip() == "echo: hi"  # tools it must not call need no tool-calling model
 
 
+# --- cascades ---------------------------------------------------------------------------------
+
+
+def test_a_cascade_accepts_a_tool_call_that_text_gates_cannot_read(tmp_path: Path, loopback: LoopbackServer) -> None:
+    strategy = "cascade: [a, b]\n  accept: {min_length: 20, json: true, no_refusal: true}"
+    profile = write_profile(tmp_path, loopback, "openai", second="gemini", strategy=strategy)
+    code, out, err = ask(profile, "--tools", str(write_tools(tmp_path, [WEATHER])), "--explain", "--no-stream")
+    assert code == 0, err
+    assert json.loads(out)["tool_calls"][0]["name"] == "get_weather"
+    assert loopback.stats().by_model.get("second-model") is None  # not escalated for its empty text
+    assert "a tool call: this gate reads answer text" in " ".join(err.split())
+
+
+def test_finish_reasons_stop_escalates_a_tool_call(tmp_path: Path, loopback: LoopbackServer) -> None:
+    strategy = "cascade: [a, b]\n  accept: {finish_reasons: [stop]}"
+    profile = write_profile(tmp_path, loopback, "openai", second="gemini", strategy=strategy)
+    code, out, err = ask(profile, "--tools", str(write_tools(tmp_path, [WEATHER])), "--no-stream", "--explain")
+    assert loopback.stats().by_model.get("second-model") == 1, err
+    assert "finish reason tool_calls is not one of stop" in err
+
+
 # --- bad tools files -------------------------------------------------------------------------
 
 _LINES = '[\n  {"name": "ok_tool", "parameters": {"type": "object"}},\n  {"name": "bad name!", "parameters": {"type": "object"}}\n]\n'
