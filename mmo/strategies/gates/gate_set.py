@@ -16,7 +16,6 @@ from mmo.strategies.gates.kinds import gate_kinds
 from mmo.strategies.gates.verdict import Gate, GateResult
 from mmo.strategies.kinds import Builder
 
-
 # The gates that judge an answer that calls tools. Every other gate reads the answer's text, which
 # a tool call does not have (its empty text is not a short, non-JSON or refused answer): a tool
 # call passes them unchecked, and ``finish_reasons: [stop]`` is how a profile rejects tool calls.
