@@ -96,7 +96,7 @@ BAD_ROWS = [
     ({"prompt": "x", "tools": {"name": "a"}}, "must be a JSON list"),
     ({"prompt": "x", "tool_choice": "auto"}, "needs tools"),
     ({"prompt": "x", "tools": [WEATHER], "tool_choice": "get_wether"}, "nor a tool's name"),
-    ({"prompt": "x", "params": {"tools": [WEATHER]}}, "'params.tools' is not a parameter"),
+    ({"prompt": "x", "params": {"tools": [WEATHER]}}, "tools are not a parameter"),
     ({"messages": [{"role": "tool", "tool_call_id": "c9", "content": "r"}]}, "answers no tool call made earlier"),
     ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [{"id": "c1", "name": "bad name"}]}]},
      "message 2, tool call 1: 'name' must be a tool name"),
@@ -131,3 +131,12 @@ def test_a_bad_row_does_not_stop_the_others(tmp_path: Path, loopback: LoopbackSe
     assert result.exit_code == 1
     out = {row["id"]: row for row in read_jsonl(tmp_path / "in.out.jsonl")}
     assert out["good"]["answer"] == "echo: hi" and "bad" not in out
+
+
+def test_the_readme_example_row_is_a_row() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split('```json\n{"id": "w1"', 1)[1].split("```", 1)[0]
+    parsed = RowParser({}).parse(1, ('{"id": "w1"' + block).replace("\n", " ").encode())
+    assert isinstance(parsed, InputRow), parsed
+    assert [m.role for m in parsed.request.messages] == ["user", "assistant", "tool"]
+    assert parsed.request.params.tools[0].name == "get_weather"

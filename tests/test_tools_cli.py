@@ -230,6 +230,7 @@ def test_a_duplicate_is_reported_on_the_line_of_the_second_tool(tmp_path: Path, 
 
 @pytest.mark.parametrize(("args", "says"), [
     (["--tool-choice", "auto"], "needs tools"),
+    (["-p", 'tools=[{"name": "f"}]'], "tools are not a parameter"),
     (["--tool-choice", "get_wether"], "neither auto|required|none nor a tool's name"),
 ])
 def test_a_bad_tool_choice_is_refused(tmp_path: Path, loopback: LoopbackServer, args: list[str], says: str) -> None:

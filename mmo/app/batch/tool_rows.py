@@ -26,14 +26,10 @@ from mmo.core.types import Message, Params, ToolCall, ToolSpec
 from mmo.spec.tools import TOOL_NAME, ToolProblem, parse_tool_choice, parse_tools
 
 TOOL_FIELDS = ("tool_calls", "tool_call_id")
-_TOOLS_ARE_FIELDS = "is not a parameter: give the row's tools in its own \"tools\" field (and \"tool_choice\")"
 
 
 def row_params_with_tools(data: Mapping[str, Any], params: Params) -> Params:
     """``params`` with the row's tools and tool choice; raises ``ToolProblem`` saying what is wrong."""
-    raw_params = data.get("params")
-    if isinstance(raw_params, dict) and ("tools" in raw_params or "tool_choice" in raw_params):
-        raise ToolProblem(f"'params.{'tools' if 'tools' in raw_params else 'tool_choice'}' {_TOOLS_ARE_FIELDS}")
     tools: tuple[ToolSpec, ...] = ()
     if data.get("tools") is not None:
         try:
@@ -74,7 +70,8 @@ def _calls(where: str, value: Any) -> tuple[ToolCall, ...]:
 def _call(where: str, item: Any) -> ToolCall:
     if not isinstance(item, dict):
         raise ToolProblem(f"{where}: must be an object {{id, name, arguments}}")
-    function = item.get("function") if isinstance(item.get("function"), dict) else item
+    nested = item.get("function")
+    function: Mapping[str, Any] = nested if isinstance(nested, dict) else item
     call_id, name, arguments = item.get("id"), function.get("name"), function.get("arguments", {})
     if not isinstance(call_id, str) or not call_id:
         raise ToolProblem(f"{where}: needs an 'id' (a non-empty string) for its result to name")
