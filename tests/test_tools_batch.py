@@ -102,6 +102,9 @@ BAD_ROWS = [
      "message 2, tool call 1: 'name' must be a tool name"),
     ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [{"name": "f"}]}]}, "needs an 'id'"),
     ({"messages": [{"role": "user", "content": "q", "tool_calls": []}]}, "tool_calls go on an assistant message"),
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [{"id": "c1", "name": "f"}, {"id": "c2", "name": "f"}]},
+                   {"role": "tool", "tool_call_id": "c1", "content": "r"}, {"role": "user", "content": "next"}]},
+     "message 2: tool call 'c2' has no result"),
 ]
 
 

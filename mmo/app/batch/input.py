@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
-from mmo.app.batch.tool_rows import has_tool_fields, row_params_with_tools, tool_message
+from mmo.app.batch.tool_rows import check_tool_turns, has_tool_fields, row_params_with_tools, tool_message
 from mmo.core.errors import ConfigError
 from mmo.core.types import Message, Params, Request, frozen_mapping
 from mmo.spec.params import params_from_mapping
@@ -240,6 +240,7 @@ def _messages(value: Any) -> tuple[Message, ...]:
         if not isinstance(item, dict) or item.get("role") not in ROLES or not isinstance(item.get("content"), str):
             raise _RowError(f"message {position} must be {{role: {'|'.join(ROLES)}, content: string}}")
         out.append(Message(item["role"], item["content"]))
+    check_tool_turns(out)
     return tuple(out)
 
 

@@ -14,7 +14,9 @@ vendor's form). An assistant message's ``tool_calls`` take our form (``{id, name
 the shape the batch output writes) or OpenAI's (``{id, type: function, function: {name,
 arguments}}``); ``arguments`` is an object or its JSON text, and its ``content`` may be null. A
 ``tool`` message needs the ``tool_call_id`` of a call made earlier in the row, and may give the
-tool's ``name``. Each adapter sends the conversation in its vendor's format.
+tool's ``name``; every call must have its result right after its assistant message (OpenAI and
+Anthropic refuse a conversation with a call left unanswered). Each adapter sends the conversation
+in its vendor's format.
 """
 
 from __future__ import annotations
@@ -95,3 +97,22 @@ def _result(where: str, item: Mapping[str, Any], earlier: Sequence[Message]) -> 
     if name is not None and name != calls[call_id]:
         raise ToolProblem(f"{where}: name {name!r} is not the name of call {call_id!r} ({calls[call_id]!r})")
     return Message("tool", content, tool_call_id=call_id, name=calls[call_id])
+
+
+def check_tool_turns(messages: Sequence[Message]) -> None:
+    """Every tool call answered by a ``tool`` message right after the call's assistant message
+    (before the next other message), as OpenAI and Anthropic require; raises ``ToolProblem``."""
+    for position, message in enumerate(messages, 1):
+        if not message.tool_calls:
+            continue
+        answered = set()
+        for later in messages[position:]:
+            if later.role != "tool":
+                break
+            answered.add(later.tool_call_id)
+        missing = [call.id for call in message.tool_calls if call.id not in answered]
+        if missing:
+            raise ToolProblem(
+                f"message {position}: tool call {missing[0]!r} has no result: follow the assistant message with a "
+                f"tool message per call ({{\"role\": \"tool\", \"tool_call_id\": {missing[0]!r}, \"content\": ...}})"
+            )
