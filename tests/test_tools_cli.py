@@ -89,14 +89,22 @@ def test_json_and_explain_carry_the_tool_call(tmp_path: Path, loopback: Loopback
     assert json.loads(out)["tool_calls"][0]["name"] == "get_weather"
 
 
-def test_text_written_with_the_tool_call_is_kept(tmp_path: Path, loopback: LoopbackServer) -> None:
+@pytest.mark.parametrize("kind", KINDS)
+def test_text_written_with_the_tool_call_is_kept(tmp_path: Path, loopback: LoopbackServer, kind: str) -> None:
     from tests.support.loopback import Fault
 
-    loopback.script("first-model", Fault.ok(text="Let me look."))
-    profile = write_profile(tmp_path, loopback, "anthropic")
-    code, out, err = ask(profile, "--tools", str(write_tools(tmp_path, [WEATHER])), "--no-stream", "--no-cache")
+    profile = write_profile(tmp_path, loopback, kind)
+    tools = str(write_tools(tmp_path, [WEATHER]))
+    loopback.script("first-model", Fault.ok(text="Let me look."), Fault.ok(text="Let me look."))
+    code, out, err = ask(profile, "--tools", tools, "--no-stream", "--no-cache")
     assert code == 0, err
     assert json.loads(out)["text"] == "Let me look."
+    code, out, err = ask(profile, "--tools", tools, "--stream", "--no-cache")
+    assert code == 0, err
+    streamed, _, rest = out.partition("\n")
+    assert streamed == "Let me look."  # the streamed text, its line ended, then the tool call
+    assert json.loads(rest) == {"text": "Let me look.", "tool_calls": [{"id": json.loads(rest)["tool_calls"][0]["id"], "name": "get_weather",
+                                                                        "arguments": {"query": PROMPT}}]}
 
 
 def test_a_cached_tool_call_is_served_and_shown_without_a_blank_line(tmp_path: Path, loopback: LoopbackServer) -> None:

@@ -110,3 +110,36 @@ def test_a_tools_file_error_names_the_line_of_the_tool(tmp_path: Path) -> None:
     assert load_tools_file(path) == ((ToolSpec("a", "", {"type": "object", "properties": {}}),), None)
     with pytest.raises(ConfigError, match="cannot read tools file"):
         load_tools_file(tmp_path / "missing.json")
+
+
+def test_a_tools_file_that_is_a_directory_a_device_or_too_big_is_refused(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    device = tmp_path / "zero"
+    os.mknod(device, stat.S_IFCHR | 0o600, os.makedev(1, 5))  # /dev/zero's numbers, made here
+    for path, says in ((tmp_path, "is a directory"), (device, "not a regular file")):
+        with pytest.raises(ConfigError, match=says):
+            load_tools_file(path)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (4 * 1024 * 1024 + 1))
+    with pytest.raises(ConfigError, match="larger than 4 MiB"):
+        load_tools_file(big)
+
+
+def test_a_tools_file_may_be_a_pipe(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "tools.fifo"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with fifo.open("w") as handle:
+            handle.write('[{"name": "piped"}]')
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    tools, _ = load_tools_file(fifo)
+    writer.join(timeout=5)
+    assert [t.name for t in tools] == ["piped"]

@@ -10,6 +10,7 @@ copied from a vendor's docs). Each tool may be written in any of the forms users
 * Gemini: ``{"functionDeclarations": [{"name", "description", "parameters" | "parametersJsonSchema"}]}``
   (one entry declaring several functions)
 
+The file is a regular file or a pipe (``--tools <(jq ...)``) of at most ``MAX_TOOLS_FILE_BYTES``.
 Names must match ``^[a-zA-Z0-9_-]{1,64}$`` (the rule every vendor accepts) and be unique. The
 parameters must be a JSON Schema (Draft 2020-12 ``check_schema``) describing an object, as every
 vendor requires; a tool without parameters takes none (``{"type": "object", "properties": {}}``).
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -114,7 +116,13 @@ def load_tools_file(path: Path) -> tuple[tuple[ToolSpec, ...], str | None]:
 
 
 def _read(path: Path) -> str:
+    """The file's text: a regular file, or a pipe (``--tools <(jq ... tools.json)``); a directory
+    or a device is refused (a terminal or a device could block or never end)."""
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode) or not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or a socket)"
+            raise ConfigError(f"tools file {str(path)!r} is {what}: give a JSON file")
         with path.open("rb") as handle:
             raw = handle.read(MAX_TOOLS_FILE_BYTES + 1)
     except OSError as error:
