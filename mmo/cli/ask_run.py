@@ -1,11 +1,12 @@
 """``mmo ask`` and ``mmo demo`` at work: read the prompt, run the use case, render the result.
 
 The answer goes to standard output; the table, warnings and the trace go to standard error, so
-``mmo ask ... > answer.txt`` captures only the answer. An answer that calls tools (``--tools``) is written
-as one JSON object ``{"text", "tool_calls"}`` (``mmo.app.tools``), after any text that was streamed. With ``--json`` one JSON object goes to
-standard output and nothing is streamed. Ctrl-C while a model is called stops the run, which is
-logged as interrupted with what it spent (said on standard error), and exits 130; SIGTERM and
-SIGHUP do the same, exiting 143 and 129 (``mmo.cli.interrupts``).
+``mmo ask ... > answer.txt`` captures only the answer. An answer that calls tools (``--tools``) is
+written as one JSON object ``{"text", "tool_calls"}`` (``mmo.app.tools``), after any text that was
+streamed. With ``--json`` one JSON object goes to standard output and nothing is streamed.
+Ctrl-C while a model is called stops the run, which is logged as interrupted with what it spent
+(said on standard error), and exits 130; SIGTERM and SIGHUP do the same, exiting 143 and 129
+(``mmo.cli.interrupts``).
 """
 
 from __future__ import annotations
