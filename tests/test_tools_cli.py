@@ -267,7 +267,7 @@ def test_gemini_is_sent_the_json_schema_field(tmp_path: Path, loopback: Loopback
     profile = write_profile(tmp_path, loopback, "gemini")
     code, _, err = ask(profile, "--tools", str(write_tools(tmp_path, [{"name": "get_weather", "parameters": schema}])), "--no-stream")
     assert code == 0, err
-    assert sent(loopback)[-1]["tools"] == [{"functionDeclarations": [{"name": "get_weather", "description": "", "parametersJsonSchema": schema}]}]
+    assert sent(loopback)[-1]["tools"] == [{"functionDeclarations": [{"name": "get_weather", "parametersJsonSchema": schema}]}]
 
 
 def test_the_readme_documents_the_options() -> None:

@@ -55,7 +55,7 @@ def test_gemini_tools_body() -> None:
     body = body_for("gemini", Params(tools=TOOLS, tool_choice="none"))
     assert body["tools"] == [{"functionDeclarations": [
         {"name": "get_weather", "description": "The weather", "parametersJsonSchema": SCHEMA},
-        {"name": "noop", "description": "", "parametersJsonSchema": {"type": "object", "properties": {}}},
+        {"name": "noop", "parametersJsonSchema": {"type": "object", "properties": {}}},  # no empty description
     ]}]
     assert body["toolConfig"] == {"functionCallingConfig": {"mode": "NONE"}}
 

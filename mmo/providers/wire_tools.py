@@ -60,8 +60,10 @@ def anthropic_tools(params: Params) -> dict[str, Any]:
 def gemini_tools(params: Params) -> dict[str, Any]:
     if not params.tools:
         return {}
+    # An empty description is left out: Gemini's API reference has listed the field as required.
     declarations = [
-        {"name": t.name, "description": t.description, "parametersJsonSchema": plain_json(t.parameters)} for t in params.tools
+        {"name": t.name, **({"description": t.description} if t.description else {}), "parametersJsonSchema": plain_json(t.parameters)}
+        for t in params.tools
     ]
     out: dict[str, Any] = {"tools": [{"functionDeclarations": declarations}]}
     choice = params.tool_choice
