@@ -25,6 +25,7 @@ import pytest
 from mmo.core.errors import BadRequest, ModelNotFound, ProviderError, RateLimited
 from mmo.core.types import Message, Params, Request, ToolCall, Usage, frozen_mapping
 from mmo.providers.rate_limits import parse_rate_limits
+from mmo.spec.tools import parse_tools, vendor_tool_choice
 from tests.support.recorded import RECORDED, TEST_KEY, Interaction, all_interactions, collect, load_cassette, make_provider, run
 
 INTERACTIONS = all_interactions()
@@ -163,6 +164,7 @@ EXPECTED: dict[str, Answer | Fails] = {
 _O1_MINI = "openai/pydantic-ai__test_openai_o1_mini_system_role-system.yaml#0"
 _COUNT_TOKENS = "anthropic/pydantic-ai__test_anthropic_count_tokens_error_404.yaml#0"
 _VERTEX = "gemini/pydantic-ai__test_google_vertex_logprobs.yaml#0"
+_STRICT_TOOLS = "openai/pydantic-ai__test_run_stream_sync_streams_real_model.yaml"
 
 # Where what our adapter sends differs, on purpose, from what the recording's client sent.
 BODY_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -170,6 +172,9 @@ BODY_CHANGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     _O1_MINI: lambda b: {**b, "messages": [{"role": "user", "content": "You are a helpful assistant.\n\nHello"}]},
     # Recorded against count_tokens; replayed against a messages call, which needs max_tokens.
     _COUNT_TOKENS: lambda b: {**b, "max_tokens": 4096, "stream": False},
+    # OpenAI's "strict" flag is read from a tools file but not sent (no other vendor has one).
+    **{_STRICT_TOOLS + f"#{n}": lambda b: {**b, "tools": [{**t, "function": {k: v for k, v in t["function"].items() if k != "strict"}} for t in b["tools"]]}
+       for n in (0, 1)},
 }
 EXPECTED_WARNINGS = {_O1_MINI: ("system role merged into the first user message for o1-mini",)}
 
@@ -345,7 +350,13 @@ def _gemini_canonical(body: dict[str, Any]) -> dict[str, Any]:
 # Recorded request bodies decoded into our Request (fields we do not model go to Params.extra)
 
 _OPENAI_OWN = {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature",
-               "top_p", "stop", "seed", "response_format", "reasoning_effort", "logprobs", "top_logprobs"}
+               "top_p", "stop", "seed", "response_format", "reasoning_effort", "logprobs", "top_logprobs", "tools", "tool_choice"}
+
+
+def _tools(body: dict[str, Any]) -> dict[str, Any]:
+    """The recorded tools and tool choice, read as a user's tools file is (any vendor's form)."""
+    tools = parse_tools(body.get("tools", []))
+    return {"tools": tools, "tool_choice": vendor_tool_choice(body.get("tool_choice"), tools)}
 
 
 def _openai_request(body: dict[str, Any]) -> Request:
@@ -371,11 +382,12 @@ def _openai_request(body: dict[str, Any]) -> Request:
         logprobs=bool(body.get("logprobs")),
         top_logprobs=body.get("top_logprobs"),
         extra=frozen_mapping({k: v for k, v in body.items() if k not in _OPENAI_OWN}),
+        **_tools(body),
     )
     return Request(messages, params)
 
 
-_ANTHROPIC_OWN = {"model", "messages", "system", "max_tokens", "temperature", "top_p", "stop_sequences", "stream"}
+_ANTHROPIC_OWN = {"model", "messages", "system", "max_tokens", "temperature", "top_p", "stop_sequences", "stream", "tools", "tool_choice"}
 
 
 def _anthropic_request(body: dict[str, Any]) -> Request:
@@ -396,6 +408,7 @@ def _anthropic_request(body: dict[str, Any]) -> Request:
         top_p=body.get("top_p"),
         stop=tuple(body.get("stop_sequences", ())),
         extra=frozen_mapping({k: v for k, v in body.items() if k not in _ANTHROPIC_OWN}),
+        **_tools(body),
     )
     return Request(tuple(messages), params)
 

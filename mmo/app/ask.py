@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from mmo.app.engine import open_engine
 from mmo.app.outcome import RunOutcome
 from mmo.app.settings import AppEnv, RunSettings
+from mmo.app.tools import with_tools
 from mmo.core.protocols import Provider, StreamSink
-from mmo.core.types import Request, frozen_mapping
+from mmo.core.types import Request, ToolSpec, frozen_mapping
 from mmo.spec.params import params_from_mapping
 
 if TYPE_CHECKING:
@@ -26,12 +27,14 @@ class AskInput:
     metadata: Mapping[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     log_text: bool = True  # False (--no-log): the run log keeps no prompt or answer text
+    tools: tuple[ToolSpec, ...] = ()  # --tools (mmo.app.tools.request_tools), with --tool-choice
+    tool_choice: str | None = None
 
     def request(self) -> Request:
         return Request.from_prompt(
             self.prompt,
             system=self.system,
-            params=params_from_mapping(self.settings.params),
+            params=with_tools(params_from_mapping(self.settings.params), self.tools, self.tool_choice),
             metadata=frozen_mapping(self.metadata),
             tags=self.tags,
         )

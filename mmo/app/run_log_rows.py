@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from mmo.app.outcome import Interrupted, RunOutcome
+from mmo.app.tools import shown_answer
 from mmo.core.errors import one_line
 from mmo.core.trace import Span
 from mmo.core.types import Request
@@ -39,7 +40,7 @@ def outcome_records(
         profile=outcome.profile,
         strategy=outcome.strategy,
         prompt=prompt_text if log_text else None,
-        answer=(completion.text if completion else None) if log_text else None,
+        answer=(shown_answer(completion) if completion else None) if log_text else None,  # a tool call as its JSON
         model_id=completion.model_id if completion else None,
         status="ok" if completion else "interrupted" if isinstance(error, Interrupted) else "error",
         error_class=type(error).__name__ if error else None,

@@ -1,6 +1,7 @@
 """``mmo ask``: the command's options; ``mmo.cli.ask_run`` runs it and renders the result, loaded
 only when the command runs (``mmo --help`` imports this module, so it stays small)."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +32,8 @@ def ask(
     replay_data: ReplayDataOption = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     param: ParamOption = [],
+    tools: Annotated[Path | None, typer.Option("--tools", help="A JSON file of tools the model may call (a list of {name, description, parameters}; OpenAI and Anthropic forms too).")] = None,
+    tool_choice: Annotated[str | None, typer.Option("--tool-choice", help="With --tools: auto, required, none, or a tool's name.")] = None,
     meta: Annotated[list[str], typer.Option("--meta", help="Request metadata key=value (router rules, replay ids).")] = [],
     tag: Annotated[list[str], typer.Option("--tag", help="A tag for router rules and the run log.")] = [],
     stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Stream the answer (default: when stdout is a terminal).")] = None,
@@ -44,7 +47,7 @@ def ask(
     debug: DebugOption = False,
 ) -> None:
     """Answer one prompt through a profile's strategy and show which model answered, why, and the cost."""
-    from mmo.cli.ask_run import AskView, run_ask
+    from mmo.cli.ask_run import AskView, ToolsChoice, run_ask
     from mmo.cli.errors import guarded
 
     def action() -> None:
@@ -52,6 +55,6 @@ def ask(
             profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage, replay_data=replay_data
         )
         view = AskView(stream=stream, json_out=json_out, explain=explain)
-        run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view)
+        run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view, tools=ToolsChoice(tools, tool_choice))
 
     guarded(debug, action)

@@ -1,10 +1,12 @@
 """``mmo ask`` and ``mmo demo`` at work: read the prompt, run the use case, render the result.
 
 The answer goes to standard output; the table, warnings and the trace go to standard error, so
-``mmo ask ... > answer.txt`` captures only the answer. With ``--json`` one JSON object goes to
-standard output and nothing is streamed. Ctrl-C while a model is called stops the run, which is
-logged as interrupted with what it spent (said on standard error), and exits 130; SIGTERM and
-SIGHUP do the same, exiting 143 and 129 (``mmo.cli.interrupts``).
+``mmo ask ... > answer.txt`` captures only the answer. An answer that calls tools (``--tools``) is
+written as one JSON object ``{"text", "tool_calls"}`` (``mmo.app.tools``), after any text that was
+streamed. With ``--json`` one JSON object goes to standard output and nothing is streamed.
+Ctrl-C while a model is called stops the run, which is logged as interrupted with what it spent
+(said on standard error), and exits 130; SIGTERM and SIGHUP do the same, exiting 143 and 129
+(``mmo.cli.interrupts``).
 """
 
 from __future__ import annotations
@@ -12,18 +14,31 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from mmo.app.ask import AskInput, ask
 from mmo.app.outcome import RunOutcome
 from mmo.app.params import parse_param_pairs
 from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
+from mmo.app.tools import request_tools, tool_answer_text
 from mmo.cli.errors import Terminated, exit_code, message
 from mmo.cli.interrupts import run_interruptible
 from mmo.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from mmo.cli.render import StreamPrinter
+    from mmo.core.types import Completion
+
+
+@dataclass(frozen=True)
+class ToolsChoice:
+    """``--tools FILE.json`` and ``--tool-choice``, read before anything is spent."""
+
+    path: Path | None = None
+    choice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,9 @@ def run_ask(
     tags: Sequence[str] = (),
     log_text: bool = True,
     view: AskView = AskView(),
+    tools: ToolsChoice = ToolsChoice(),
 ) -> None:
+    specs, choice = request_tools(tools.path, tools.choice)
     item = AskInput(
         prompt=_read_prompt(prompt),
         settings=settings,
@@ -53,6 +70,8 @@ def run_ask(
         metadata={k: str(v) for k, v in parse_param_pairs(meta).items()},
         tags=tuple(tags),
         log_text=log_text,
+        tools=specs,
+        tool_choice=choice,
     )
     stream = view.stream if view.stream is not None else sys.stdout.isatty()
     _run_and_render(item, stream=stream and not view.json_out, json_out=view.json_out, explain=view.explain)
@@ -104,7 +123,7 @@ def _read_stdin_text() -> str:
 def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool) -> None:
     import typer
 
-    from mmo.cli.render import StreamPrinter, answer_text, result_json, result_table, trace_tree
+    from mmo.cli.render import StreamPrinter, result_json, result_table, trace_tree
     from mmo.cli.terminal import SafeConsole, warning_text
 
     err = SafeConsole(stderr=True)
@@ -122,11 +141,7 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
     if json_out:
         sys.stdout.write(json.dumps(result_json(result), ensure_ascii=False, indent=2) + "\n")
     elif result.completion is not None:
-        if printer is not None and printer.shown_any:
-            printer.finish()
-        else:
-            sys.stdout.write(answer_text(result.completion.text, sys.stdout).rstrip("\n") + "\n")
-            sys.stdout.flush()
+        _write_answer(result.completion, printer)
     if not json_out:
         for warning in result.warnings:
             err.print(warning_text(warning), highlight=False)
@@ -137,6 +152,20 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
         if not json_out:
             err.print(message(result.error), highlight=False, markup=False)
         raise typer.Exit(exit_code(result.error))
+
+
+def _write_answer(completion: Completion, printer: StreamPrinter | None) -> None:
+    """The answer on standard output: the streamed text's last line ended, or the whole text; an
+    answer that calls tools as its JSON object (``mmo.app.tools``), after any text streamed."""
+    from mmo.cli.render import answer_text
+
+    if printer is not None and printer.shown_any:
+        printer.finish()
+    elif not completion.tool_calls:
+        sys.stdout.write(answer_text(completion.text, sys.stdout).rstrip("\n") + "\n")
+    if completion.tool_calls:
+        sys.stdout.write(answer_text(tool_answer_text(completion, indent=2), sys.stdout) + "\n")
+    sys.stdout.flush()
 
 
 def _report_interrupted(outcome: RunOutcome, err: Console, interruption: KeyboardInterrupt) -> None:

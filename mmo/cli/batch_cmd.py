@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def batch(
     input: Annotated[
-        str, typer.Argument(metavar="INPUT", help="JSONL file of rows ({prompt|messages, id?, system?, params?, tags?, metadata?}); '-' reads standard input.")
+        str, typer.Argument(metavar="INPUT", help="JSONL file of rows ({prompt|messages, id?, system?, params?, tags?, metadata?, model?, tools?, tool_choice?}); '-' reads standard input.")
     ],
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output JSONL (default: INPUT.out.jsonl beside the input; standard output for '-').")

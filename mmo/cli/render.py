@@ -15,6 +15,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from mmo.app.outcome import RunOutcome, answering_attempt
+from mmo.app.tools import tool_answer
 from mmo.core.codec import completion_to_dict
 from mmo.core.shown import shown, shown_line
 from mmo.core.trace import Span
@@ -179,6 +180,8 @@ def result_json(result: RunOutcome) -> dict[str, Any]:
         out["answer"] = result.completion.text
         out["truncated"] = is_truncated(result.completion)
         out["completion"] = completion_to_dict(result.completion, with_trace=False)
+        if result.completion.tool_calls:
+            out["tool_calls"] = tool_answer(result.completion)["tool_calls"]
     if result.error is not None:
         to_dict = getattr(result.error, "to_dict", None)
         out["error"] = to_dict() if callable(to_dict) else {"error": type(result.error).__name__, "message": str(result.error)}
@@ -214,7 +217,7 @@ class StreamPrinter:
         if isinstance(event, StreamRestart):
             self.pending_restart = event
             return
-        if self.closed:
+        if self.closed or not event.text:  # nothing to show (a cached tool call): no blank answer line
             return
         try:
             self._show(event)

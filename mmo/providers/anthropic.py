@@ -3,8 +3,9 @@
 
 Choices made here:
 
-* The system prompt goes top level; tool results travel as ``tool_result`` blocks in a user turn,
-  and consecutive turns of one role are merged (the API wants them alternating).
+* The system prompt goes top level; tool calls travel as ``tool_use`` blocks in the assistant turn
+  and tool results as ``tool_result`` blocks in a user turn, and consecutive turns of one role are
+  merged (the API wants them alternating). Tools and the tool choice: ``mmo.providers.wire_tools``.
 * ``max_tokens`` is required by the API. When the request has none we send 4096: every current
   Claude model can produce that much, it covers ordinary answers, and it keeps the worst-case
   cost of a forgotten limit small. Set ``max_tokens`` for long outputs.
@@ -43,6 +44,7 @@ from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
 from mmo.providers.wire_json import TokenCounts, arguments_object, count, json_text, merge_extra, plain_json
+from mmo.providers.wire_tools import anthropic_tools
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -121,6 +123,7 @@ def build_body(request: Request, model: str, *, stream: bool) -> tuple[dict[str,
         body["system"] = request.system
     optional = {"temperature": params.temperature, "top_p": params.top_p, "stop_sequences": list(params.stop) or None}
     body.update({k: v for k, v in optional.items() if v is not None})
+    body.update(anthropic_tools(params))
     output_config, warning = _output_config(params.response_format, params.reasoning_effort)
     if output_config:
         body["output_config"] = output_config

@@ -6,8 +6,11 @@ Choices made here:
 
 * The key goes in the ``x-goog-api-key`` header, never in a ``?key=`` query: URLs end up in logs,
   traces and proxy records.
-* Roles are ``user``/``model``; consecutive turns of one role are merged. Tool results become
-  ``functionResponse`` parts in a user turn, named after the call they answer.
+* Roles are ``user``/``model``; consecutive turns of one role are merged. Tool calls become
+  ``functionCall`` parts in the model turn, each with the thought signature Google documents for
+  history whose own signature is unknown on the first call of the turn, as the model sends them
+  (mmo does not keep signatures; Gemini 3 refuses a function call turn without one), and tool results ``functionResponse`` parts in a user turn, named after the call
+  they answer. Tools and the tool choice: ``mmo.providers.wire_tools``.
 * Usage: thoughts are billed as output but reported outside ``candidatesTokenCount``, so
   output = candidates + thoughts (reasoning = thoughts); cached = ``cachedContentTokenCount``.
 * A blocked answer (``finishReason: SAFETY`` and friends, often with no ``parts`` at all) is a
@@ -47,6 +50,7 @@ from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_bod
 from mmo.providers.rate_limits import parse_go_duration
 from mmo.providers.wire import WireAnswer, WireProvider
 from mmo.providers.wire_json import TokenCounts, arguments_object, json_text, merge_extra, plain_json
+from mmo.providers.wire_tools import GEMINI_UNKNOWN_SIGNATURE, gemini_tools
 
 API_VERSION = "v1beta"
 
@@ -109,6 +113,7 @@ def build_body(request: Request) -> dict[str, Any]:
     body: dict[str, Any] = {"contents": _contents(request.messages)}
     if request.system is not None:
         body["systemInstruction"] = {"parts": [{"text": request.system}]}
+    body.update(gemini_tools(request.params))
     config = _generation_config(request)
     if config:
         body["generationConfig"] = config
@@ -163,8 +168,11 @@ def _parts(message: Message, call_names: Mapping[str, str]) -> list[dict[str, An
         name = message.name or call_names.get(message.tool_call_id or "", "")
         return [{"functionResponse": {"name": name, "response": _tool_response(message.content)}}]
     parts: list[dict[str, Any]] = [{"text": message.content}] if message.content or not message.tool_calls else []
-    for call in message.tool_calls:
-        parts.append({"functionCall": {"name": call.name, "args": arguments_object(call.arguments)}})
+    for position, call in enumerate(message.tool_calls):
+        part: dict[str, Any] = {"functionCall": {"name": call.name, "args": arguments_object(call.arguments)}}
+        if position == 0:  # as the model sends them: the first call of a turn carries the signature
+            part["thoughtSignature"] = GEMINI_UNKNOWN_SIGNATURE
+        parts.append(part)
     return parts
 
 

@@ -8,6 +8,9 @@ Choices made here:
 
 * Streams ask for ``stream_options.include_usage`` (without it a stream reports no tokens at all)
   and survive the usage-only chunk with ``choices: []``; tool-call fragments are joined by index.
+* Tools and the tool choice are written by ``mmo.providers.wire_tools``; an assistant turn that
+  called tools carries ``tool_calls`` (arguments as the JSON text the model wrote) and each result
+  is a ``tool`` message with its ``tool_call_id``.
 * Error bodies vary by server, so they are read defensively: ``error`` as an object or a string,
   ``code`` as a string or a number, vLLM's flat ``{"object": "error", ...}``, OpenRouter's
   ``metadata.raw`` (the upstream's real explanation, appended to the message).
@@ -39,6 +42,7 @@ from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, as_text, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
 from mmo.providers.wire_json import TokenCounts, count, json_text, merge_extra, plain_json
+from mmo.providers.wire_tools import openai_tools
 
 FINISH_REASONS: Mapping[str, FinishReason] = {
     "stop": "stop",
@@ -97,6 +101,7 @@ def build_body(request: Request, model: str, *, stream: bool) -> dict[str, Any]:
         "reasoning_effort": params.reasoning_effort,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
+    body.update(openai_tools(params))
     if params.logprobs or params.top_logprobs is not None:
         body["logprobs"] = True
         if params.top_logprobs is not None:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from mmo.catalog.catalog import Catalog
 from mmo.core.errors import EmptyAnswer, StreamCut, one_line
 from mmo.core.protocols import Node, Provider, RecordedAnswers, StreamSink
+from mmo.core.shown import shown_line
 from mmo.core.target import ModelTarget, RunOptions
 from mmo.core.trace import Span, SpanBuilder
 from mmo.core.types import Completion, Cost, Delta, Request, StreamRestart, Usage, evolve
@@ -97,6 +98,7 @@ class SpanContext:
         cached = self._cache_get(key)
         if cached is not None:
             self.note("cache hit")
+            self._note_tool_calls(cached)
             self._record(cached, Cost(0.0, "cache hit"), cached=True)
             if self.sink is not None:
                 self.sink(Delta(text=cached.text, model_id=cached.model_id))
@@ -114,6 +116,7 @@ class SpanContext:
         self._record(completion, cost, cached=False)
         if _is_empty(completion):
             raise _empty_answer(target, completion)  # after the record: its cost counts
+        self._note_tool_calls(completion)
         if key is not None and self.options.write_cache:
             self.services.cache.set(key, completion)  # type: ignore[union-attr]
         return completion
@@ -177,6 +180,13 @@ class SpanContext:
             return None
         cached = self.services.cache.get(key)  # type: ignore[union-attr]
         return None if cached is None or _is_empty(cached) else cached  # an empty answer stored before is not one
+
+    def _note_tool_calls(self, completion: Completion) -> None:
+        """An answer that calls tools says so in the trace (``--explain``, the run log): names
+        only, since the trace is kept even with ``--no-log``."""
+        if completion.tool_calls:
+            names = ", ".join(shown_line(call.name[:64]) for call in completion.tool_calls)
+            self.note(f"answered with {len(completion.tool_calls)} tool call(s): {names}")
 
     def _record(self, completion: Completion, cost: Cost, *, cached: bool) -> None:
         self.span.attempt.update(usage=completion.usage, cost=cost, cached=cached, ttft_ms=completion.ttft_ms)

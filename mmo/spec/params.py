@@ -6,7 +6,8 @@ finite number...); any other name is a provider-specific field sent verbatim (``
 Every value, known or not, must be sendable as JSON: no NaN or infinity (``-p foo=NaN`` would
 otherwise reach the wire encoder) and at most ``MAX_PARAM_DEPTH`` levels of nesting. ``model`` is
 not a parameter: it would change the model called but not the one priced, capped and logged;
-the model is chosen by ``-m``, the profile, or a batch row's ``model`` field.
+the model is chosen by ``-m``, the profile, or a batch row's ``model`` field. Nor are ``tools`` and
+``tool_choice``: they come from ``--tools``/``--tool-choice`` or a batch row's own fields.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ MAX_PARAM_DEPTH = 32  # levels of lists and mappings in one parameter value
 MODEL_IS_NOT_A_PARAMETER = (
     "model is not a parameter (it would change the model called but not the one priced, capped and logged): "
     'choose the model with -m/--model, in the profile (its strategy or models:), or with a batch row\'s "model" field'
+)
+
+# Sent verbatim, tools would bypass their checks and the routing to models that can call them.
+TOOL_FIELDS = frozenset({"tools", "tool_choice"})
+TOOLS_ARE_NOT_PARAMETERS = (
+    "tools are not a parameter (sent verbatim they would skip their checks and the choice of a model that can call them): "
+    'give them with --tools FILE.json and --tool-choice, or a batch row\'s "tools" and "tool_choice" fields'
 )
 
 
@@ -112,6 +120,8 @@ def params_from_mapping(values: Mapping[str, Any], *, where: str = "parameter") 
         extra["extra"] = nested
     if "model" in extra:
         raise ConfigError(f"{where} model={_short(extra['model'])}: {MODEL_IS_NOT_A_PARAMETER}")
+    for name in TOOL_FIELDS & extra.keys():
+        raise ConfigError(f"{where} {name}={_short(extra[name])}: {TOOLS_ARE_NOT_PARAMETERS}")
     for name, value in (*known.items(), *extra.items()):
         if (problem := value_problem(value)) is not None:
             raise ConfigError(f"{where} {name}={_short(value)}: {problem}")

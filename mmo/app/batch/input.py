@@ -5,11 +5,13 @@ One JSON object per line::
     {"id": "q1", "prompt": "...", "system": "...", "params": {"max_tokens": 64},
      "tags": ["legal"], "metadata": {"source": "crm"}}
     {"messages": [{"role": "user", "content": "..."}], "model": "smart"}
+    {"prompt": "...", "tools": [{"name": "get_weather", "parameters": {...}}], "tool_choice": "auto"}
 
 ``prompt`` or ``messages`` is required; everything else is optional, and other keys (an expected
 answer, a label) are ignored, so evaluation sets run as they are. Blank lines are skipped. A row
 without ``id`` is identified by its line number. A row's ``params`` win over ``-p`` flags, key by
-key. A row's ``model`` (a profile alias or ``provider:model``, as ``-m`` takes) runs that row on
+key. A row's ``tools``, ``tool_choice`` and messages that continue a tool call (``tool_calls``,
+``tool_call_id``) are read by ``mmo.app.batch.tool_rows``. A row's ``model`` (a profile alias or ``provider:model``, as ``-m`` takes) runs that row on
 that one model instead of the strategy; it is checked by the parser's ``models`` callable. The
 model is not a parameter: ``params.model`` (or ``params.extra.model``) is refused, since it would
 change the model called but not the one priced, capped and logged. A line that is not such an
@@ -28,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
+from mmo.app.batch.tool_rows import check_tool_turns, has_tool_fields, row_params_with_tools, tool_message
 from mmo.core.errors import ConfigError
 from mmo.core.types import Message, Params, Request, frozen_mapping
 from mmo.spec.params import params_from_mapping
+from mmo.spec.tools import ToolProblem
 
 ROLES = ("system", "user", "assistant", "tool")
 SNIPPET_CHARS = 200
@@ -95,7 +99,7 @@ class RowParser:
             return _malformed(line, f"expected a JSON object, got {type(data).__name__}", raw)
         try:
             return InputRow(line, _row_id(data, line), self._request(data), self._model(data.get("model")))
-        except _RowError as error:
+        except (_RowError, ToolProblem) as error:
             return _malformed(line, str(error), raw)
 
     def _model(self, value: Any) -> str | None:
@@ -112,7 +116,7 @@ class RowParser:
         return name
 
     def _request(self, data: Mapping[str, Any]) -> Request:
-        params = self._params(data.get("params"))
+        params = row_params_with_tools(data, self._params(data.get("params")))
         metadata = _metadata(data.get("metadata"))
         tags = _tags(data.get("tags"))
         system = _optional_text(data, "system")
@@ -230,9 +234,13 @@ def _messages(value: Any) -> tuple[Message, ...]:
         raise _RowError("'messages' must be a non-empty list of {role, content}")
     out: list[Message] = []
     for position, item in enumerate(value, 1):
+        if isinstance(item, dict) and has_tool_fields(item):
+            out.append(tool_message(position, item, out))
+            continue
         if not isinstance(item, dict) or item.get("role") not in ROLES or not isinstance(item.get("content"), str):
             raise _RowError(f"message {position} must be {{role: {'|'.join(ROLES)}, content: string}}")
         out.append(Message(item["role"], item["content"]))
+    check_tool_turns(out)
     return tuple(out)
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from mmo.app.batch.input import InputRow
 from mmo.app.outcome import RunOutcome
+from mmo.app.tools import tool_answer
 from mmo.core.errors import AllAttemptsFailed, TransientError, one_line
 from mmo.core.trace import Span, total_cost, total_usage
 from mmo.core.types import Completion
@@ -105,7 +106,7 @@ def outcome_of(row: InputRow, run: RunOutcome, log: LoggedRun | None = None) -> 
         if completion.truncated:
             fields["truncated"] = True
         if completion.tool_calls:
-            fields["tool_calls"] = [call.to_dict() for call in completion.tool_calls]
+            fields["tool_calls"] = tool_answer(completion)["tool_calls"]  # arguments parsed, as mmo ask shows them
     else:
         fields["error"] = {"class": error_class, "message": message}
     return RowOutcome(

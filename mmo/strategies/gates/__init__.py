@@ -25,6 +25,9 @@ learned            a model trained by ``mmo tune`` gives the answer at least ``m
 judge              a judge node scores the answer 0-10 against the rubric at least ``min_score``
 =================  ===========================================================================
 
+An answer that calls tools (``mmo ask --tools``) has no text to read: only ``finish_reasons`` judges
+it (``[stop]`` rejects tool calls); every other gate passes it, saying so in the trace.
+
 Reasons never quote more than a short extracted value from an answer (they are stored in the
 trace, which the run log keeps even with ``--no-log``).
 """

@@ -1,5 +1,7 @@
 """``Gates``: the gates a spec sets, run in order (cheap first) up to the first failure, and what
-they need of the request and the answer. ``build_gates`` makes them from ``accept:``/``check:``."""
+they need of the request and the answer. ``build_gates`` makes them from ``accept:``/``check:``.
+An answer that calls tools is judged only by ``finish_reasons`` (``TOOL_CALL_GATES``); the gates
+that read the answer's text pass it, saying why."""
 
 from __future__ import annotations
 
@@ -13,6 +15,12 @@ from mmo.core.types import Completion, Request
 from mmo.strategies.gates.kinds import gate_kinds
 from mmo.strategies.gates.verdict import Gate, GateResult
 from mmo.strategies.kinds import Builder
+
+# The gates that judge an answer that calls tools. Every other gate reads the answer's text, which
+# a tool call does not have (its empty text is not a short, non-JSON or refused answer): a tool
+# call passes them unchecked, and ``finish_reasons: [stop]`` is how a profile rejects tool calls.
+TOOL_CALL_GATES = frozenset({"finish_reasons"})
+_NOT_FOR_TOOL_CALLS = "a tool call: this gate reads answer text, not tool calls"
 
 
 class Gates:
@@ -57,6 +65,9 @@ class Gates:
         results: list[GateResult] = []
         for gate in self.gates:
             if gate.calls_models and not model_gates:
+                continue
+            if completion.tool_calls and gate.name not in TOOL_CALL_GATES:
+                results.append(GateResult(True, gate.name, _NOT_FOR_TOOL_CALLS))
                 continue
             result = await gate.check(completion if gate.reads_raw_answer else cleaned, request, ctx)
             results.append(result)

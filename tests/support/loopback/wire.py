@@ -5,7 +5,8 @@ The shapes follow ``shared/reference/wire-formats.md`` sections 1-3: OpenAI Chat
 (``data:`` events, ``[DONE]``, usage chunk with ``choices: []``), Anthropic Messages (named
 events, cumulative output usage on ``message_delta``) and Gemini ``generateContent`` (CRLF CRLF
 separators, usage on every chunk, no terminator). Answers are deterministic so that tests can
-assert them: ``echo: <last user text>`` unless a text is configured.
+assert them: ``echo: <last user text>`` unless a text is configured. A request that offers tools and asks
+for a call (``tool_calls``) is answered with one, in the vendor's shape.
 """
 
 from __future__ import annotations
@@ -14,6 +15,17 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from tests.support.loopback.tool_calls import (
+    ToolFormatError,
+    anthropic_block,
+    anthropic_stream_events,
+    arguments_for,
+    gemini_part,
+    openai_message_calls,
+    openai_stream_deltas,
+    tool_to_call,
+)
 
 Shape = Literal["openai", "anthropic", "gemini"]
 ErrorKind = Literal[
@@ -55,6 +67,7 @@ class Call:
     include_usage: bool
     prompt: str
     input_chars: int
+    tool: str | None = None  # the tool the answer calls (tool_calls.tool_to_call)
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,11 @@ class Answer:
     pieces: tuple[str, ...]
     input_tokens: int
     output_tokens: int
+    tool_call: tuple[str, str] | None = None  # (name, arguments as JSON text)
+
+    @property
+    def call_id(self) -> str:
+        return f"call_{self.id}"
 
 
 @dataclass(frozen=True)
@@ -113,7 +131,7 @@ def parse_call(route: Route, body: Any) -> Call:
         raise WireError("the request body must be a JSON object")
     if route.shape == "gemini":
         prompt, chars = _gemini_texts(body)
-        return Call("gemini", route.model_in_path or "", route.stream_in_path, True, prompt, chars)
+        return Call("gemini", route.model_in_path or "", route.stream_in_path, True, prompt, chars, _tool(route, body, prompt))
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise WireError("'model' is required")
@@ -121,9 +139,16 @@ def parse_call(route: Route, body: Any) -> Call:
         prompt, chars = _chat_texts(body.get("messages"), system=None)
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        return Call("openai", model, bool(body.get("stream")), include_usage, prompt, chars)
+        return Call("openai", model, bool(body.get("stream")), include_usage, prompt, chars, _tool(route, body, prompt))
     prompt, chars = _chat_texts(body.get("messages"), system=body.get("system"))
-    return Call("anthropic", model, bool(body.get("stream")), True, prompt, chars)
+    return Call("anthropic", model, bool(body.get("stream")), True, prompt, chars, _tool(route, body, prompt))
+
+
+def _tool(route: Route, body: dict[str, Any], prompt: str) -> str | None:
+    try:
+        return tool_to_call(route.shape, body, prompt)
+    except ToolFormatError as error:
+        raise WireError(str(error)) from None
 
 
 def _text_of(content: Any) -> str:
@@ -176,12 +201,16 @@ def tokens_for(chars: int) -> int:
 
 
 def make_answer(call: Call, text: str | None, chunks: int, seq: int) -> Answer:
-    """The deterministic answer to a call, split into ``chunks`` stream pieces."""
-    body = text if text is not None else f"echo: {call.prompt}"
+    """The deterministic answer to a call, split into ``chunks`` stream pieces. A call that asks
+    for a tool call gets one, with no text unless a text is configured."""
+    body = text if text is not None else "" if call.tool else f"echo: {call.prompt}"
     count = max(1, min(chunks, len(body)))
     size = math.ceil(len(body) / count) if body else 1
-    pieces = tuple(body[i : i + size] for i in range(0, len(body), size)) or ("",)
-    return Answer(f"loopback-{seq}", body, pieces, tokens_for(call.input_chars), tokens_for(len(body)))
+    pieces = tuple(body[i : i + size] for i in range(0, len(body), size)) or (() if call.tool else ("",))
+    if call.tool is None:
+        return Answer(f"loopback-{seq}", body, pieces, tokens_for(call.input_chars), tokens_for(len(body)))
+    arguments = arguments_for(call.prompt)
+    return Answer(f"loopback-{seq}", body, pieces, tokens_for(call.input_chars), tokens_for(len(body) + len(arguments)), (call.tool, arguments))
 
 
 def _dumps(value: Any) -> str:
@@ -217,13 +246,18 @@ def _openai_usage(answer: Answer) -> dict[str, Any]:
 
 
 def _openai_completion(call: Call, answer: Answer) -> dict[str, Any]:
-    message = {"role": "assistant", "content": answer.text, "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": answer.text, "refusal": None}
+    finish = "stop"
+    if answer.tool_call is not None:
+        message["content"] = answer.text or None
+        message["tool_calls"] = openai_message_calls(answer.call_id, *answer.tool_call)
+        finish = "tool_calls"
     return {
         "id": f"chatcmpl-{answer.id}",
         "object": "chat.completion",
         "created": 0,
         "model": call.model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": _openai_usage(answer),
         "system_fingerprint": "fp_loopback",
     }
@@ -242,7 +276,9 @@ def _openai_stream(call: Call, answer: Answer) -> StreamBytes:
 
     head = (chunk(choice({"role": "assistant", "content": ""})),)
     deltas = tuple(chunk(choice({"content": piece})) for piece in answer.pieces)
-    tail = [chunk(choice({}, "stop"))]
+    if answer.tool_call is not None:
+        deltas += tuple(chunk(choice(delta)) for delta in openai_stream_deltas(answer.call_id, *answer.tool_call))
+    tail = [chunk(choice({}, "tool_calls" if answer.tool_call else "stop"))]
     if call.include_usage:
         tail.append(chunk([], _openai_usage(answer)))
     tail.append(b"data: [DONE]\n\n")
@@ -260,11 +296,18 @@ def _anthropic_message(call: Call, answer: Answer) -> dict[str, Any]:
         "type": "message",
         "role": "assistant",
         "model": call.model,
-        "content": [{"type": "text", "text": answer.text}],
-        "stop_reason": "end_turn",
+        "content": _anthropic_content(answer),
+        "stop_reason": "tool_use" if answer.tool_call else "end_turn",
         "stop_sequence": None,
         "usage": _anthropic_usage(answer.input_tokens, answer.output_tokens),
     }
+
+
+def _anthropic_content(answer: Answer) -> list[dict[str, Any]]:
+    if answer.tool_call is None:
+        return [{"type": "text", "text": answer.text}]
+    text = [{"type": "text", "text": answer.text}] if answer.text else []
+    return [*text, anthropic_block(answer.call_id, *answer.tool_call)]
 
 
 def _anthropic_event(name: str, data: dict[str, Any]) -> bytes:
@@ -272,6 +315,8 @@ def _anthropic_event(name: str, data: dict[str, Any]) -> bytes:
 
 
 def _anthropic_stream(call: Call, answer: Answer) -> StreamBytes:
+    if answer.tool_call is not None:
+        return _anthropic_tool_stream(call, answer)
     start = {**_anthropic_message(call, answer), "content": [], "stop_reason": None,
              "usage": _anthropic_usage(answer.input_tokens, 1)}
     head = (
@@ -295,8 +340,33 @@ def _anthropic_stream(call: Call, answer: Answer) -> StreamBytes:
     return StreamBytes(head, deltas, tail)
 
 
+def _anthropic_tool_stream(call: Call, answer: Answer) -> StreamBytes:
+    """Text (when there is any) in block 0, then the tool_use block, its input in fragments."""
+    assert answer.tool_call is not None
+    start = {**_anthropic_message(call, answer), "content": [], "stop_reason": None,
+             "usage": _anthropic_usage(answer.input_tokens, 1)}
+    head = [_anthropic_event("message_start", {"type": "message_start", "message": start})]
+    deltas: list[bytes] = []
+    if answer.pieces:
+        head.append(_anthropic_event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                             "content_block": {"type": "text", "text": ""}}))
+        deltas += [_anthropic_event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                            "delta": {"type": "text_delta", "text": piece}})
+                   for piece in answer.pieces]
+        deltas.append(_anthropic_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    events = anthropic_stream_events(1 if answer.pieces else 0, answer.call_id, *answer.tool_call)
+    deltas += [_anthropic_event(name, data) for name, data in events]
+    final_delta = {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                   "usage": _anthropic_usage(answer.input_tokens, answer.output_tokens)}
+    tail = (_anthropic_event("message_delta", final_delta), _anthropic_event("message_stop", {"type": "message_stop"}))
+    return StreamBytes(tuple(head), tuple(deltas), tail)
+
+
 def _gemini_response(call: Call, answer: Answer, text: str, final: bool) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    parts: list[dict[str, Any]] = [{"text": text}] if text or answer.tool_call is None else []
+    if final and answer.tool_call is not None:
+        parts.append(gemini_part(*answer.tool_call))
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
     usage: dict[str, Any] = {"promptTokenCount": answer.input_tokens}
     if final:
         candidate["finishReason"] = "STOP"
@@ -309,10 +379,11 @@ def _gemini_response(call: Call, answer: Answer, text: str, final: bool) -> dict
 
 
 def _gemini_stream(call: Call, answer: Answer) -> StreamBytes:
-    last = len(answer.pieces) - 1
+    pieces = answer.pieces or ("",)  # a tool call alone comes in one chunk
+    last = len(pieces) - 1
     deltas = tuple(
         f"data: {_dumps(_gemini_response(call, answer, piece, final=i == last))}\r\n\r\n".encode()
-        for i, piece in enumerate(answer.pieces)
+        for i, piece in enumerate(pieces)
     )
     return StreamBytes((), deltas, ())
 
