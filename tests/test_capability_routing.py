@@ -209,7 +209,10 @@ def test_a_router_sends_images_to_its_vision_branch() -> None:
 def test_a_router_rule_on_a_schema() -> None:
     router = {"rules": [{"when": {"schema": True}, "use": "eye"}], "default": "text"}
     schema = Request.from_prompt("extract").with_params(Params(output_schema={"type": "object"}))
-    assert run(router, schema, answering("text", "eye")).model_id == "fake:eye"
+    json_answers = FakeProvider("fake")
+    for model in ("text", "eye"):
+        json_answers.script(model, default=FakeReply(json.dumps({"from": model}), usage=Usage(10, 5)))
+    assert run(router, schema, json_answers).model_id == "fake:eye"
     assert run(router, Request.from_prompt("extract"), answering("text", "eye")).model_id == "fake:text"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mmo.app.engine import open_engine
 from mmo.app.outcome import RunOutcome
@@ -29,12 +29,14 @@ class AskInput:
     log_text: bool = True  # False (--no-log): the run log keeps no prompt or answer text
     tools: tuple[ToolSpec, ...] = ()  # --tools (mmo.app.tools.request_tools), with --tool-choice
     tool_choice: str | None = None
+    schema: Mapping[str, Any] | None = None  # --schema (mmo.app.schema_file.read_schema_file)
 
     def request(self) -> Request:
+        params = with_tools(params_from_mapping(self.settings.params), self.tools, self.tool_choice)
         return Request.from_prompt(
             self.prompt,
             system=self.system,
-            params=with_tools(params_from_mapping(self.settings.params), self.tools, self.tool_choice),
+            params=params if self.schema is None else params.merged(output_schema=self.schema),
             metadata=frozen_mapping(self.metadata),
             tags=self.tags,
         )

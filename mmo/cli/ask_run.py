@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 from mmo.app.ask import AskInput, ask
 from mmo.app.outcome import RunOutcome
 from mmo.app.params import parse_param_pairs
+from mmo.app.schema_file import read_schema_file, structured_value
 from mmo.app.settings import AppEnv, ProfileChoice, RunSettings
 from mmo.app.tools import request_tools, tool_answer_text
 from mmo.cli.errors import Terminated, exit_code, message
@@ -61,8 +62,10 @@ def run_ask(
     log_text: bool = True,
     view: AskView = AskView(),
     tools: ToolsChoice = ToolsChoice(),
+    schema: Path | None = None,
 ) -> None:
     specs, choice = request_tools(tools.path, tools.choice)
+    output_schema = read_schema_file(schema) if schema is not None else None
     item = AskInput(
         prompt=_read_prompt(prompt),
         settings=settings,
@@ -72,9 +75,11 @@ def run_ask(
         log_text=log_text,
         tools=specs,
         tool_choice=choice,
+        schema=output_schema,
     )
     stream = view.stream if view.stream is not None else sys.stdout.isatty()
-    _run_and_render(item, stream=stream and not view.json_out, json_out=view.json_out, explain=view.explain)
+    # An answer to a schema is shown once validated, as its JSON alone: never streamed.
+    _run_and_render(item, stream=stream and not view.json_out and output_schema is None, json_out=view.json_out, explain=view.explain)
 
 
 def run_demo(task_id: str | None, *, profile: str = "demo", view: AskView = AskView()) -> None:
@@ -139,9 +144,12 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
     if printer is not None and printer.closed:
         raise BrokenPipeError  # the answer is logged; its reader has gone (guarded: a quiet exit)
     if json_out:
-        sys.stdout.write(json.dumps(result_json(result), ensure_ascii=False, indent=2) + "\n")
+        shown = result_json(result)
+        if item.schema is not None and result.completion is not None:
+            shown["json"] = structured_value(result.completion)
+        sys.stdout.write(json.dumps(shown, ensure_ascii=False, indent=2) + "\n")
     elif result.completion is not None:
-        _write_answer(result.completion, printer)
+        _write_answer(result.completion, printer, structured=item.schema is not None)
     if not json_out:
         for warning in result.warnings:
             err.print(warning_text(warning), highlight=False)
@@ -154,12 +162,15 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
         raise typer.Exit(exit_code(result.error))
 
 
-def _write_answer(completion: Completion, printer: StreamPrinter | None) -> None:
+def _write_answer(completion: Completion, printer: StreamPrinter | None, *, structured: bool = False) -> None:
     """The answer on standard output: the streamed text's last line ended, or the whole text; an
-    answer that calls tools as its JSON object (``mmo.app.tools``), after any text streamed."""
+    answer that calls tools as its JSON object (``mmo.app.tools``), after any text streamed; an
+    answer to ``--schema`` as its JSON alone (any code fence dropped), for ``jq`` and friends."""
     from mmo.cli.render import answer_text
 
-    if printer is not None and printer.shown_any:
+    if structured and not completion.tool_calls:
+        sys.stdout.write(answer_text(json.dumps(structured_value(completion), ensure_ascii=False, indent=2), sys.stdout) + "\n")
+    elif printer is not None and printer.shown_any:
         printer.finish()
     elif not completion.tool_calls:
         sys.stdout.write(answer_text(completion.text, sys.stdout).rstrip("\n") + "\n")

@@ -271,6 +271,16 @@ class MissingCapability(PermanentError):
         self.capability = capability
 
 
+class SchemaMismatch(PermanentError):
+    """The answer is not JSON matching the request's schema (``--schema``). It was paid for and
+    recorded; ``problems`` say what is wrong, ``answer`` holds the text (never in the message,
+    which reaches the run log). It fails over: a fallback moves on, a cascade escalates."""
+
+    def __init__(self, problems: tuple[str, ...], answer: str, *, provider: str | None = None, model: str | None = None) -> None:
+        super().__init__("the answer does not match the JSON Schema: " + "; ".join(problems), provider=provider, model=model, code="schema_mismatch")
+        self.problems, self.answer = problems, answer
+
+
 class Unservable(ConfigError):
     """No model the profile can call is able to serve this request (each lacks a capability it
     needs, or its context window is too small): refused before anything is sent. ``reasons``

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from mmo.catalog.catalog import Catalog
-from mmo.core.errors import EmptyAnswer, StreamCut, one_line
+from mmo.core.errors import EmptyAnswer, SchemaMismatch, StreamCut, one_line
 from mmo.core.protocols import Node, Provider, RecordedAnswers, StreamSink
 from mmo.core.shown import shown_line
 from mmo.core.target import ModelTarget, RunOptions
 from mmo.core.trace import Span, SpanBuilder
 from mmo.core.types import Completion, Cost, Delta, Request, StreamRestart, Usage, evolve
 from mmo.core.usage import MAX_PLAUSIBLE_TOKENS
+from mmo.runtime import structured
 from mmo.runtime.guard import Guard
 from mmo.runtime.servable import check_servable
 from mmo.runtime.services import Services
@@ -92,10 +93,16 @@ class SpanContext:
         self.span.attempt.update(model_id=target.id)
         for guard in self.services.guards:
             guard.check(target, request, self)
+        schema = request.params.output_schema
+        if schema is not None:
+            request, how = structured.prepare(request, self.services.catalog.capabilities(target.ref), target.label)
+            self.note(how)
         provider = self.services.providers.get(target.ref.provider)
         identity = provider.identity()
         key = self._cache_key(identity, target, request)
         cached = self._cache_get(key)
+        if cached is not None and schema is not None and structured.answer_problems(schema, cached):
+            cached = None  # stored before it had to match (or by an older mmo): asked again
         if cached is not None:
             self.note("cache hit")
             self._note_tool_calls(cached)
@@ -116,10 +123,23 @@ class SpanContext:
         self._record(completion, cost, cached=False)
         if _is_empty(completion):
             raise _empty_answer(target, completion)  # after the record: its cost counts
+        if schema is not None:
+            self._check_schema(target, schema, completion)  # after the record: its cost counts
         self._note_tool_calls(completion)
         if key is not None and self.options.write_cache:
             self.services.cache.set(key, completion)  # type: ignore[union-attr]
         return completion
+
+    def _check_schema(self, target: ModelTarget, schema: Mapping[str, Any], completion: Completion) -> None:
+        """Raise ``SchemaMismatch`` when the answer does not match; else show it (it was not
+        streamed: only an answer that matches may reach the screen)."""
+        problems = structured.answer_problems(schema, completion)
+        if problems:
+            self.note(f"the answer of {target.label} does not match the schema: {'; '.join(problems)}", problems=list(problems))
+            raise SchemaMismatch(problems, completion.text, provider=target.ref.provider, model=target.ref.name)
+        self.note("the answer matches the schema")
+        if self.sink is not None:
+            self.sink(Delta(text=completion.text, model_id=target.id))
 
     async def _guarded_call(self, provider: Provider, target: ModelTarget, request: Request) -> Completion:
         tokens: list[tuple[Guard, Any]] = []
@@ -129,11 +149,11 @@ class SpanContext:
         try:
             for guard in self.services.guards:
                 tokens.append((guard, await guard.acquire(target, request, self)))
-            streams = self.sink is not None and not self.services.catalog.capabilities(target.ref).streaming.known_false
+            streams = self._streams(target, request)
             call = self._stream(provider, target, request) if streams else provider.complete(request, target.ref.name)
             sent = True
             completion = await call
-            if self.sink is not None and not streams:
+            if self.sink is not None and not streams and request.params.output_schema is None:
                 self.sink(Delta(text=completion.text, model_id=target.id))  # a model that cannot stream shows its answer whole
             return completion
         except StreamCut as cut:
@@ -151,6 +171,13 @@ class SpanContext:
         finally:
             for guard, token in reversed(tokens):
                 guard.release(token, target, completion, error)
+
+    def _streams(self, target: ModelTarget, request: Request) -> bool:
+        """Stream to the screen unless nobody watches, the model cannot, or the answer must be
+        validated before anyone sees it (a schema)."""
+        if self.sink is None or request.params.output_schema is not None:
+            return False
+        return not self.services.catalog.capabilities(target.ref).streaming.known_false
 
     async def _stream(self, provider: Provider, target: ModelTarget, request: Request) -> Completion:
         shown = False

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import json
 import re
-import stat
 from pathlib import Path
 from typing import Any, Mapping
 
 from mmo.core.errors import ConfigError
 from mmo.core.types import ToolSpec, frozen_mapping
+from mmo.spec.input_files import load_json_text, read_small_file
 from mmo.spec.params import value_problem
 
 TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -94,13 +94,8 @@ def parse_tool_choice(value: Any, tools: tuple[ToolSpec, ...]) -> str | None:
 def load_tools_file(path: Path) -> tuple[tuple[ToolSpec, ...], str | None]:
     """The tools in a JSON file (and the ``tool_choice`` an object-form file carries). Every
     problem is a ``ConfigError`` naming the file and line."""
-    text = _read(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"not valid JSON ({error.msg}, column {error.colno}): fix the JSON", source=f"{path}:{error.lineno}") from None
-    except RecursionError:
-        raise ConfigError("nested too deeply to read", source=str(path)) from None
+    text = read_small_file(path, "tools file", MAX_TOOLS_FILE_BYTES)
+    data = load_json_text(text, path)
     listed, choice = data, None
     if isinstance(data, dict) and "tools" in data:
         listed, choice = data["tools"], data.get("tool_choice")
@@ -113,26 +108,6 @@ def load_tools_file(path: Path) -> tuple[tuple[ToolSpec, ...], str | None]:
     except ToolProblem as problem:
         line = _element_lines(text).get(problem.index, 1) if problem.index is not None else 1
         raise ConfigError(str(problem), source=f"{path}:{line}") from None
-
-
-def _read(path: Path) -> str:
-    """The file's text: a regular file, or a pipe (``--tools <(jq ... tools.json)``); a directory
-    or a device is refused (a terminal or a device could block or never end)."""
-    try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode) or not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or a socket)"
-            raise ConfigError(f"tools file {str(path)!r} is {what}: give a JSON file")
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_TOOLS_FILE_BYTES + 1)
-    except OSError as error:
-        raise ConfigError(f"cannot read tools file {str(path)!r}: {error.strerror or error}") from None
-    if len(raw) > MAX_TOOLS_FILE_BYTES:
-        raise ConfigError(f"tools file is larger than {MAX_TOOLS_FILE_BYTES >> 20} MiB", source=str(path))
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})", source=str(path)) from None
 
 
 def vendor_tool_choice(choice: Any, tools: tuple[ToolSpec, ...]) -> str | None:

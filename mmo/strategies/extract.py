@@ -58,6 +58,9 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from mmo.core.errors import ConfigError
+from mmo.core.json_answer import loads_strict as _loads
+from mmo.core.json_answer import parse_json_answer as parse_json_answer  # re-exported: the gates and checks read it here
+from mmo.core.json_answer import reject_constant
 from mmo.spec.extract import ExtractSpec, RegexExtractSpec
 
 Extractor = Callable[[str], "str | None"]
@@ -196,7 +199,6 @@ def format_number(value: Fraction) -> str:
 # ---- json ---------------------------------------------------------------------------------------
 
 _FENCE = re.compile(r"```[ \t]*(?:[A-Za-z0-9_+-]+)?[ \t]*\n(.*?)```", re.DOTALL)
-_WHOLE_FENCE = re.compile(r"\A\s*```[ \t]*(?:[A-Za-z0-9_+-]+)?[ \t]*\n(.*?)```\s*\Z", re.DOTALL)
 _MISSING: Any = object()
 
 
@@ -213,7 +215,7 @@ def first_json_value(text: str) -> Any:
             return _loads(candidate)
         except ValueError:
             continue
-    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    decoder = json.JSONDecoder(parse_constant=reject_constant)
     for start in (i for i, char in enumerate(text) if char in "{["):
         try:
             return decoder.raw_decode(text, start)[0]
@@ -222,23 +224,8 @@ def first_json_value(text: str) -> Any:
     return _MISSING
 
 
-def parse_json_answer(text: str) -> Any:
-    """The whole answer as one JSON value: the text itself, or the content of one code fence
-    that is the whole text. Raises ``ValueError`` with the parser's message otherwise."""
-    fenced = _WHOLE_FENCE.match(text)
-    return _loads(fenced.group(1) if fenced else text)
-
-
 def canonical_json(value: Any) -> str:
     return json.dumps(_integral_floats(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _integral_floats(value: Any) -> Any:

@@ -5,6 +5,11 @@ to move on to, so it retries its retryable errors itself, as a fallback would (t
 ``retry:``): each try is a child span of its own. Inside other strategies a model makes one
 attempt; its parent decides what a failure means (a fallback retries and moves on, a cascade
 escalates, an ensemble counts the member out).
+
+Such a model also re-asks once when its answer does not match the request's JSON Schema
+(``SchemaMismatch``, ``mmo.runtime.structured``): the same model, with its answer and the
+validation errors appended; a second mismatch fails the run, showing the errors. Inside other
+strategies there is no re-ask: a fallback moves on and a cascade escalates, which costs no more.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
+from mmo.core.errors import SchemaMismatch
 from mmo.core.estimate import CostRange
 from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, Request
+from mmo.runtime.structured import reask
 from mmo.spec.base import Spec
 from mmo.spec.params import ParamsSpec
 from mmo.strategies.kinds import Builder, StrategyKind
@@ -41,7 +48,12 @@ class ModelNode:
     async def run(self, request: Request, ctx: RunContext) -> Completion:
         if self.retry is None:
             return await ctx.complete(self.target, request)
-        return await call_with_retries(ctx, ModelNode(self.target), request, self.retry, self._rng, alternative=False, errors=[])
+        try:
+            return await call_with_retries(ctx, ModelNode(self.target), request, self.retry, self._rng, alternative=False, errors=[])
+        except SchemaMismatch as mismatch:
+            ctx.note(f"re-asking {self.label} once with the validation errors")
+            again = reask(request, mismatch.answer, mismatch.problems)
+            return await call_with_retries(ctx, ModelNode(self.target), again, self.retry, self._rng, alternative=False, errors=[])
 
     def children(self) -> Sequence[Node]:
         return ()

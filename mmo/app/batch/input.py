@@ -11,7 +11,8 @@ One JSON object per line::
 answer, a label) are ignored, so evaluation sets run as they are. Blank lines are skipped. A row
 without ``id`` is identified by its line number. A row's ``params`` win over ``-p`` flags, key by
 key. A row's ``tools``, ``tool_choice`` and messages that continue a tool call (``tool_calls``,
-``tool_call_id``) are read by ``mmo.app.batch.tool_rows``. A row's ``model`` (a profile alias or ``provider:model``, as ``-m`` takes) runs that row on
+``tool_call_id``) are read by ``mmo.app.batch.tool_rows``. A row's ``schema`` (a JSON Schema
+object) asks for an answer that is JSON matching it (``mmo.runtime.structured``). A row's ``model`` (a profile alias or ``provider:model``, as ``-m`` takes) runs that row on
 that one model instead of the strategy; it is checked by the parser's ``models`` callable. The
 model is not a parameter: ``params.model`` (or ``params.extra.model``) is refused, since it would
 change the model called but not the one priced, capped and logged. A line that is not such an
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
 from mmo.app.batch.tool_rows import check_tool_turns, has_tool_fields, row_params_with_tools, tool_message
+from mmo.app.schema_file import checked_schema
 from mmo.core.errors import ConfigError
 from mmo.core.types import Message, Params, Request, frozen_mapping
 from mmo.spec.params import params_from_mapping
@@ -116,7 +118,7 @@ class RowParser:
         return name
 
     def _request(self, data: Mapping[str, Any]) -> Request:
-        params = row_params_with_tools(data, self._params(data.get("params")))
+        params = _with_schema(data, row_params_with_tools(data, self._params(data.get("params"))))
         metadata = _metadata(data.get("metadata"))
         tags = _tags(data.get("tags"))
         system = _optional_text(data, "system")
@@ -154,6 +156,17 @@ class RowParser:
 
 class _RowError(ValueError):
     """Why a parsed JSON object is not a usable row."""
+
+
+def _with_schema(data: Mapping[str, Any], params: Params) -> Params:
+    """A row's ``schema``: a JSON Schema (an object) the answer must match."""
+    schema = data.get("schema")
+    if schema is None:
+        return params
+    try:
+        return params.merged(output_schema=checked_schema(schema, "'schema'"))
+    except ValueError as error:
+        raise _RowError(str(error)) from None
 
 
 _TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"

@@ -123,6 +123,8 @@ def task_row(task: Task) -> dict[str, Any]:
         row["params"] = dict(task.params)
     if task.tags:
         row["tags"] = list(task.tags)
+    if task.schema is not None:
+        row["schema"] = dict(task.schema)
     return row
 
 

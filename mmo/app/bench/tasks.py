@@ -32,8 +32,8 @@ from mmo.app.bench.task_files import Record, TaskFile
 from mmo.core.errors import ConfigError
 from mmo.core.types import Message, Request, frozen_mapping
 
-TASK_KEYS: tuple[str, ...] = ("id", "prompt", "messages", "system", "params", "reference", "check", "category", "tags")
-DEFAULT_KEYS: tuple[str, ...] = ("check", "system", "params", "category", "tags")
+TASK_KEYS: tuple[str, ...] = ("id", "prompt", "messages", "system", "params", "schema", "reference", "check", "category", "tags")
+DEFAULT_KEYS: tuple[str, ...] = ("check", "system", "params", "schema", "category", "tags")
 IGNORED_KEYS: tuple[str, ...] = ("models",)  # a replay file's recordings
 ROLES: tuple[str, ...] = ("system", "user", "assistant")
 
@@ -49,6 +49,7 @@ class Task:
     category: str | None = None
     tags: tuple[str, ...] = ()
     line: int = 0  # where it was read (1-based), for messages naming file:line
+    schema: Mapping[str, Any] | None = None  # the answer must be JSON matching it (mmo.runtime.structured)
 
     @property
     def prompt(self) -> str:
@@ -62,9 +63,12 @@ class Task:
         """The request that asks this task: its system prompt and messages, its parameters over
         ``base_params`` (the ``-p`` flags) key by key, and metadata ``id`` (the replay provider
         finds a recorded answer by it) and ``category`` (router rules can match it)."""
+        from mmo.app.schema_file import frozen_schema
         from mmo.spec.params import params_from_mapping
 
         params = params_from_mapping({**(base_params or {}), **self.params}, where=f"task {self.id!r} params:")
+        if self.schema is not None:
+            params = params.merged(output_schema=frozen_schema(self.schema))
         messages = self.messages if self.system is None else (Message("system", self.system), *self.messages)
         metadata = {"id": self.id} if self.category is None else {"id": self.id, "category": self.category}
         return Request(messages, params, frozen_mapping(metadata), self.tags)
@@ -174,7 +178,8 @@ class _TaskReader:
             raise ConfigError("the defaults must come first, once: move this line to the top of the file", source=where)
         _refuse_unknown(record, DEFAULT_KEYS, self.name, "the defaults")
         fields = _Fields(record, self.name)
-        values = {"system": fields.text("system"), "params": fields.params(), "category": fields.text("category"), "tags": fields.tags()}
+        values = {"system": fields.text("system"), "params": fields.params(), "schema": fields.schema(),
+                  "category": fields.text("category"), "tags": fields.tags()}
         check = None if record.data.get("check") is None else self._check(record.data["check"], fields.where("check"))
         self.defaults = _Defaults({key: value for key, value in values.items() if value}, check, where)
 
@@ -201,6 +206,7 @@ class _TaskReader:
             category=fields.text("category") or defaults.get("category"),
             tags=tuple(fields.tags() or defaults.get("tags", ())),
             line=record.line,
+            schema=fields.schema() or defaults.get("schema"),
         )
 
     def _task_check(self, record: Record, fields: _Fields) -> Check:
@@ -282,6 +288,18 @@ class _Fields:
             raise self.error("tags", f"must be a list of texts, got {value!r:.60}")
         return list(value)
 
+    def schema(self) -> dict[str, Any] | None:
+        """A JSON Schema the answer must match, checked now (``mmo.runtime.structured``)."""
+        from mmo.runtime.structured import schema_problem
+
+        value = self.data.get("schema")
+        if value is None:
+            return None
+        problem = schema_problem(value)
+        if problem is not None:
+            raise self.error("schema", f"{problem}: give a JSON Schema object")
+        return dict(value)
+
     def params(self) -> dict[str, Any]:
         from mmo.spec.params import params_from_mapping
 
@@ -355,6 +373,7 @@ def task_to_json(task: Task) -> dict[str, Any]:
         "category": task.category,
         "tags": list(task.tags),
         "line": task.line,
+        **({"schema": task.schema} if task.schema is not None else {}),
     }
 
 
@@ -372,6 +391,7 @@ def task_from_json(data: Mapping[str, Any], where: str = "tasks.jsonl") -> Task:
             category=data.get("category"),
             tags=tuple(data.get("tags") or ()),
             line=int(data.get("line") or 0),
+            schema=data.get("schema"),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ConfigError(f"not a task as mmo bench stores it ({type(error).__name__}: {error}); run the bench again", source=where) from None
