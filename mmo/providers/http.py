@@ -47,6 +47,7 @@ from mmo.providers.sse import EventParser
 from mmo.providers.wire_json import nested_deeper_than, parse_json
 
 CLIENT_HEADERS = {"user-agent": f"mmo/{__version__}", "accept-encoding": ACCEPT_ENCODING}
+WHOLE_ANSWER_EVENT = "mmo-whole-answer"  # a whole completion where an event stream was asked for
 _STREAM_HEADERS = {"accept": "text/event-stream", "cache-control": "no-store"}
 
 
@@ -141,7 +142,10 @@ async def open_event_stream(
     progress: StreamProgress,
 ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
     """POST and read the answer as server-sent events. Events with empty data are skipped. An
-    error status, or a 200 that is not an event stream, raises the mapped error."""
+    error status raises the mapped error. A 200 whose body is JSON instead of an event stream is
+    read whole, within the same limits (``json_stream_events``): a gateway that drops Gemini's
+    ``alt=sse`` gets Gemini's chunks as one JSON array, and a server that ignores ``stream``
+    answers with its whole completion. Any other content type is a malformed answer."""
     deadline_at = asyncio.get_running_loop().time() + limits.attempt_deadline_s
     request = client.build_request("POST", url, json=body, headers={**headers, **_STREAM_HEADERS}, timeout=call_timeout(limits))
     with _failures_as_errors(target, limits):
@@ -150,8 +154,11 @@ async def open_event_stream(
     try:
         with _failures_as_errors(target, limits):
             async with asyncio.timeout_at(deadline_at):
-                await _ensure_event_stream(response, limits, target, classify)
+                whole = await _json_instead_of_events(response, limits, target, classify)
         progress.headers = response.headers
+        if whole is not None:
+            yield json_stream_events(whole)
+            return
         async with aclosing(_events(response, limits, deadline_at, target, progress)) as events:
             yield events
     finally:
@@ -159,20 +166,46 @@ async def open_event_stream(
             await response.aclose()
 
 
-async def _ensure_event_stream(response: httpx.Response, limits: TransportLimits, target: CallTarget, classify: ErrorClassifier) -> None:
+async def _json_instead_of_events(
+    response: httpx.Response, limits: TransportLimits, target: CallTarget, classify: ErrorClassifier
+) -> Any | None:
+    """``None`` for an event stream (read it as one); the parsed body of a 200 that answered with
+    JSON instead. An error status, an error object, or any other content type raises."""
     status = response.status_code
     if not 200 <= status < 300:
         raise classified(classify, target, status, response.headers, body_text(response.headers, await _read_whole(response, limits)))
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type != "text/event-stream":
-        text = body_text(response.headers, await _read_whole(response, limits))
+    if content_type == "text/event-stream":
+        return None
+    content = await _read_whole(response, limits)
+    text = body_text(response.headers, content)
+    if content_type != "application/json" and not content_type.endswith("+json"):
         if _is_error_payload(decode_error_body(text)):
             raise classified(classify, target, None, response.headers, text)
-        raise target.error(
-            MalformedResponse,
-            f"expected an event stream, got {content_type or 'no content type'}: {snippet(text)}",
-            status=status,
-        )
+        raise target.error(MalformedResponse, f"expected an event stream or JSON, got {content_type or 'no content type'}: {snippet(text)}", status=status)
+    try:
+        payload = parse_json(content, limits.max_json_depth)
+    except LimitExceeded as exc:
+        raise target.error(AnswerOverLimit, str(exc), status=status) from None
+    except ValueError:
+        raise target.error(MalformedResponse, f"answer is not JSON: {snippet(text)}", status=status) from None
+    if _is_error_payload(payload) and not (isinstance(payload, list) and len(payload) > 1):
+        raise classified(classify, target, None, response.headers, text)
+    return payload
+
+
+def json_stream_events(payload: Any) -> AsyncIterator[ServerSentEvent]:
+    """A JSON answer to a stream request as the events an event stream would have carried: each
+    element of an array (Gemini's chunks; an error object among them is read as an error event
+    is), or one ``WHOLE_ANSWER_EVENT`` holding a whole completion for the adapter's own parser."""
+    events = [ServerSentEvent(data=json.dumps(item)) for item in payload] if isinstance(payload, list) else [
+        ServerSentEvent(event=WHOLE_ANSWER_EVENT, data=json.dumps(payload))]
+
+    async def replay() -> AsyncGenerator[ServerSentEvent, None]:
+        for event in events:
+            yield event
+
+    return replay()
 
 
 def _is_error_payload(payload: Any) -> bool:

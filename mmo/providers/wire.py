@@ -20,7 +20,7 @@ from mmo.catalog.rules import apply_parameter_rules
 from mmo.core.errors import AnswerOverLimit, ConfigError, ProviderError
 from mmo.core.types import Completion, Delta, FinishReason, RateLimitInfo, Request, ToolCall, Usage, frozen_mapping
 from mmo.providers.call_progress import Stopwatch, StreamProgress
-from mmo.providers.http import open_event_stream, post_json
+from mmo.providers.http import WHOLE_ANSWER_EVENT, event_json, open_event_stream, post_json
 from mmo.providers.http_errors import CallTarget
 from mmo.providers.rate_limits import parse_rate_limits
 
@@ -191,6 +191,10 @@ class WireProvider:
             progress=progress,
         ) as events:
             async for event in events:
+                if event.event == WHOLE_ANSWER_EVENT:  # the server ignored `stream`: one whole answer
+                    async for delta in self._whole_answer(event, target, progress, model):
+                        yield delta
+                    return
                 try:
                     piece = scrubber.feed(state.feed(event, target, progress))
                 except RecursionError:
@@ -208,6 +212,17 @@ class WireProvider:
         except RecursionError:
             raise _too_deep(target, progress) from None
         yield Delta(final=answer.completion(self._model_id(model), progress.clock, parse_rate_limits(progress.headers)))
+
+    async def _whole_answer(self, event: ServerSentEvent, target: CallTarget, progress: StreamProgress, model: str) -> AsyncIterator[Delta]:
+        """A whole completion where a stream was asked for: its text as one delta, then the final."""
+        try:
+            answer = self._parse(event_json(event, target), target).shown(target)
+        except RecursionError:
+            raise _too_deep(target, progress) from None
+        completion = answer.completion(self._model_id(model), progress.clock, parse_rate_limits(progress.headers))
+        if completion.text:
+            yield Delta(text=completion.text)
+        yield Delta(final=completion)
 
     # --- what each adapter provides --------------------------------------------------------
 

@@ -17,6 +17,7 @@ from tests.support.loopback.wire import (
     encode_json,
     error_event,
     error_reply,
+    json_stream_body,
     make_answer,
 )
 
@@ -53,6 +54,11 @@ async def perform(connection: HttpConnection, call: Call, plan: Plan, seq: int, 
     answer = make_answer(call, plan.text, plan.chunks, seq)
     if not call.stream:
         _answer_whole(connection, call, plan, encode_json(answer_body(call, answer)), answered)
+    elif plan.fault.action == "json_stream":
+        error = plan.fault.error
+        inside = error_reply(call, error, plan.fault.resolved_status(call.shape), None, None).body if error is not None else None
+        answered()
+        connection.send(200, [JSON], encode_json(json_stream_body(call, answer, inside)))
     else:
         await _answer_stream(connection, call, plan, answer_stream(call, answer), answered)
 

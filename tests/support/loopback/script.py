@@ -18,7 +18,7 @@ from typing import Literal
 
 from tests.support.loopback.wire import ERROR_KINDS, ErrorKind, Shape, kind_for_status, status_for
 
-Action = Literal["answer", "error", "drop", "hang", "cut", "stream_error"]
+Action = Literal["answer", "error", "drop", "hang", "cut", "stream_error", "json_stream"]
 
 ANY_MODEL = "*"
 
@@ -150,6 +150,14 @@ class Fault:
         """A 200 stream that carries the vendor's error event after ``after_chunks`` text events.
         A non-streaming request gets a 200 whose body is the vendor's error object."""
         return cls("stream_error", error=error, after_chunks=after_chunks)
+
+    @classmethod
+    def json_stream(cls, error: ErrorKind | None = None) -> Fault:
+        """A stream request answered with ``application/json`` instead of an event stream, as a
+        gateway that drops Gemini's ``alt=sse`` makes it: Gemini's chunks as one JSON array
+        (with the vendor's error object after the first chunk when ``error`` is given); the other
+        vendors' whole completion object."""
+        return cls("json_stream", error=error)
 
     @classmethod
     def parse(cls, label: str, *, retry_after_s: float | None = 1.0, slow_s: float = 1.0) -> Fault:

@@ -226,6 +226,16 @@ def answer_body(call: Call, answer: Answer) -> dict[str, Any]:
     return _gemini_response(call, answer, answer.text, final=True)
 
 
+def json_stream_body(call: Call, answer: Answer, error: dict[str, Any] | None = None) -> Any:
+    """What a stream request gets as plain JSON: Gemini's chunks as one array (``error`` put after
+    the first), the other vendors' whole completion."""
+    if call.shape != "gemini":
+        return answer_body(call, answer)
+    pieces = answer.pieces or ("",)
+    chunks = [_gemini_response(call, answer, piece, final=i == len(pieces) - 1) for i, piece in enumerate(pieces)]
+    return chunks[:1] + [error] + chunks[1:] if error is not None else chunks
+
+
 def answer_stream(call: Call, answer: Answer) -> StreamBytes:
     """The streaming success events of the call's vendor, already framed as SSE."""
     if call.shape == "openai":
