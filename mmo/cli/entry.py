@@ -28,6 +28,13 @@ def run() -> None:
     # (30-40 ms, more in a large environment) before it validates the first profile. The command
     # line has no use for them; a user who wants them sets the variable (to "" or some names).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # httpx imports its own command line (click, pygments, rich's progress bars: ~35 ms) whenever
+    # they are installed, and falls back to a stub when that import fails. mmo never runs httpx's
+    # command line, so its import is made to fail (None in sys.modules) in this process.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    from mmo.cli import lean_help
+
+    lean_help.install()
     from mmo.cli.main import app
 
     app(prog_name="mmo")
