@@ -34,7 +34,7 @@ class _LeanFinder:  # a meta path finder (duck-typed: importlib.abc costs ~9 ms 
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _LeanLoader(spec.loader)
+        spec.loader = _LeanLoader(spec.loader)  # type: ignore[assignment]  # a loader by its methods
         return spec
 
 

@@ -54,8 +54,8 @@ class ProfileCache:
             with path.open("rb") as file:
                 if not _trusted(os.fstat(file.fileno())):
                     return None
-                loaded = pickle.load(file)  # noqa: S301 - our own file, owner-only, checked above
-        except Exception:  # noqa: BLE001 - a damaged entry of any kind: read the profile afresh
+                loaded = pickle.load(file)  # our own file, owner-only: checked above
+        except Exception:  # a damaged entry of any kind: the profile is read afresh
             return None
         return loaded if isinstance(loaded, Profile) else None
 
