@@ -123,9 +123,11 @@ def test_a_remembered_profile_still_reads_the_files_its_tree_needs(tmp_path: Pat
     assert str(remembered.value) == str(fresh.error())  # the same error, at the same line, as without the cache
 
 
-def run_python(code: str, env: dict[str, str] | None = None) -> str:
+def run_python(code: str, env: dict[str, str | None] | None = None) -> str:
+    """stdout of ``code`` in a fresh interpreter; ``env`` adds variables (``None``: removes one)."""
+    merged = {**os.environ, **(env or {})}
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, **(env or {})})
+                          timeout=60, env={key: value for key, value in merged.items() if value is not None})
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -197,16 +199,38 @@ def test_help_renders_without_rich_markdown_and_both_still_work_afterwards() -> 
     assert lines == ["markdown loaded by help: False False", "markdown rendered: True True", "traceback real: True"]
 
 
-def test_the_cli_never_imports_httpx_command_line(tmp_path: Path, loopback: LoopbackServer) -> None:
-    profile = write(tmp_path, f"providers:\n  loop: {{kind: openai, base_url: '{loopback.openai_base_url}', key: none}}\nstrategy: loop:m\n")
+@pytest.mark.parametrize("plugins", ["unset", ""])
+def test_the_cli_never_imports_httpx_command_line_nor_pydantic_plugins(tmp_path: Path, loopback: LoopbackServer, plugins: str) -> None:
+    profile = write(tmp_path, f"providers:\n  loop: {{kind: openai, base_url: '{loopback.openai_base_url}', key: none}}\n"
+                              "models:\n  m: {model: 'loop:m', price: {input: 1, output: 2}}\nstrategy: m\n")  # priced here: no price library
     code = f"""
         import atexit, sys
-        atexit.register(lambda: print("\\nhttpx:", "httpx" in sys.modules, "its cli:", sys.modules.get("httpx._main", "absent") is not None))
+        def report():
+            loader = sys.modules.get("pydantic.plugin._loader")
+            print("\\nhttpx:", "httpx" in sys.modules, "its cli:", sys.modules.get("httpx._main", "absent") is not None,
+                  "plugin loader:", getattr(loader, "__file__", None) is not None, "metadata:", "importlib.metadata" in sys.modules)
+        atexit.register(report)
         sys.argv = ["mmo", "ask", "--profile", {str(profile)!r}, "--no-cache", "hello there"]
         from mmo.cli.entry import run
         run()
     """
-    out = run_python(code, {"MMO_HOME": str(tmp_path / "home"), "NO_COLOR": "1"})
+    # "": the user wants pydantic's plugins, so they are looked for as pydantic does.
+    wanted = None if plugins == "unset" else plugins
+    out = run_python(code, {"MMO_HOME": str(tmp_path / "home"), "NO_COLOR": "1", "PYDANTIC_DISABLE_PLUGINS": wanted})
     assert "hello there" in out  # the loopback echoes the prompt: the call was made
-    assert out.splitlines()[-1] == "httpx: True its cli: False"
+    real_loader = plugins != "unset"
+    assert out.splitlines()[-1] == f"httpx: True its cli: False plugin loader: {real_loader} metadata: {real_loader}"
     assert loopback.calls("hello there") == 1
+
+
+def test_the_price_library_version_is_read_without_its_metadata_module() -> None:
+    code = """
+        import sys
+        from importlib.metadata import version
+        expected = version("genai-prices")
+        for name in [name for name in sys.modules if name.startswith("importlib.metadata")]:
+            del sys.modules[name]
+        from mmo.catalog.prices import library_version
+        print(library_version() == expected, "importlib.metadata" in sys.modules)
+    """
+    assert run_python(code).split() == ["True", "False"]
