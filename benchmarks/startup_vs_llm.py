@@ -18,6 +18,8 @@ Each run's request is counted by the server: a run that did not make its HTTP ca
 benchmark. ``PYTHONDONTWRITEBYTECODE`` is removed from the environment, so mmo's modules are
 read from bytecode as they are in an installed copy (``llm``'s were compiled when installed).
 
+``--mmo-checkout DIR`` times another checkout of mmo instead of the installed one (``python -m
+mmo`` run in DIR, with this interpreter and its packages), to compare before and after a change.
 ``llm`` is looked for at ``--llm``, then ``.llm-venv/bin/llm`` in the repository, then on PATH::
 
     python3 -m venv .llm-venv && .llm-venv/bin/pip install 'llm>=0.36'
@@ -54,6 +56,7 @@ class Command:
     name: str
     argv: Callable[[int], list[str]]  # run number -> argv
     calls: int  # HTTP calls one run makes
+    cwd: Path | None = None
 
 
 def find_llm(given: str | None) -> Path:
@@ -90,24 +93,24 @@ def write_configs(home: Path, base_url: str) -> tuple[Path, Path]:
     return profile, llm_home
 
 
-def commands(mmo: Path, llm: Path, profile: Path) -> list[Command]:
+def commands(mmo: list[str], checkout: Path | None, llm: Path, profile: Path) -> list[Command]:
     python = sys.executable
     return [
         Command("python -c pass", lambda i: [python, "-c", "pass"], 0),
         Command("import typer", lambda i: [python, "-c", "import typer"], 0),
-        Command("mmo --help", lambda i: [str(mmo), "--help"], 0),
-        Command("mmo ask", lambda i: [str(mmo), "ask", "-P", str(profile), f"ping {i}"], 1),
+        Command("mmo --help", lambda i: [*mmo, "--help"], 0, checkout),
+        Command("mmo ask", lambda i: [*mmo, "ask", "-P", str(profile), f"ping {i}"], 1, checkout),
         Command("llm", lambda i: [str(llm), "-m", "loop-mini", f"ping {i}"], 1),
     ]
 
 
-def run_once(argv: list[str], env: dict[str, str]) -> float:
+def run_once(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
     """Wall time in ms. No ``timeout=`` on the wait (it polls with sleeps that round every
     measurement up): a hung run is killed by a timer instead."""
     import threading
 
     started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     watchdog = threading.Timer(_HANG_S, process.kill)
     watchdog.start()
     try:
@@ -131,7 +134,7 @@ def measure(cmds: list[Command], repeat: int, env: dict[str, str], answered: Cal
     for round_ in range(repeat + 1):  # round 0 warms up: bytecode, price memo, profile cache
         for command in cmds:
             before = answered()
-            elapsed = run_once(command.argv(run), env)
+            elapsed = run_once(command.argv(run), env, command.cwd)
             run += 1
             made = answered() - before
             if made != command.calls:
@@ -158,12 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.startup_vs_llm", description=__doc__.split("::")[0])
     parser.add_argument("--repeat", type=int, default=40, help="measured rounds (each runs every command once)")
     parser.add_argument("--llm", default=None, help="the llm executable (default: .llm-venv/bin/llm, then PATH)")
+    parser.add_argument("--mmo-checkout", type=Path, default=None, help="time `python -m mmo` in this checkout instead of the installed mmo")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from tests.support.loopback import LoopbackServer
 
-    mmo = Path(sys.executable).parent / ("mmo.exe" if os.name == "nt" else "mmo")
+    checkout = args.mmo_checkout.resolve() if args.mmo_checkout else None
+    mmo = [sys.executable, "-m", "mmo"] if checkout else [str(Path(sys.executable).parent / ("mmo.exe" if os.name == "nt" else "mmo"))]
     llm = find_llm(args.llm)
     with tempfile.TemporaryDirectory(prefix="mmo-startup-") as tmp, LoopbackServer(lifetime_s=3600) as server:
         home = Path(tmp)
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
         env.update({"MMO_HOME": str(home / "mmo"), "LLM_USER_PATH": str(llm_home), "NO_COLOR": "1", "COLUMNS": "100"})
         version = llm_version(llm, env)
-        samples = measure(commands(mmo, llm, profile), args.repeat, env, lambda: server.stats().answered)
+        samples = measure(commands(mmo, checkout, llm, profile), args.repeat, env, lambda: server.stats().answered)
     timings = {name: summary(values) for name, values in samples.items()}
     ratios = {"ask": ratio(samples, "mmo ask", "llm", ASK_TARGET), "help": ratio(samples, "mmo --help", "import typer", HELP_TARGET)}
     print(f"{'command':<16}{'median ms':>10}{'p10':>8}{'p90':>8}{'min':>8}   ({args.repeat} rounds, {version})")
@@ -187,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "llm": version,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "repeat": args.repeat,
+        "mmo": " ".join(mmo) + (f" (in {checkout})" if checkout else ""),
         "timings_ms": timings,
         "ratios": ratios,
     }

@@ -60,7 +60,8 @@ def test_an_edited_profile_is_read_afresh(tmp_path: Path) -> None:
     loaded = load_profile(str(file), cwd=tmp_path, paths=paths)
     entry = loaded.profile.model_entry("m")
     assert entry is not None and entry.model == "openai:gpt-4o"
-    assert len(entries(paths)) == 2  # one per text
+    assert len(entries(paths)) == 1  # the entry of the old text is gone
+    assert load_profile(str(file), cwd=tmp_path, paths=paths).profile == loaded.profile
 
 
 def test_the_same_text_elsewhere_is_its_own_entry(tmp_path: Path) -> None:

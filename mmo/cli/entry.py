@@ -1,5 +1,7 @@
 """Console-script entry point. ``mmo --version`` is answered before typer is even imported,
-so scripts that probe the version pay only for the interpreter's start-up.
+so scripts that probe the version pay only for the interpreter's start-up. Other commands skip
+imports they never use: pydantic's plugin search, httpx's own command line, and rich's markdown
+and traceback modules while typer's help renderer loads (``lean_help``).
 
 Arguments must be UTF-8 text: Python hands undecodable bytes over as lone surrogates, which no
 prompt, file name shown, run log or provider can carry, so such an argument is refused here as a

@@ -6,7 +6,9 @@
 the names it refers to (``references.py``) and where it would send keys (``key_policy.py``), and
 builds its strategy tree as a run would (``tree_check.py``). Every way a profile can be wrong
 becomes a ``Problem``: ``check_source`` collects them without raising (for ``mmo profiles
-validate``); ``load_profile`` raises them as one ``ConfigError``.
+validate``); ``load_profile`` raises them as one ``ConfigError``. A profile that passed every check
+is remembered (``profile_cache.py``): ``load_profile`` reads it back instead of parsing and
+validating it again, and still builds its tree.
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 class ProfileCache:
-    """Validated profiles in one directory, one file per key."""
+    """Validated profiles in one directory, one file per key. A file is named after its profile's
+    place, then its key: writing a profile's entry removes that place's older ones (an edited
+    profile leaves no trail)."""
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
@@ -76,11 +78,22 @@ class ProfileCache:
                 raise
         except (OSError, pickle.PicklingError, TypeError, AttributeError):
             return
+        self._forget_older(path)
+
+    def _forget_older(self, kept: Path) -> None:
+        place = kept.name.split("-", 1)[0]
+        try:
+            for old in self._directory.glob(f"{place}-*.pickle"):
+                if old != kept:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            return  # another process's rename or a read-only file: left for next time
 
     def _path(self, source: ProfileSource, text: str) -> Path:
         parts = (str(FORMAT), __version__, code_stamp(), _pydantic_version(), sys.version, source.location, source.name, text)
         key = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-        return self._directory / f"{key[:40]}.pickle"
+        place = hashlib.sha256(f"{source.location}\0{source.name}".encode("utf-8", "surrogatepass")).hexdigest()
+        return self._directory / f"{place[:16]}-{key[:32]}.pickle"
 
 
 def _may_hold_a_secret(profile: Profile) -> bool:

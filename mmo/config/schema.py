@@ -5,8 +5,9 @@ mapping whose *kind key* says what it is (``{fallback: [...]}``): one member per
 strategy kind (``mmo.strategies.kinds``). A provider entry is one model per registered provider
 kind (``mmo.providers.kinds``), with that kind's own fields. Each kind's spec classes name
 ``NodeSpec`` without defining it; they are resolved here, once the union exists, as parts of
-the ``Profile`` (which is the one model that is validated). Every model
-forbids unknown keys, so a typo is an error naming the key, not a silent default.
+the ``Profile`` (which is the one model that is validated), when a profile is first validated:
+a run whose profile comes from the profile cache never builds the schema. Every model forbids
+unknown keys, so a typo is an error naming the key, not a silent default.
 """
 
 from __future__ import annotations
