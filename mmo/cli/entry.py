@@ -1,5 +1,7 @@
 """Console-script entry point. ``mmo --version`` is answered before typer is even imported,
-so scripts that probe the version pay only for the interpreter's start-up.
+so scripts that probe the version pay only for the interpreter's start-up. Other commands skip
+imports they never use: pydantic's plugin search, httpx's own command line, and rich's markdown
+and traceback modules while typer's help renderer loads (``lean_help``).
 
 Arguments must be UTF-8 text: Python hands undecodable bytes over as lone surrogates, which no
 prompt, file name shown, run log or provider can carry, so such an argument is refused here as a
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
 EXIT_USAGE = 2  # mmo.cli.errors.EXIT_USAGE, without importing it (and typer) this early
 
@@ -27,10 +30,26 @@ def run() -> None:
     # pydantic looks for plugins of its own by reading every installed package's entry points
     # (30-40 ms, more in a large environment) before it validates the first profile. The command
     # line has no use for them; a user who wants them sets the variable (to "" or some names).
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # While they are off, pydantic's plugin loader (which imports importlib.metadata: ~15 ms) is
+    # replaced by what it would answer: no plugins.
+    if os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__") == "__all__":
+        sys.modules.setdefault("pydantic.plugin._loader", _no_pydantic_plugins())
+    # httpx imports its own command line (click, pygments, rich's progress bars: ~35 ms) whenever
+    # they are installed, and falls back to a stub when that import fails. mmo never runs httpx's
+    # command line, so its import is made to fail (None in sys.modules) in this process.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    from mmo.cli import lean_help
+
+    lean_help.install()
     from mmo.cli.main import app
 
     app(prog_name="mmo")
+
+
+def _no_pydantic_plugins() -> types.ModuleType:
+    module = types.ModuleType("pydantic.plugin._loader", "no plugins: PYDANTIC_DISABLE_PLUGINS=__all__ (mmo.cli.entry)")
+    module.get_plugins = tuple  # type: ignore[attr-defined]  # get_plugins() -> ()
+    return module
 
 
 def _is_text(arg: str) -> bool:

@@ -6,7 +6,9 @@
 the names it refers to (``references.py``) and where it would send keys (``key_policy.py``), and
 builds its strategy tree as a run would (``tree_check.py``). Every way a profile can be wrong
 becomes a ``Problem``: ``check_source`` collects them without raising (for ``mmo profiles
-validate``); ``load_profile`` raises them as one ``ConfigError``.
+validate``); ``load_profile`` raises them as one ``ConfigError``. A profile that passed every check
+is remembered (``profile_cache.py``): ``load_profile`` reads it back instead of parsing and
+validating it again, and still builds its tree.
 """
 
 from __future__ import annotations
@@ -77,19 +79,34 @@ class ProfileCheck:
 
 def load_profile(name_or_path: str, *, cwd: Path, paths: MmoPaths) -> LoadedProfile:
     """Find, parse, validate and reference-check a profile; raise one ``ConfigError`` for all
-    its problems."""
+    its problems. A profile that passed before is taken from the profile cache
+    (``profile_cache.py``) instead of parsed and validated again; its tree is still built, as
+    that may read other files."""
+    from mmo.config.profile_cache import ProfileCache
+
     source = find_profile(name_or_path, cwd=cwd, paths=paths)
-    check = check_source(source)
+    cache = ProfileCache(paths.profile_cache_dir)
+    try:
+        text = source.read_text()
+    except ConfigError:
+        text = None  # check_source says why, as for any other problem
+    if text is not None:
+        remembered = cache.get(source, text)
+        if remembered is not None and not build_problems(remembered):
+            return LoadedProfile(remembered, source, text)
+    check = check_source(source, text)
     if not check.ok or check.profile is None:
         raise check.error()
+    cache.put(source, check.text, check.profile)
     return LoadedProfile(check.profile, source, check.text)
 
 
-def check_source(source: ProfileSource) -> ProfileCheck:
-    """Every problem of one profile file, without raising for them."""
+def check_source(source: ProfileSource, text: str | None = None) -> ProfileCheck:
+    """Every problem of one profile file, without raising for them (``text``: the file's text,
+    when the caller has read it already)."""
     file = source.location
     try:
-        text = source.read_text()
+        text = source.read_text() if text is None else text
     except ConfigError as error:
         return ProfileCheck(source, "", None, (Problem(file, error.message.removeprefix(f"{file}: ")),))
     parsed = parse_yaml(text, file)

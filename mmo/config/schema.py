@@ -5,12 +5,14 @@ mapping whose *kind key* says what it is (``{fallback: [...]}``): one member per
 strategy kind (``mmo.strategies.kinds``). A provider entry is one model per registered provider
 kind (``mmo.providers.kinds``), with that kind's own fields. Each kind's spec classes name
 ``NodeSpec`` without defining it; they are resolved here, once the union exists, as parts of
-the ``Profile`` (which is the one model that is validated). Every model
-forbids unknown keys, so a typo is an error naming the key, not a silent default.
+the ``Profile`` (which is the one model that is validated), when a profile is first validated:
+a run whose profile comes from the profile cache never builds the schema. Every model forbids
+unknown keys, so a typo is an error naming the key, not a silent default.
 """
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 from typing import Annotated, Any, Literal, Union, get_type_hints
 
@@ -69,7 +71,9 @@ def _provider_entry(kind: Any) -> Any:
     bases = (ProviderEntryBase,) if options is None else (ProviderEntryBase, options)
     name = "".join(part.capitalize() for part in kind.name.split("_")) + "ProviderEntry"
     literal: Any = Literal
-    return create_model(name, __base__=bases, __module__=__name__, kind=(literal[kind.name], kind.name))
+    entry = create_model(name, __base__=bases, __module__=__name__, kind=(literal[kind.name], kind.name))
+    setattr(sys.modules[__name__], name, entry)  # found by name, as pickle finds a class (profile_cache)
+    return entry
 
 
 def _provider_tag(value: Any) -> str:
@@ -109,14 +113,23 @@ class Profile(Spec):
     def model_entry(self, alias: str) -> ModelEntry | None:
         return model_entry(self.models, alias)
 
+    @classmethod
+    def model_rebuild(cls, *, force: bool = False, raise_errors: bool = True, _parent_namespace_depth: int = 2,
+                      _types_namespace: Any = None) -> bool | None:
+        """Built on first use (validation, a JSON Schema), always with the late names: a profile
+        read from the cache (``profile_cache``) is never validated, and its process never builds
+        the schema (~30-40 ms)."""
+        names = _LATE_NAMES if _types_namespace is None else _types_namespace
+        return super().model_rebuild(force=force, raise_errors=raise_errors, _types_namespace=names)
+
 
 # The names the kinds' specs use without defining them. The profile's schema is built once, with
-# every spec in it (rebuilding each spec on its own would build the whole union once per spec); a
-# spec validated on its own (a default ``GatesSpec``, a test) finds them as its parent namespace.
+# every spec in it (rebuilding each spec on its own would build the whole union once per spec),
+# when a profile is first validated (``Profile.model_rebuild``); a spec validated on its own (a
+# default ``GatesSpec``, a test) finds them as its parent namespace.
 _LATE_NAMES: dict[str, Any] = {"NodeSpec": NodeSpec, "GatesSpec": GatesSpec}
 for _spec in (*gate_specs(), *(spec for kind in _KINDS.values() for spec in kind.specs)):
     _spec.__pydantic_parent_namespace__ = _LATE_NAMES
-Profile.model_rebuild(_types_namespace=_LATE_NAMES)
 
 
 @cache

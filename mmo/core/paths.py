@@ -39,5 +39,9 @@ class MmoPaths:
         return self.cache_dir / "responses"
 
     @property
+    def profile_cache_dir(self) -> Path:
+        return self.cache_dir / "profiles"
+
+    @property
     def runlog_path(self) -> Path:
         return self.data_dir / "runlog.sqlite3"

@@ -55,9 +55,13 @@ def make_client(*, max_connections: int = 100, timeout_s: float = 60.0) -> httpx
     """The one client every adapter shares. ``trust_env`` stays on, so ``HTTP(S)_PROXY`` and
     ``NO_PROXY`` work as users expect; redirects are not followed (an API that redirects a POST
     is misconfigured, and following it could send the key to another host). It asks only for the
-    encodings ``bounded_body`` undoes. Each call sets its own timeouts (``call_timeout``)."""
+    encodings ``bounded_body`` undoes. Each call sets its own timeouts (``call_timeout``). TLS is
+    httpx's, with its trusted roots loaded at the first TLS connection (``mmo.providers.tls``)."""
+    from mmo.providers.tls import deferred_trust_context
+
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), headers=CLIENT_HEADERS, follow_redirects=False)
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), headers=CLIENT_HEADERS, follow_redirects=False,
+                             verify=deferred_trust_context())
 
 
 def call_timeout(limits: TransportLimits) -> httpx.Timeout:

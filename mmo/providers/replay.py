@@ -48,7 +48,6 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, Mapping
 
@@ -206,6 +205,8 @@ def read_replay_source(path: str) -> bytes:
         name = path[len(BUILTIN_PREFIX):]
         if name not in BUILTIN_FILES:
             raise ConfigError(f"unknown built-in replay file {path!r}; built-ins: {_builtin_names()}")
+        from importlib import resources  # here: ~4 ms of imports every profile would pay (its schema loads this module)
+
         return (resources.files("mmo") / "data" / BUILTIN_FILES[name]).read_bytes()
     try:
         return Path(path).expanduser().read_bytes()
