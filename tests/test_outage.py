@@ -134,11 +134,12 @@ def test_session_guards_run_privacy_then_capabilities_then_the_drill_then_limits
     from mmo.runtime.limits import LimitsGuard
     from mmo.runtime.privacy import PrivacyGuard
     from mmo.runtime.spend import SpendGuard
+    from mmo.runtime.window_guard import WindowGuard
 
     profile = profile_of(
         {"models": {"a": "fake:a"}, "strategy": "a", "privacy": {"pii": "local_only"}, "budget": {"per_request_usd": 1}}
     )
     guards = run_guards(profile, providers=["fake"], runlog=None, simulate_outage=["a"])
-    assert [type(g) for g in guards] == [PrivacyGuard, CapabilityGuard, OutageGuard, LimitsGuard, SpendGuard]
+    assert [type(g) for g in guards] == [PrivacyGuard, CapabilityGuard, WindowGuard, OutageGuard, LimitsGuard, SpendGuard]
     plain = run_guards(profile_of({"strategy": "fake:a"}), providers=["fake"], runlog=None)
-    assert [type(g) for g in plain] == [CapabilityGuard, LimitsGuard]  # every model keeps its circuit breaker
+    assert [type(g) for g in plain] == [CapabilityGuard, WindowGuard, LimitsGuard]  # every model keeps its circuit breaker

@@ -1,9 +1,9 @@
 """The guards of a run, from its profile and the user's flags, in the order they must run.
 
 1. privacy (``check``): data governance refuses before anything else is considered;
-2. capabilities (``check``): a model known to lack what the request needs (images, tools) is
-   skipped, and a request no model can serve is refused before the run starts
-   (``Guard.unservable``, ``mmo.runtime.servable``);
+2. capabilities and context windows (``check``): a model known to lack what the request needs
+   (images, tools) or whose window cannot hold it is skipped, and a request no model can serve is
+   refused before the run starts (``Guard.unservable``, ``mmo.runtime.servable``);
 3. outage drills (``check``): before the cache, so a cached answer cannot hide a simulated outage;
 4. limits (``acquire``): may wait for a slot or the rate buckets, or fail fast;
 5. spend caps (``acquire``): budgets and ``--max-cost`` price the call once it is about to be
@@ -42,8 +42,9 @@ def run_guards(
 
         guards.append(PrivacyGuard())
     from mmo.runtime.capabilities_guard import CapabilityGuard
+    from mmo.runtime.window_guard import WindowGuard
 
-    guards.append(CapabilityGuard())
+    guards.extend((CapabilityGuard(), WindowGuard()))
     if simulate_outage:
         from mmo.runtime.outage import OutageGuard
 
