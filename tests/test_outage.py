@@ -131,6 +131,7 @@ def test_an_unknown_outage_target_exits_2_before_anything_runs() -> None:
 def test_session_guards_run_privacy_then_capabilities_then_the_drill_then_limits_then_budget() -> None:
     from mmo.app.guards import run_guards
     from mmo.runtime.capabilities_guard import CapabilityGuard
+    from mmo.runtime.image_guard import ImageGuard
     from mmo.runtime.limits import LimitsGuard
     from mmo.runtime.privacy import PrivacyGuard
     from mmo.runtime.spend import SpendGuard
@@ -140,6 +141,6 @@ def test_session_guards_run_privacy_then_capabilities_then_the_drill_then_limits
         {"models": {"a": "fake:a"}, "strategy": "a", "privacy": {"pii": "local_only"}, "budget": {"per_request_usd": 1}}
     )
     guards = run_guards(profile, providers=["fake"], runlog=None, simulate_outage=["a"])
-    assert [type(g) for g in guards] == [PrivacyGuard, CapabilityGuard, WindowGuard, OutageGuard, LimitsGuard, SpendGuard]
+    assert [type(g) for g in guards] == [PrivacyGuard, CapabilityGuard, ImageGuard, WindowGuard, OutageGuard, LimitsGuard, SpendGuard]
     plain = run_guards(profile_of({"strategy": "fake:a"}), providers=["fake"], runlog=None)
-    assert [type(g) for g in plain] == [CapabilityGuard, WindowGuard, LimitsGuard]  # every model keeps its circuit breaker
+    assert [type(g) for g in plain] == [CapabilityGuard, ImageGuard, WindowGuard, LimitsGuard]  # every model keeps its circuit breaker

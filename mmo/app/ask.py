@@ -12,7 +12,7 @@ from mmo.app.outcome import RunOutcome
 from mmo.app.settings import AppEnv, RunSettings
 from mmo.app.tools import with_tools
 from mmo.core.protocols import Provider, StreamSink
-from mmo.core.types import Request, ToolSpec, frozen_mapping
+from mmo.core.types import ImagePart, Request, ToolSpec, frozen_mapping
 from mmo.spec.params import params_from_mapping
 
 if TYPE_CHECKING:
@@ -30,16 +30,21 @@ class AskInput:
     tools: tuple[ToolSpec, ...] = ()  # --tools (mmo.app.tools.request_tools), with --tool-choice
     tool_choice: str | None = None
     schema: Mapping[str, Any] | None = None  # --schema (mmo.app.schema_file.read_schema_file)
+    images: tuple[ImagePart, ...] = ()  # --attach (mmo.app.attachments.read_attachment)
 
     def request(self) -> Request:
         params = with_tools(params_from_mapping(self.settings.params), self.tools, self.tool_choice)
-        return Request.from_prompt(
+        request = Request.from_prompt(
             self.prompt,
             system=self.system,
             params=params if self.schema is None else params.merged(output_schema=self.schema),
             metadata=frozen_mapping(self.metadata),
             tags=self.tags,
         )
+        if not self.images:
+            return request
+        *earlier, last = request.messages
+        return replace(request, messages=(*earlier, replace(last, images=self.images)))
 
 
 async def ask(

@@ -2,7 +2,8 @@
 
 1. privacy (``check``): data governance refuses before anything else is considered;
 2. capabilities and context windows (``check``): a model known to lack what the request needs
-   (images, tools) or whose window cannot hold it is skipped, and a request no model can serve is
+   (images, tools), whose vendor would refuse the request's images, or whose window cannot hold
+   it is skipped, and a request no model can serve is
    refused before the run starts (``Guard.unservable``, ``mmo.runtime.servable``);
 3. outage drills (``check``): before the cache, so a cached answer cannot hide a simulated outage;
 4. limits (``acquire``): may wait for a slot or the rate buckets, or fail fast;
@@ -37,14 +38,15 @@ def run_guards(
     from mmo.runtime.limits import LimitsGuard, limits_by_model
 
     guards: list[Guard] = []
-    if profile.privacy.pii == "local_only":
+    if profile.privacy.pii == "local_only" or profile.privacy.images_local_only:
         from mmo.runtime.privacy import PrivacyGuard
 
-        guards.append(PrivacyGuard())
+        guards.append(PrivacyGuard(text=profile.privacy.pii == "local_only", images=profile.privacy.images_local_only))
     from mmo.runtime.capabilities_guard import CapabilityGuard
+    from mmo.runtime.image_guard import ImageGuard
     from mmo.runtime.window_guard import WindowGuard
 
-    guards.extend((CapabilityGuard(), WindowGuard()))
+    guards.extend((CapabilityGuard(), ImageGuard(), WindowGuard()))
     if simulate_outage:
         from mmo.runtime.outage import OutageGuard
 

@@ -32,6 +32,7 @@ def ask(
     replay_data: ReplayDataOption = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     param: ParamOption = [],
+    attach: Annotated[list[str], typer.Option("--attach", "-a", help="An image (PNG, JPEG, WebP, GIF) to send with the prompt; repeatable; '-' reads it from standard input.")] = [],
     schema: Annotated[Path | None, typer.Option("--schema", help="A JSON Schema file (JSON or YAML): the answer must be JSON matching it; it is validated, and printed as JSON alone.")] = None,
     tools: Annotated[Path | None, typer.Option("--tools", help="A JSON file of tools the model may call (a list of {name, description, parameters}; OpenAI and Anthropic forms too).")] = None,
     tool_choice: Annotated[str | None, typer.Option("--tool-choice", help="With --tools: auto, required, none, or a tool's name.")] = None,
@@ -56,6 +57,6 @@ def ask(
             profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage, replay_data=replay_data
         )
         view = AskView(stream=stream, json_out=json_out, explain=explain)
-        run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view, tools=ToolsChoice(tools, tool_choice), schema=schema)
+        run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view, tools=ToolsChoice(tools, tool_choice), schema=schema, attach=attach)
 
     guarded(debug, action)

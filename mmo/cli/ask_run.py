@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from mmo.app.ask import AskInput, ask
+from mmo.app.attachments import read_attachment
 from mmo.app.outcome import RunOutcome
 from mmo.app.params import parse_param_pairs
 from mmo.app.schema_file import read_schema_file, structured_value
@@ -26,6 +27,7 @@ from mmo.app.tools import request_tools, tool_answer_text
 from mmo.cli.errors import Terminated, exit_code, message
 from mmo.cli.interrupts import run_interruptible
 from mmo.core.errors import ConfigError
+from mmo.core.types import ImagePart
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -63,9 +65,13 @@ def run_ask(
     view: AskView = AskView(),
     tools: ToolsChoice = ToolsChoice(),
     schema: Path | None = None,
+    attach: Sequence[str] = (),
 ) -> None:
     specs, choice = request_tools(tools.path, tools.choice)
     output_schema = read_schema_file(schema) if schema is not None else None
+    images = _read_attachments(attach)
+    if "-" in attach and (prompt is None or prompt == "-"):
+        raise ConfigError("--attach - reads the image from standard input: give the prompt as an argument")
     item = AskInput(
         prompt=_read_prompt(prompt),
         settings=settings,
@@ -76,6 +82,7 @@ def run_ask(
         tools=specs,
         tool_choice=choice,
         schema=output_schema,
+        images=images,
     )
     stream = view.stream if view.stream is not None else sys.stdout.isatty()
     # An answer to a schema is shown once validated, as its JSON alone: never streamed.
@@ -95,6 +102,14 @@ def run_demo(task_id: str | None, *, profile: str = "demo", view: AskView = AskV
         console.print()
     item = AskInput(prompt=task.prompt, settings=RunSettings(choice=ProfileChoice(profile)), metadata={"id": task.id})
     _run_and_render(item, stream=False, json_out=view.json_out, explain=view.explain)
+
+
+def _read_attachments(names: Sequence[str]) -> tuple[ImagePart, ...]:
+    """``--attach`` files (``-``: standard input, once), read and checked before anything is spent."""
+    if list(names).count("-") > 1:
+        raise ConfigError("--attach - may be given once: standard input holds one image")
+    stdin = getattr(sys.stdin, "buffer", None)
+    return tuple(read_attachment(name, stdin) for name in names)
 
 
 def _read_prompt(prompt: str | None) -> str:

@@ -75,6 +75,12 @@ class ImagePart:
     def to_dict(self) -> dict[str, Any]:
         return {"media_type": self.media_type, "sha256": self.digest(), "bytes": len(self.data)}
 
+    def describe(self) -> str:
+        """``image/png 640x480, 12 KB, from photo.png``: for traces and logs (never the bytes)."""
+        size = f" {self.width}x{self.height}" if self.width and self.height else ""
+        source = f", from {self.source}" if self.source else ""
+        return f"{self.media_type}{size}, {max(1, round(len(self.data) / 1024))} KB{source}"
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:

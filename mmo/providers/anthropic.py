@@ -43,6 +43,7 @@ from mmo.providers.call_progress import StreamProgress
 from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
+from mmo.providers.wire_images import anthropic_image_blocks
 from mmo.providers.wire_json import TokenCounts, arguments_object, count, json_text, merge_extra, plain_json
 from mmo.providers.wire_tools import anthropic_tools
 
@@ -162,8 +163,8 @@ def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
 def _blocks(message: Message) -> list[dict[str, Any]]:
     if message.role == "tool":
         return [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}]
-    blocks: list[dict[str, Any]] = []
-    if message.content or not message.tool_calls:
+    blocks: list[dict[str, Any]] = anthropic_image_blocks(message)
+    if message.content or not (message.tool_calls or message.images):
         blocks.append({"type": "text", "text": message.content})
     for call in message.tool_calls:
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": arguments_object(call.arguments)})

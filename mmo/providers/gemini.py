@@ -49,6 +49,7 @@ from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
 from mmo.providers.rate_limits import parse_go_duration
 from mmo.providers.wire import WireAnswer, WireProvider
+from mmo.providers.wire_images import gemini_image_parts
 from mmo.providers.wire_json import TokenCounts, arguments_object, json_text, merge_extra, plain_json
 from mmo.providers.wire_tools import GEMINI_UNKNOWN_SIGNATURE, gemini_tools
 
@@ -167,7 +168,9 @@ def _parts(message: Message, call_names: Mapping[str, str]) -> list[dict[str, An
     if message.role == "tool":
         name = message.name or call_names.get(message.tool_call_id or "", "")
         return [{"functionResponse": {"name": name, "response": _tool_response(message.content)}}]
-    parts: list[dict[str, Any]] = [{"text": message.content}] if message.content or not message.tool_calls else []
+    parts: list[dict[str, Any]] = gemini_image_parts(message)
+    if message.content or not (message.tool_calls or message.images):
+        parts.append({"text": message.content})
     for position, call in enumerate(message.tool_calls):
         part: dict[str, Any] = {"functionCall": {"name": call.name, "args": arguments_object(call.arguments)}}
         if position == 0:  # as the model sends them: the first call of a turn carries the signature

@@ -41,6 +41,7 @@ from mmo.providers.call_progress import StreamProgress
 from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, as_text, decode_error_body, is_context_overflow, snippet
 from mmo.providers.wire import WireAnswer, WireProvider
+from mmo.providers.wire_images import openai_content
 from mmo.providers.wire_json import TokenCounts, count, json_text, merge_extra, plain_json
 from mmo.providers.wire_tools import openai_tools
 
@@ -114,7 +115,7 @@ def build_body(request: Request, model: str, *, stream: bool) -> dict[str, Any]:
 
 
 def _message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    out: dict[str, Any] = {"role": message.role, "content": openai_content(message)}
     if message.role == "assistant" and message.tool_calls:
         out["content"] = message.content or None
         out["tool_calls"] = [

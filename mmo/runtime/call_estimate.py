@@ -1,6 +1,6 @@
 """The worst case of one model call, in tokens: what rate limits reserve and budgets price.
 
-Input tokens come from the one token estimator; output tokens are the request's ``max_tokens``
+Input tokens come from the one token estimator (images and tools counted: ``input_tokens``); output tokens are the request's ``max_tokens``
 (the most the model may write), or ``DEFAULT_OUTPUT_TOKENS`` when no ``max_tokens`` is set
 anywhere (request, model, profile defaults). Set ``defaults: {max_tokens: ...}`` in a profile to
 make reservations and cost estimates tight.
@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mmo.core.types import Request
+from mmo.core.types import ModelRef, Request
+from mmo.runtime.input_tokens import request_input_tokens
 
 if TYPE_CHECKING:
     from mmo.runtime.tokens import TokenEstimator
@@ -38,11 +39,12 @@ class CallEstimate:
         return f"{self.input_tokens} prompt + {self.output_tokens} output tokens ({source})"
 
 
-def estimate_call(request: Request, model_id: str, tokens: TokenEstimator) -> CallEstimate:
-    """``request`` must already carry the target's merged parameters (as guards receive it)."""
+def estimate_call(request: Request, ref: ModelRef, tokens: TokenEstimator, kind: str = "") -> CallEstimate:
+    """``request`` must already carry the target's merged parameters (as guards receive it);
+    ``kind`` is the wire kind of the model's provider (how its images count)."""
     max_tokens = request.params.max_tokens
     return CallEstimate(
-        input_tokens=tokens.estimate(request.prompt_text(), model_id),
+        input_tokens=request_input_tokens(request, ref, tokens, kind),
         output_tokens=max_tokens if max_tokens is not None else DEFAULT_OUTPUT_TOKENS,
         output_assumed=max_tokens is None,
     )

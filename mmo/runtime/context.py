@@ -276,6 +276,9 @@ async def execute(
     builder = SpanBuilder("run", "run", "", origin)
     ctx = SpanContext(services, options, builder, sink)
     try:
+        images = request.images()
+        if images:
+            ctx.note(f"attached: {'; '.join(image.describe() for image in images)}")
         check_servable(root, request, services.guards, ctx)
         completion = await ctx.call(root, request)
     except BaseException as error:

@@ -27,6 +27,7 @@ from mmo.core.target import ModelTarget
 from mmo.core.types import ModelRef, Request
 from mmo.providers.kinds import provider_kinds
 from mmo.runtime.call_estimate import DEFAULT_EXPECTED_OUTPUT_TOKENS, DEFAULT_OUTPUT_TOKENS
+from mmo.runtime.input_tokens import provider_kind, request_input_tokens
 from mmo.runtime.services import Services
 from mmo.runtime.tokens import CHARS_PER_TOKEN, TokenEstimator
 
@@ -83,7 +84,7 @@ class TreeEstimator:
         if max_tokens is None:
             self.defaulted_output = True
             max_tokens = DEFAULT_OUTPUT_TOKENS
-        input_tokens = self.tokens.estimate(request.prompt_text(), target.id)
+        input_tokens = request_input_tokens(request, target.ref, self.tokens, provider_kind(target, self.services.catalog))
         self._check_window(target, input_tokens + max_tokens)
         usual = min(self._expected_output(target.id), max_tokens)
         price = self.services.catalog.price(target.ref)

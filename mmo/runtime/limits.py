@@ -57,6 +57,7 @@ from mmo.core.types import Completion, ModelRef, RateLimitInfo, Request
 from mmo.runtime.breaker import CircuitBreaker, Clock, Outcome
 from mmo.runtime.call_estimate import estimate_call
 from mmo.runtime.guard import Guard, GuardContext
+from mmo.runtime.input_tokens import provider_kind
 from mmo.spec.portfolio import LimitSpec, ModelsSpec, model_entry
 
 Sleep = Callable[[float], Awaitable[Any]]
@@ -355,7 +356,7 @@ class LimitsGuard(Guard):
     async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Permit:
         limiter = self.limiter(target.id)
         patience = 0.0 if ctx.options.fail_fast else self.max_wait_s
-        tokens = estimate_call(request, target.id, ctx.tokens).total_tokens if limiter.counts_tokens else 0
+        tokens = estimate_call(request, target.ref, ctx.tokens, provider_kind(target, ctx.catalog)).total_tokens if limiter.counts_tokens else 0
         return await limiter.acquire(tokens, patience, ctx.note, may_move_on=ctx.may_move_on)
 
     def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:

@@ -1,5 +1,7 @@
 """Data governance around every model call: with ``privacy: {pii: local_only}``, a request that
-holds personal data or secrets goes only to models marked ``local``.
+holds personal data or secrets goes only to models marked ``local``; so does a request with images
+(their content cannot be checked), unless the profile says ``privacy: {images: allow}``
+(``images: local_only`` asks for this alone).
 
 The guard runs in ``ctx.complete`` before the cache and the provider, for every call any
 strategy makes (router branches, classifiers, cascade tiers, judges, fallbacks), so no strategy
@@ -33,12 +35,19 @@ def outgoing_text(request: Request) -> str:
 class PrivacyGuard(Guard):
     """Refuses non-local targets for requests with personal data (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, text: bool = True, images: bool = True) -> None:
+        self.text, self.images = text, images
         # A fallback checks the same request against several targets: scan its text once.
         self._last: tuple[str, tuple[PiiFinding, ...]] | None = None
 
     def check(self, target: ModelTarget, request: Request, ctx: GuardContext) -> None:
         if target.local:
+            return
+        images = self.unservable(target, request, ctx)
+        if images is not None:
+            ctx.note("privacy guard: blocked; images may go only to local models")
+            raise PolicyBlocked(images + "; nothing was sent", provider=target.ref.provider, model=target.ref.name, code="images_local_only")
+        if not self.text:
             return
         findings = self.findings(request)
         if not findings:
@@ -54,6 +63,12 @@ class PrivacyGuard(Guard):
             model=target.ref.name,
             code="pii_local_only",
         )
+
+    def unservable(self, target: ModelTarget, request: Request, ctx: GuardContext) -> str | None:
+        if target.local or not self.images or not any(message.images for message in request.messages):
+            return None
+        return ("the request holds images, whose content cannot be checked for personal data, and the profile allows them "
+                "only on models marked local (privacy: {images: local_only}, or {pii: local_only}; {images: allow} sends them anywhere)")
 
     def findings(self, request: Request) -> tuple[PiiFinding, ...]:
         # Imported here: compiling the detector's patterns takes ~15 ms, which a session whose

@@ -45,6 +45,7 @@ from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, Request, Usage
 from mmo.runtime.call_estimate import CallEstimate, estimate_call
 from mmo.runtime.guard import Guard, GuardContext
+from mmo.runtime.input_tokens import provider_kind
 from mmo.runtime.tokens import TokenEstimator
 
 RUNS_TRACKED = 4096  # per-request ledgers kept at once (a batch runs far fewer rows concurrently)
@@ -138,7 +139,7 @@ class SpendGuard(Guard):
     async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Reservation | None:
         if not self.active:
             return None
-        estimate = estimate_call(request, target.id, ctx.tokens)
+        estimate = estimate_call(request, target.ref, ctx.tokens, provider_kind(target, ctx.catalog))
         worst = ctx.catalog.worst_case_usd(target.ref, estimate.input_tokens, estimate.output_tokens)
         if worst is None:
             worst = self._unknown_price(target, ctx)

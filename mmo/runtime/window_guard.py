@@ -1,7 +1,7 @@
 """Context windows around every model call: a prompt goes only to models whose window holds it.
 
 Before a call, the request's input tokens are estimated with the one token estimator (its text,
-plus the tools it offers; ``request_input_tokens``) and the output it asks for added
+the tools it offers and its images: ``mmo.runtime.input_tokens``) and the output it asks for added
 (``max_tokens``, when set: that is what vendors check too). A model whose context window (the
 profile's ``context_window:``, else the catalogue's) is smaller is skipped, with the figures in the
 trace: ``ContextTooLong``, a ``failover`` error, so a fallback moves on and a cascade escalates,
@@ -19,7 +19,6 @@ profile can hold, naming each model and its window, before anything is spent.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from typing import Any
 
@@ -27,17 +26,9 @@ from mmo.core.errors import ContextTooLong
 from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, Request
 from mmo.runtime.guard import Guard, GuardContext
+from mmo.runtime.input_tokens import provider_kind, request_input_tokens
 
 REMEMBERED_RUNS = 4096  # runs whose ContextTooLong answers are remembered (a batch runs many at once)
-
-
-def request_input_tokens(request: Request, target: ModelTarget, ctx: GuardContext) -> int:
-    """The request's input tokens for ``target``, as the one estimator counts them: every
-    message's text and the tools it offers (their definitions are sent with the prompt)."""
-    tokens = ctx.tokens.estimate(request.prompt_text(), target.id)
-    if request.params.tools:
-        tokens += ctx.tokens.estimate(json.dumps([tool.to_dict() for tool in request.params.tools]), target.id)
-    return tokens
 
 
 def window_of(target: ModelTarget, ctx: GuardContext) -> int | None:
@@ -63,7 +54,7 @@ class WindowGuard(Guard):
         window = window_of(target, ctx)
         if window is None:
             return None
-        prompt = request_input_tokens(request, target, ctx)
+        prompt = request_input_tokens(request, target.ref, ctx.tokens, provider_kind(target, ctx.catalog))
         output = request.params.max_tokens or 0
         if prompt + output <= window:
             return None

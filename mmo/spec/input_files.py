@@ -1,35 +1,54 @@
-"""Small input files a command reads whole (``--tools``, ``--schema``): a regular file or a pipe
-(``--tools <(jq ...)``), at most a given size, UTF-8. A directory or a device is refused before
-it is opened for reading (a terminal or a device could block or never end); every problem is a
+"""Small input files a command reads whole (``--tools``, ``--schema``, ``--attach``): a regular file or a pipe
+(``--tools <(jq ...)``), at most a given size. A directory or a device is refused before it is
+opened for reading (a terminal or a device could block or never end), and a named pipe nobody
+writes to reads as empty instead of waiting; every problem is a
 ``ConfigError`` naming the file and the fix."""
 
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from mmo.core.errors import ConfigError
 
 
 def read_small_file(path: Path, what: str, limit: int) -> str:
     """The text of ``path`` (``what`` names it in errors: "tools file")."""
+    raw = read_small_bytes(path, what, limit, hint="give a JSON file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})", source=str(path)) from None
+
+
+def read_small_bytes(path: Path, what: str, limit: int, *, hint: str) -> bytes:
+    """The bytes of ``path``; ``hint`` says what to give instead of a directory or a device."""
     try:
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode) or not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
             kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or a socket)"
-            raise ConfigError(f"{what} {str(path)!r} is {kind}: give a JSON file")
-        with path.open("rb") as handle:
+            raise ConfigError(f"{what} {str(path)!r} is {kind}: {hint}")
+        with _opened(path, stat.S_ISFIFO(mode)) as handle:
             raw = handle.read(limit + 1)
     except OSError as error:
         raise ConfigError(f"cannot read {what} {str(path)!r}: {error.strerror or error}") from None
     if len(raw) > limit:
         raise ConfigError(f"{what} is larger than {limit >> 20} MiB", source=str(path))
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})", source=str(path)) from None
+    return raw
+
+
+def _opened(path: Path, fifo: bool) -> BinaryIO:
+    """The file opened for reading. A pipe is opened without waiting for a writer (a named pipe
+    nobody writes to would block the open forever), then read blocking: with no writer it reads
+    as empty, with one (``<(jq ...)``) it reads all the writer sends."""
+    if not fifo:
+        return path.open("rb")
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
 
 
 def load_json_text(text: str, path: Path) -> Any:

@@ -163,9 +163,15 @@ class LimitSpec(Spec):
 
 class PrivacySpec(Spec):
     """Data governance. ``pii: local_only`` sends a request with personal data only to models
-    marked ``local``; every strategy (fallbacks included) obeys it."""
+    marked ``local``; every strategy (fallbacks included) obeys it. Images cannot be checked for
+    personal data, so ``images`` (by default: as ``pii``) says where a request with images may go."""
 
     pii: Literal["allow", "local_only"] = "allow"
+    images: Literal["allow", "local_only"] | None = Field(default=None, description="where requests with images may go (default: as pii)")
+
+    @property
+    def images_local_only(self) -> bool:
+        return (self.images or self.pii) == "local_only"
 
 
 class Portfolio(Protocol):

@@ -12,7 +12,8 @@ answer, a label) are ignored, so evaluation sets run as they are. Blank lines ar
 without ``id`` is identified by its line number. A row's ``params`` win over ``-p`` flags, key by
 key. A row's ``tools``, ``tool_choice`` and messages that continue a tool call (``tool_calls``,
 ``tool_call_id``) are read by ``mmo.app.batch.tool_rows``. A row's ``schema`` (a JSON Schema
-object) asks for an answer that is JSON matching it (``mmo.runtime.structured``). A row's ``model`` (a profile alias or ``provider:model``, as ``-m`` takes) runs that row on
+object) asks for an answer that is JSON matching it (``mmo.runtime.structured``). A row's ``images``
+and image parts in its messages are read by ``mmo.app.batch.image_rows``. A row's ``model`` (a profile alias or ``provider:model``, as ``-m`` takes) runs that row on
 that one model instead of the strategy; it is checked by the parser's ``models`` callable. The
 model is not a parameter: ``params.model`` (or ``params.extra.model``) is refused, since it would
 change the model called but not the one priced, capped and logged. A line that is not such an
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
+from mmo.app.batch.image_rows import parts_message, row_images, with_images
 from mmo.app.batch.tool_rows import check_tool_turns, has_tool_fields, row_params_with_tools, tool_message
 from mmo.app.schema_file import checked_schema
 from mmo.core.errors import ConfigError
@@ -80,10 +82,11 @@ class RowParser:
     parameters. The base ``Params`` are built once; a row with its own params merges them.
     ``models`` checks a row's ``model`` field (without it, any non-empty name is taken)."""
 
-    def __init__(self, base_params: Mapping[str, Any], models: ModelCheck | None = None) -> None:
+    def __init__(self, base_params: Mapping[str, Any], models: ModelCheck | None = None, *, base_dir: Path | None = None) -> None:
         self.base_params = dict(base_params)
         self.base = params_from_mapping(self.base_params)
         self.models = models
+        self.base_dir = base_dir if base_dir is not None else Path.cwd()  # where a row's image paths start
 
     def parse(self, line: int, raw: bytes) -> InputRow | Malformed:
         try:
@@ -128,13 +131,38 @@ class RowParser:
         if prompt is not None:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise _RowError("'prompt' must be a non-empty string")
-            return Request.from_prompt(prompt, system=system, params=params, metadata=metadata, tags=tags)
-        if messages is None:
+            request = Request.from_prompt(prompt, system=system, params=params, metadata=metadata, tags=tags)
+        elif messages is None:
             raise _RowError("needs 'prompt' (a string) or 'messages' (a list of {role, content})")
-        parsed = _messages(messages)
-        if system:
-            parsed = (Message("system", system), *parsed)
-        return Request(parsed, params, metadata, tags)
+        else:
+            parsed = self._messages(messages)
+            request = Request((Message("system", system), *parsed) if system else parsed, params, metadata, tags)
+        if data.get("images") is None:
+            return request
+        try:
+            return with_images(request, row_images(data["images"], self.base_dir))
+        except ValueError as error:
+            raise _RowError(str(error)) from None
+
+    def _messages(self, value: Any) -> tuple[Message, ...]:
+        if not isinstance(value, list) or not value:
+            raise _RowError("'messages' must be a non-empty list of {role, content}")
+        out: list[Message] = []
+        for position, item in enumerate(value, 1):
+            if isinstance(item, dict) and has_tool_fields(item):
+                out.append(tool_message(position, item, out))
+                continue
+            if isinstance(item, dict) and item.get("role") in ROLES and isinstance(item.get("content"), list):
+                try:
+                    out.append(parts_message(position, item["role"], item["content"], self.base_dir))
+                except ValueError as error:
+                    raise _RowError(str(error)) from None
+                continue
+            if not isinstance(item, dict) or item.get("role") not in ROLES or not isinstance(item.get("content"), str):
+                raise _RowError(f"message {position} must be {{role: {'|'.join(ROLES)}, content: string or a list of parts}}")
+            out.append(Message(item["role"], item["content"]))
+        check_tool_turns(out)
+        return tuple(out)
 
     def _params(self, value: Any) -> Params:
         if value is None:
@@ -240,21 +268,6 @@ def _tags(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise _RowError("'tags' must be a list of strings")
     return tuple(value)
-
-
-def _messages(value: Any) -> tuple[Message, ...]:
-    if not isinstance(value, list) or not value:
-        raise _RowError("'messages' must be a non-empty list of {role, content}")
-    out: list[Message] = []
-    for position, item in enumerate(value, 1):
-        if isinstance(item, dict) and has_tool_fields(item):
-            out.append(tool_message(position, item, out))
-            continue
-        if not isinstance(item, dict) or item.get("role") not in ROLES or not isinstance(item.get("content"), str):
-            raise _RowError(f"message {position} must be {{role: {'|'.join(ROLES)}, content: string}}")
-        out.append(Message(item["role"], item["content"]))
-    check_tool_turns(out)
-    return tuple(out)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def opened_input(
     standard input is removed afterwards."""
     source = read_input(given, cwd, spool_dir, stdin)
     try:
-        parser = RowParser(params, models)
+        parser = RowParser(params, models, base_dir=source.user_path.parent if source.user_path is not None else cwd)
         if strict:
             check_strict(source, parser)
         yield source, parser
