@@ -194,13 +194,16 @@ _DEFAULT_PARAMS = Params()
 _PARAM_FIELDS: tuple[str, ...] = tuple(Params.__dataclass_fields__)
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """Mapping proxies and tuples to dicts and lists, recursively, for JSON."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     return value
+
+
+_plain = plain_data
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from typing import Any, Mapping
 from mmo.catalog.capabilities import Capabilities
 from mmo.core.json_answer import parse_json_answer
 from mmo.core.types import Completion, Message, Request
+from mmo.core.types import plain_data as _plain
 
 MAX_PROBLEMS = 5  # validation errors named in a message and a re-ask
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -144,14 +145,6 @@ def _validator(schema_json: str) -> Any:
     schema = json.loads(schema_json)
     validator_class = validators.validator_for(schema, default=Draft202012Validator)
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _clip(text: str, limit: int = 160) -> str:
