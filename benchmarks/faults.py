@@ -99,7 +99,7 @@ def run_batch_process(python: str, workdir: Path, profile: Path, rows_path: Path
     environ = clean_environ(workdir / "home")
     command = [python, "-m", "mmo", "batch", str(rows_path), "--profile", str(profile), "-c", str(concurrency), "-o", str(out)]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=workdir, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=workdir, env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -234,7 +234,7 @@ def _measured(command: list[str], workdir: Path) -> tuple[int, float, float, str
     """Run ``command``: exit code, wall seconds, peak RSS (MB, 10^6 bytes), standard output."""
     environ = clean_environ(workdir / "home")
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=workdir, env=environ, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=workdir, env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     stdout = process.stdout.read().decode("utf-8", "replace")
     _, status, usage = os.wait4(process.pid, 0)

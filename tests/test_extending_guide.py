@@ -55,7 +55,7 @@ def test_the_strategy_gate_and_provider_diffs_apply_and_run_offline(tmp_path: Pa
         assert applied.returncode == 0, applied.stderr
     (copy / "smoke.yaml").write_text(smoke_profile() + "\n")
     env = {**os.environ, "PYTHONPATH": str(copy), "MMO_HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
-    run = subprocess.run([sys.executable, "-m", "mmo", "ask", "-P", "smoke.yaml", "--json", "hello there"], cwd=copy, env=env, capture_output=True, text=True, check=False)
+    run = subprocess.run([sys.executable, "-m", "mmo", "ask", "-P", "smoke.yaml", "--json", "hello there"], cwd=copy, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     answer = json.loads(run.stdout)
     assert answer["answer"] == "you said: hello there"

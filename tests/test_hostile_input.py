@@ -77,7 +77,7 @@ def test_a_lone_surrogate_in_a_parameter_is_a_usage_error() -> None:
 
 
 def mmo(*args: str | bytes, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mmo", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "mmo", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize("argument", [b"bad \xff arg", b"lone \xed\xa0\x80 surrogate"])

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import struct
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,8 @@ def test_what_is_not_an_image_file_is_refused_before_any_call(tmp_path: Path, lo
     elif make == "dir":
         path.mkdir()
     elif make == "fifo":
-        os.mkfifo(path)  # nobody writes to it: must not hang
+        os.mkfifo(path)  # a writer that closes without writing: read as empty, not an image
+        threading.Thread(target=lambda: open(path, "wb").close(), daemon=True).start()
     elif make == "device":
         os.mknod(path, 0o600 | 0o020000, os.makedev(1, 3))  # a character device, in the temporary directory
     result = ask(write_profile(tmp_path, loopback), "--attach", str(path))
@@ -292,3 +294,14 @@ def test_batch_rows_carry_images_by_path_and_as_data_uri_parts(tmp_path: Path, l
     assert out["path"]["model"].endswith("eye-model") and out["parts"]["model"].endswith("eye-model") and out["text"]["model"].endswith("text-model")
     assert "never fetches a URL" in (tmp_path / "in.errors.jsonl").read_text()
     assert result.exit_code == 1
+
+
+def test_a_named_pipe_nobody_writes_to_is_an_error_after_a_bounded_wait(tmp_path: Path) -> None:
+    from mmo.core.errors import ConfigError
+    from mmo.spec.input_files import read_small_bytes
+
+    path = tmp_path / "silent.fifo"
+    os.mkfifo(path)
+    with pytest.raises(ConfigError) as raised:
+        read_small_bytes(path, "--attach", 1024, hint="give a file", pipe_wait_s=0.2)
+    assert "nothing was written to the pipe" in raised.value.message  # after the wait given, not a hang

@@ -24,6 +24,7 @@ BUILTINS = (
     "hedge",
     "local",
     "multi-vendor",
+    "multimodal",
     "private",
     "refine",
     "router",

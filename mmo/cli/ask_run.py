@@ -72,8 +72,9 @@ def run_ask(
     images = _read_attachments(attach)
     if "-" in attach and (prompt is None or prompt == "-"):
         raise ConfigError("--attach - reads the image from standard input: give the prompt as an argument")
+    read = _read_prompt(prompt, stdin_free="-" not in attach)
     item = AskInput(
-        prompt=_read_prompt(prompt),
+        prompt=read.text,
         settings=settings,
         system=system,
         metadata={k: str(v) for k, v in parse_param_pairs(meta).items()},
@@ -86,7 +87,8 @@ def run_ask(
     )
     stream = view.stream if view.stream is not None else sys.stdout.isatty()
     # An answer to a schema is shown once validated, as its JSON alone: never streamed.
-    _run_and_render(item, stream=stream and not view.json_out and output_schema is None, json_out=view.json_out, explain=view.explain)
+    _run_and_render(item, stream=stream and not view.json_out and output_schema is None, json_out=view.json_out, explain=view.explain,
+                    origin=read.origin())
 
 
 def run_demo(task_id: str | None, *, profile: str = "demo", view: AskView = AskView()) -> None:
@@ -112,16 +114,39 @@ def _read_attachments(names: Sequence[str]) -> tuple[ImagePart, ...]:
     return tuple(read_attachment(name, stdin) for name in names)
 
 
-def _read_prompt(prompt: str | None) -> str:
+@dataclass(frozen=True)
+class Prompt:
+    """The prompt as sent, and how many of its characters came from standard input."""
+
+    text: str
+    piped_chars: int = 0
+
+    def origin(self) -> str:
+        """For ``--explain``: where the prompt came from."""
+        if not self.piped_chars:
+            return ""
+        if self.piped_chars == len(self.text):
+            return f"prompt: {self.piped_chars:,} characters from standard input"
+        return f"prompt: {self.piped_chars:,} characters from standard input, a blank line, then the argument"
+
+
+def _read_prompt(prompt: str | None, *, stdin_free: bool = True) -> Prompt:
+    """The argument; standard input when there is none (or ``-``); and when both are given, the
+    piped text first, then a blank line, then the argument (as ``llm`` does:
+    ``cat notes.txt | mmo ask "Summarise this"``). ``stdin_free`` is false when standard input
+    holds something else (an image: ``--attach -``)."""
+    piped = sys.stdin is not None and not sys.stdin.isatty() and stdin_free
     if prompt is not None and prompt != "-":
-        text = prompt
-    elif sys.stdin is None or sys.stdin.isatty():
+        extra = _read_stdin_text() if piped else ""
+        joined = Prompt(f"{extra.rstrip()}\n\n{prompt}", len(extra.rstrip())) if extra.strip() else Prompt(prompt)
+    elif not piped:
         raise ConfigError("no prompt: pass it as an argument or pipe it on standard input")
     else:
         text = _read_stdin_text()
-    if not text.strip():
+        joined = Prompt(text, len(text))
+    if not joined.text.strip():
         raise ConfigError("the prompt is empty")
-    return text
+    return joined
 
 
 def _read_stdin_text() -> str:
@@ -140,7 +165,7 @@ def _read_stdin_text() -> str:
         ) from None
 
 
-def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool) -> None:
+def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool, origin: str = "") -> None:
     import typer
 
     from mmo.cli.render import StreamPrinter, result_json, result_table, trace_tree
@@ -169,6 +194,8 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
         for warning in result.warnings:
             err.print(warning_text(warning), highlight=False)
         if explain:
+            if origin:
+                err.print(origin, highlight=False, markup=False)
             err.print(trace_tree(result.trace))
         err.print(result_table(result))
     if result.error is not None:

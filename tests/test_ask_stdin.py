@@ -1,0 +1,56 @@
+"""`mmo ask` with piped text and a prompt: the piped text, a blank line, then the prompt (as llm
+does), shown in `--explain`; alone, either one is the prompt; an image on standard input
+(`--attach -`) is never read as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mmo.cli.main import app
+from tests.support.loopback import LoopbackServer
+
+
+@pytest.fixture
+def profile(tmp_path: Path, loopback: LoopbackServer) -> Path:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        f'providers:\n  p: {{kind: openai, base_url: "{loopback.openai_base_url}", key: none}}\n'
+        'models:\n  a: {model: "p:m", price: {input: 1, output: 2}, capabilities: {vision: true}}\nstrategy: a\n'
+    )
+    return path
+
+
+def ask(profile: Path, *args: str, input: str | bytes | None = None) -> Any:
+    return CliRunner().invoke(app, ["ask", "--profile", str(profile), "--no-cache", *args], input=input)
+
+
+def sent(server: LoopbackServer) -> Any:
+    return server.requests[-1].body["messages"][-1]["content"]
+
+
+def test_piped_text_and_a_prompt_are_joined_piped_text_first(profile: Path, loopback: LoopbackServer) -> None:
+    result = ask(profile, "--explain", "Summarise this", input="line one\nline two\n")
+    assert result.exit_code == 0, result.stderr
+    assert sent(loopback) == "line one\nline two\n\nSummarise this"
+    assert "prompt: 17 characters from standard input, a blank line, then the argument" in result.stderr
+
+
+def test_either_alone_is_the_prompt(profile: Path, loopback: LoopbackServer) -> None:
+    assert ask(profile, "just the argument", input="").exit_code == 0
+    assert sent(loopback) == "just the argument"
+    assert ask(profile, input="just piped").exit_code == 0
+    assert sent(loopback) == "just piped"
+    assert ask(profile, "-", input="dash reads stdin").exit_code == 0
+    assert sent(loopback) == "dash reads stdin"
+
+
+def test_an_image_on_standard_input_is_not_joined(profile: Path, loopback: LoopbackServer) -> None:
+    gif = b"GIF89a\x02\x00\x02\x00\x00\x00\x00\x2c" + b"\x00" * 9 + b"\x02\x02\x44\x01\x00\x3b"
+    result = ask(profile, "--attach", "-", "What is this?", input=gif)
+    assert result.exit_code == 0, result.stderr
+    content = sent(loopback)
+    assert content[0] == {"type": "text", "text": "What is this?"} and content[1]["type"] == "image_url"
