@@ -305,3 +305,53 @@ def test_a_named_pipe_nobody_writes_to_is_an_error_after_a_bounded_wait(tmp_path
     with pytest.raises(ConfigError) as raised:
         read_small_bytes(path, "--attach", 1024, hint="give a file", pipe_wait_s=0.2)
     assert "nothing was written to the pipe" in raised.value.message  # after the wait given, not a hang
+
+
+def test_a_per_request_budget_counts_the_images_tokens(tmp_path: Path, loopback: LoopbackServer) -> None:
+    """1092x1092 is 1,590 Anthropic tokens: at $300 per million input tokens, $0.48 before any text."""
+    profile = tmp_path / "budget.yaml"
+    profile.write_text(
+        f"providers:\n  claude: {{kind: anthropic, base_url: '{loopback.anthropic_base_url}', key: none}}\n"
+        "models:\n  c: {model: 'claude:claude-eye', capabilities: {vision: true}, price: {input: 300, output: 1}}\n"
+        "defaults: {max_tokens: 10}\nbudget: {per_request_usd: 0.1}\nstrategy: c\n"
+    )
+    photo = tmp_path / "square.png"
+    photo.write_bytes(png(1092, 1092))
+    assert ask(profile, prompt="What is this?").exit_code == 0
+    refused = ask(profile, "--attach", str(photo), prompt="What is this?")
+    assert refused.exit_code == 4, refused.stderr
+    assert len(loopback.requests) == 1  # the image request was never sent
+
+
+def test_a_batch_dry_run_counts_the_images(tmp_path: Path, loopback: LoopbackServer) -> None:
+    (tmp_path / "a.png").write_bytes(png(2048, 2048))
+    with_image, plain = tmp_path / "in.jsonl", tmp_path / "plain.jsonl"
+    with_image.write_text(json.dumps({"prompt": "What?", "images": ["a.png"]}) + "\n")
+    plain.write_text(json.dumps({"prompt": "What?"}) + "\n")
+    profile = write_profile(tmp_path, loopback, kinds=("anthropic", "anthropic"), strategy="eye")
+    counted = run_cli(str(with_image), "-P", str(profile), "--dry-run")
+    bare = run_cli(str(plain), "-P", str(profile), "--dry-run")
+    assert counted.exit_code == 0 and bare.exit_code == 0, counted.stderr + bare.stderr
+    assert loopback.requests == []
+    # 2048x2048 is scaled to 1095 x 1095 px by Anthropic's rule (1568 px, 1.2 megapixels): 1,599 tokens, plus 2 for "What?".
+    assert "q:eye-model 1 1,601 " in flat(counted.stdout + counted.stderr)
+    assert "q:eye-model 1 2 " in flat(bare.stdout + bare.stderr)
+
+
+def test_the_replay_provider_answers_a_request_with_an_image(tmp_path: Path, photo: Path) -> None:
+    result = CliRunner().invoke(app, ["ask", "--profile", "demo", "--meta", "id=mmlu_pro-153", "--attach", str(photo), "--json", "Which option?"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["ok"]
+
+
+def test_no_image_bytes_reach_the_run_log_or_the_cache(tmp_path: Path, loopback: LoopbackServer) -> None:
+    marker = b"MMO-IMAGE-BYTES-MARKER-0123456789"
+    photo = tmp_path / "marked.png"
+    photo.write_bytes(png(3, 2) + marker)
+    assert ask(write_profile(tmp_path, loopback), "--attach", str(photo)).exit_code == 0
+    home = Path(os.environ["MMO_HOME"])
+    encoded = base64.b64encode(png(3, 2) + marker)
+    for path in home.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert marker not in content and encoded[-40:] not in content, path

@@ -128,7 +128,7 @@ def _anthropic_tokens(image: ImagePart) -> int:
         return 1600
     width, height = float(image.width), float(image.height)
     scale = min(1.0, 1568 / max(width, height), math.sqrt(1_200_000 / (width * height)))
-    return math.ceil(width * scale * height * scale / 750)
+    return math.ceil(math.floor(width * scale) * math.floor(height * scale) / 750)  # resized to whole pixels
 
 
 def _gemini_tokens(image: ImagePart) -> int:

@@ -6,14 +6,17 @@ app = typer.Typer(help="Inspect or clear the response cache.", no_args_is_help=T
 
 
 @app.command()
-def stats() -> None:
+def stats(json_out: bool = typer.Option(False, "--json", help="Print JSON: directory, entries, size in bytes, hits, misses.")) -> None:
     """Entries, size on disk, hits and misses."""
     from mmo.cli.errors import guarded
 
-    guarded(False, _stats)
+    guarded(False, lambda: _stats(json_out))
 
 
-def _stats() -> None:
+def _stats(json_out: bool) -> None:
+    import json
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
@@ -21,6 +24,10 @@ def _stats() -> None:
     from mmo.app.settings import AppEnv
 
     info = cache_stats(AppEnv.from_process(), on_warning=lambda message: typer.echo(f"warning: {message}", err=True))
+    if json_out:
+        shown = {"directory": str(info.directory), "entries": info.entries, "size_bytes": info.size_bytes, "hits": info.hits, "misses": info.misses}
+        sys.stdout.write(json.dumps(shown, indent=2) + "\n")
+        return
     table = Table(show_header=False, box=None)
     table.add_row("directory", str(info.directory))
     table.add_row("entries", str(info.entries))

@@ -34,22 +34,30 @@ def _set(provider: str) -> None:
 @app.command("list")
 def list_keys(
     profile: str | None = typer.Option(None, "--profile", "-P", help="Also list the providers this profile declares."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per provider (never a key)."),
 ) -> None:
     """Which providers have a key, and where it comes from (never the value)."""
     from mmo.cli.errors import guarded
 
-    guarded(False, lambda: _list(profile))
+    guarded(False, lambda: _list(profile, json_out))
 
 
-def _list(profile_name: str | None) -> None:
+def _list(profile_name: str | None, json_out: bool) -> None:
+    import json
+
     from rich.table import Table
 
     from mmo.app.keys import key_rows
     from mmo.app.settings import AppEnv
     from mmo.cli.terminal import SafeConsole
 
+    rows = key_rows(AppEnv.from_process(), profile_name)
+    if json_out:
+        listed = [{"provider": row.provider, "env_var": row.env_var, "source": row.source} for row in rows]
+        sys.stdout.write(json.dumps(listed, indent=2) + "\n")
+        return
     table = Table("provider", "environment variable", "key from", box=None, header_style="bold")
-    for row in key_rows(AppEnv.from_process(), profile_name):
+    for row in rows:
         table.add_row(row.provider, row.env_var or "-", row.source)
     SafeConsole().print(table)
 

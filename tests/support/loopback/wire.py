@@ -155,10 +155,45 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
+        for part in content:
+            _check_image(part)
         return "".join(
             part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
     return ""
+
+
+def _check_image(part: Any) -> None:
+    """An image part must have its vendor's documented shape with base64 that decodes (a 400
+    otherwise, as the vendors answer); other parts pass."""
+    if not isinstance(part, dict):
+        return
+    if part.get("type") == "image_url":  # OpenAI
+        url = (part.get("image_url") or {}).get("url") if isinstance(part.get("image_url"), dict) else None
+        media, _, data = (url or "").partition(";base64,")
+        _check_base64(media.removeprefix("data:") if media.startswith("data:") else None, data, "image_url.url")
+    elif part.get("type") == "image":  # Anthropic
+        source = part.get("source") if isinstance(part.get("source"), dict) else {}
+        if source.get("type") != "base64":
+            raise WireError("image.source.type must be 'base64'")
+        _check_base64(source.get("media_type"), source.get("data"), "image.source")
+    elif "inlineData" in part or "inline_data" in part:  # Gemini
+        inline = part.get("inlineData") or part.get("inline_data")
+        inline = inline if isinstance(inline, dict) else {}
+        _check_base64(inline.get("mimeType") or inline.get("mime_type"), inline.get("data"), "inlineData")
+
+
+def _check_base64(media_type: Any, data: Any, where: str) -> None:
+    import base64
+    import binascii
+
+    if not isinstance(media_type, str) or not media_type.startswith("image/"):
+        raise WireError(f"{where}: an image media type is required")
+    try:
+        if not isinstance(data, str) or not base64.b64decode(data, validate=True):
+            raise WireError(f"{where}: the image data is empty")
+    except binascii.Error:
+        raise WireError(f"{where}: the image data is not base64") from None
 
 
 def _chat_texts(messages: Any, system: Any) -> tuple[str, int]:
