@@ -54,3 +54,19 @@ def test_an_image_on_standard_input_is_not_joined(profile: Path, loopback: Loopb
     assert result.exit_code == 0, result.stderr
     content = sent(loopback)
     assert content[0] == {"type": "text", "text": "What is this?"} and content[1]["type"] == "image_url"
+
+
+def test_attach_dash_on_a_terminal_is_refused_instead_of_waiting(tmp_path: Path, profile: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    primary, secondary = os.openpty()  # standard input is a terminal nobody types into
+    try:
+        done = subprocess.run([sys.executable, "-m", "mmo", "ask", "--profile", str(profile), "--attach", "-", "What is this?"],
+                              stdin=secondary, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert done.returncode == 2
+    assert "standard input, which is a terminal" in done.stderr

@@ -110,6 +110,8 @@ def _read_attachments(names: Sequence[str]) -> tuple[ImagePart, ...]:
     """``--attach`` files (``-``: standard input, once), read and checked before anything is spent."""
     if list(names).count("-") > 1:
         raise ConfigError("--attach - may be given once: standard input holds one image")
+    if "-" in names and sys.stdin is not None and sys.stdin.isatty():
+        raise ConfigError("--attach - reads the image from standard input, which is a terminal: pipe the image in (`mmo ask -a - \"...\" < photo.png`)")
     stdin = getattr(sys.stdin, "buffer", None)
     return tuple(read_attachment(name, stdin) for name in names)
 
