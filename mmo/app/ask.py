@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from mmo.app.conversation import ContinueFrom, load_conversation, new_conversation
 from mmo.app.engine import open_engine
 from mmo.app.outcome import RunOutcome
 from mmo.app.settings import AppEnv, RunSettings
@@ -31,6 +32,7 @@ class AskInput:
     tool_choice: str | None = None
     schema: Mapping[str, Any] | None = None  # --schema (mmo.app.schema_file.read_schema_file)
     images: tuple[ImagePart, ...] = ()  # --attach (mmo.app.attachments.read_attachment)
+    continue_from: ContinueFrom | None = None  # --continue / --cid (mmo.app.conversation)
 
     def request(self) -> Request:
         params = with_tools(params_from_mapping(self.settings.params), self.tools, self.tool_choice)
@@ -65,14 +67,16 @@ async def ask(
     recorded or cached is still returned)."""
     request = item.request()
     async with open_engine(item.settings, env, providers=providers, log_optional=not item.log_text, open_runlog=open_runlog) as engine:
+        conversation = new_conversation() if item.continue_from is None else load_conversation(engine.runlog, item.continue_from)
+        request = conversation.request_for(request)
 
         def interrupted(outcome: RunOutcome) -> None:
             try:
-                engine.log(outcome, request, command="ask", log_text=item.log_text)
+                engine.log(outcome, request, command="ask", log_text=item.log_text, conversation_id=conversation.id)
             finally:
                 if on_interrupt is not None:
                     on_interrupt(outcome)
 
         outcome = await engine.run(request, sink=sink, on_interrupt=interrupted)
-        engine.log(outcome, request, command="ask", log_text=item.log_text)
-    return replace(outcome, warnings=engine.warnings)
+        engine.log(outcome, request, command="ask", log_text=item.log_text, conversation_id=conversation.id)
+    return replace(outcome, warnings=engine.warnings, conversation_id=conversation.id)

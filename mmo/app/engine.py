@@ -120,11 +120,11 @@ class Engine:
         trace = completion.trace if completion is not None and completion.trace is not None else spans[-1]
         return RunOutcome(new_run_id(), self.profile_name, strategy, trace, completion, error, self.warnings)
 
-    def log(self, outcome: RunOutcome, request: Request, *, command: str, log_text: bool = True) -> None:
-        """Record one request's run in the run log."""
+    def log(self, outcome: RunOutcome, request: Request, *, command: str, log_text: bool = True, conversation_id: str | None = None) -> None:
+        """Record one request's run in the run log (a turn of ``conversation_id`` when given)."""
         from mmo.app.run_log_rows import outcome_records
 
-        self.record(*outcome_records(outcome, request, command=command, log_text=log_text))
+        self.record(*outcome_records(outcome, request, command=command, log_text=log_text, conversation_id=conversation_id))
 
     def record(self, run: RunRecord, attempts: list[AttemptRecord]) -> None:
         """Record a run that ran; failing to (disk full, the log locked by another process past

@@ -31,6 +31,7 @@ class RunOutcome:
     completion: Completion | None
     error: BaseException | None
     warnings: tuple[str, ...]
+    conversation_id: str | None = None  # the conversation an ask or chat turn belongs to
 
     @property
     def ok(self) -> bool:

@@ -13,7 +13,7 @@ from mmo.app.outcome import Interrupted, RunOutcome
 from mmo.app.tools import shown_answer
 from mmo.core.errors import one_line
 from mmo.core.trace import Span
-from mmo.core.types import Request
+from mmo.core.types import Completion, Request
 from mmo.runtime.runlog import AttemptRecord, RunRecord, utc_iso
 
 _TRACE_JSON = json.JSONEncoder(separators=(",", ":")).encode  # compact: a batch logs one per row
@@ -27,6 +27,7 @@ def outcome_records(
     log_text: bool,
     batch_run_id: str | None = None,
     batch_line: int | None = None,
+    conversation_id: str | None = None,
 ) -> tuple[RunRecord, list[AttemptRecord]]:
     prompt_text = request.prompt_text()
     prompt_chars = len(prompt_text)
@@ -55,8 +56,19 @@ def outcome_records(
         trace_json=_TRACE_JSON(outcome.trace.to_dict()),  # decisions and numbers only: no prompt text
         batch_run_id=batch_run_id,
         batch_line=batch_line,
+        conversation_id=conversation_id,
+        turn_json=_turn_json(request, completion) if conversation_id is not None and log_text else None,
     )
     return run, attempts
+
+
+def _turn_json(request: Request, completion: Completion | None) -> str:
+    """This turn's own messages: the system prompt, the last user message, the answer (``None``
+    when it failed); what a later ``--continue`` replays."""
+    import json
+
+    answer = completion.text if completion is not None and not completion.tool_calls else None
+    return json.dumps({"system": request.system, "user": request.last_user_text(), "answer": answer}, ensure_ascii=False)
 
 
 def _attempt(run_id: str, seq: int, span: Span, prompt_chars: int) -> AttemptRecord:

@@ -2,7 +2,7 @@
 only when the command runs (``mmo --help`` imports this module, so it stays small)."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,18 @@ from mmo.cli.options import (
     run_settings,
 )
 
+if TYPE_CHECKING:
+    from mmo.app.conversation import ContinueFrom
+
+
+def _continue_from(latest: bool, cid: str | None) -> "ContinueFrom | None":
+    from mmo.app.conversation import ContinueFrom
+    from mmo.core.errors import ConfigError
+
+    if latest and cid is not None:
+        raise ConfigError("--continue goes on with the newest conversation, --cid with the one it names: give one of them")
+    return ContinueFrom(latest=latest, cid=cid) if latest or cid is not None else None
+
 
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
@@ -32,6 +44,8 @@ def ask(
     replay_data: ReplayDataOption = None,
     system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
     param: ParamOption = [],
+    continue_: Annotated[bool, typer.Option("--continue", "-c", help="Go on with the newest conversation (its turns are sent before this prompt).")] = False,
+    cid: Annotated[str | None, typer.Option("--cid", help="Go on with this conversation (an id or a unique prefix, from `mmo logs` or --json).")] = None,
     attach: Annotated[list[str], typer.Option("--attach", "-a", help="An image (PNG, JPEG, WebP, GIF) to send with the prompt; repeatable; '-' reads it from standard input.")] = [],
     schema: Annotated[Path | None, typer.Option("--schema", help="A JSON Schema file (JSON or YAML): the answer must be JSON matching it; it is validated, and printed as JSON alone.")] = None,
     tools: Annotated[Path | None, typer.Option("--tools", help="A JSON file of tools the model may call (a list of {name, description, parameters}; OpenAI and Anthropic forms too).")] = None,
@@ -57,6 +71,7 @@ def ask(
             profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage, replay_data=replay_data
         )
         view = AskView(stream=stream, json_out=json_out, explain=explain)
-        run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view, tools=ToolsChoice(tools, tool_choice), schema=schema, attach=attach)
+        run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view, tools=ToolsChoice(tools, tool_choice), schema=schema, attach=attach,
+                continue_from=_continue_from(continue_, cid))
 
     guarded(debug, action)

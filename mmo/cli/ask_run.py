@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from mmo.app.ask import AskInput, ask
 from mmo.app.attachments import read_attachment
+from mmo.app.conversation import ContinueFrom
 from mmo.app.outcome import RunOutcome
 from mmo.app.params import parse_param_pairs
 from mmo.app.schema_file import read_schema_file, structured_value
@@ -66,6 +67,7 @@ def run_ask(
     tools: ToolsChoice = ToolsChoice(),
     schema: Path | None = None,
     attach: Sequence[str] = (),
+    continue_from: ContinueFrom | None = None,
 ) -> None:
     specs, choice = request_tools(tools.path, tools.choice)
     output_schema = read_schema_file(schema) if schema is not None else None
@@ -84,6 +86,7 @@ def run_ask(
         tool_choice=choice,
         schema=output_schema,
         images=images,
+        continue_from=continue_from,
     )
     stream = view.stream if view.stream is not None else sys.stdout.isatty()
     # An answer to a schema is shown once validated, as its JSON alone: never streamed.

@@ -167,6 +167,7 @@ def _add_span(parent: Tree, span: Span) -> None:
 def result_json(result: RunOutcome) -> dict[str, Any]:
     out: dict[str, Any] = {
         "run_id": result.run_id,
+        "conversation_id": result.conversation_id,
         "profile": result.profile,
         "strategy": result.strategy,
         "ok": result.completion is not None,

@@ -76,6 +76,8 @@ class RunRecord:
     trace_json: str | None = None
     batch_run_id: str | None = None  # a batch row's run (``mmo batch``), with its input line
     batch_line: int | None = None
+    conversation_id: str | None = None  # the conversation an ``ask``/``chat`` turn belongs to
+    turn_json: str | None = None  # that turn's own messages ({system, user, answer}); None with --no-log
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,13 @@ def _m005_batch_rows(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN batch_line INTEGER")
 
 
+def _m006_conversations(db: sqlite3.Connection) -> None:
+    # Conversations (mmo ask --continue / --cid, mmo chat): each turn's own messages, by conversation.
+    db.execute("ALTER TABLE runs ADD COLUMN conversation_id TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN turn_json TEXT")
+    db.execute("CREATE INDEX runs_by_conversation ON runs (conversation_id, started_at)")
+
+
 Migration = Callable[["sqlite3.Connection"], None]
 MIGRATIONS: tuple[Migration, ...] = (
     _m001_runs_and_attempts,
@@ -155,6 +164,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _m003_attempt_prompt_chars,
     _m004_attempt_calls,
     _m005_batch_rows,
+    _m006_conversations,
 )
 
 
@@ -314,6 +324,33 @@ class RunLog:
                 f"SELECT {', '.join(_ATTEMPT_COLUMNS)} FROM attempts WHERE run_id = ? ORDER BY seq", (run.run_id,)
             ).fetchall()
         return run, [_attempt_from_row(r) for r in attempt_rows]
+
+    def latest_conversation(self) -> str | None:
+        """The conversation of the newest ``ask`` or ``chat`` turn (``mmo ask --continue``)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT conversation_id FROM runs WHERE conversation_id IS NOT NULL ORDER BY started_at DESC, rowid DESC LIMIT 1"
+            ).fetchone()
+        return row[0] if row else None
+
+    def conversation(self, id_or_prefix: str, limit: int = 1000) -> tuple[str, list[RunRecord]]:
+        """A conversation's id and its turns, oldest first (at most ``limit``, the newest), by id or
+        unique prefix; ``KeyError`` when none or several match."""
+        prefix = id_or_prefix.strip().lower()
+        if not prefix:
+            raise KeyError("an empty conversation id matches nothing")
+        with self._lock:
+            ids = self._db.execute(
+                "SELECT DISTINCT conversation_id FROM runs WHERE substr(conversation_id, 1, ?) = ? LIMIT 2", (len(prefix), prefix)
+            ).fetchall()
+            if len(ids) != 1:
+                raise KeyError(f"{'no conversation' if not ids else 'more than one conversation'} matches {prefix!r}")
+            found = ids[0][0]
+            rows = self._db.execute(
+                f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE conversation_id = ? ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                (found, limit),
+            ).fetchall()
+        return found, [_run_from_row(r) for r in reversed(rows)]
 
     def token_ratio_sample(self, model_id: str) -> TokenRatio | None:
         """Billed input tokens per chars/4 estimate over the model's last successful uncached

@@ -8,7 +8,8 @@ ones need at most once per request, and only when some rule asks for it.
 
 What each condition reads:
 
-* keywords, regex, complexity: the last user message (what is being asked now);
+* keywords, regex, complexity: the last user message (what is being asked now), or every user
+  message of the conversation with ``look_at: conversation``;
 * tokens: the whole prompt (``Request.prompt_text``), through the one token estimator;
 * too_long_for: the same estimate plus the model's ``max_tokens``, against the model's context
   window as the catalogue knows it (a profile's ``context_window:`` first);
@@ -40,10 +41,12 @@ ContextWindow = Callable[[ModelTarget], "int | None"]
 class RequestFacts:
     """What rules look at for one request, each computed on first use and then kept."""
 
-    __slots__ = ("request", "_estimator", "context_window", "_words", "_prompt_tokens", "_pii", "_complexity")
+    __slots__ = ("request", "_estimator", "context_window", "whole", "_words", "_prompt_tokens", "_pii", "_complexity", "_conversation")
 
-    def __init__(self, request: Request, estimator: TokenCounter, context_window: ContextWindow) -> None:
+    def __init__(self, request: Request, estimator: TokenCounter, context_window: ContextWindow, *, whole: bool = False) -> None:
         self.request = request
+        self.whole = whole  # keywords, regex and complexity read every user message, not the last
+        self._conversation: RequestFacts | None = None
         self._estimator = estimator
         self.context_window = context_window
         self._words: frozenset[str] | None = None
@@ -53,7 +56,15 @@ class RequestFacts:
 
     @property
     def user_text(self) -> str:
+        if self.whole:
+            return "\n".join(m.content for m in self.request.messages if m.role == "user")
         return self.request.last_user_text()
+
+    def conversation(self) -> RequestFacts:
+        """These facts read over the whole conversation (``look_at: conversation``), made once."""
+        if self._conversation is None:
+            self._conversation = RequestFacts(self.request, self._estimator, self.context_window, whole=True)
+        return self._conversation
 
     def words(self) -> frozenset[str]:
         """The user text's words, lower-cased: one pass serves every keyword rule."""
@@ -263,9 +274,12 @@ class Rule:
     number: int
     conditions: tuple[Condition, ...]
     node: Node
+    whole: bool = False  # ``look_at: conversation``
 
     def reasons(self, facts: RequestFacts) -> list[str] | None:
         """Why every condition holds, or ``None`` as soon as one does not."""
+        if self.whole:
+            facts = facts.conversation()
         reasons: list[str] = []
         for condition in self.conditions:
             reason = condition.check(facts)
@@ -280,7 +294,7 @@ def compile_rule(number: int, when: WhenSpec, node: Node, target: Callable[[str]
     conditions = _conditions(number, when, target)
     if not conditions:
         raise ConfigError(f"router rule {number} has no conditions, so it would always match: make its branch the router's `default`")
-    return Rule(number, tuple(sorted(conditions, key=lambda c: c.cost)), node)
+    return Rule(number, tuple(sorted(conditions, key=lambda c: c.cost)), node, when.look_at == "conversation")
 
 
 def _conditions(number: int, when: WhenSpec, target: Callable[[str], ModelTarget]) -> list[Condition]:

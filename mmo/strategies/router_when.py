@@ -28,3 +28,6 @@ class WhenSpec(Spec):
     modality: Literal["image", "text"] | None = Field(default=None, description="image: the request carries images; text: it carries none")
     schema_: bool | None = Field(default=None, alias="schema", description="the request asks for JSON matching a schema (--schema)")
     tools: bool | None = Field(default=None, description="the request offers tools the model may call (--tools)")
+    look_at: Literal["last_message", "conversation"] = Field(
+        default="last_message", description="what keywords, regex and complexity read: the latest user message, or every user message"
+    )

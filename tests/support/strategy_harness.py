@@ -50,10 +50,12 @@ def run_profile(
     sink: Recorder | None = None,
     spans: list | None = None,
     guards: Sequence[Guard] = (),
+    request: Request | None = None,
 ) -> Completion:
+    """``request`` (a whole conversation, say) wins over ``prompt``."""
     tree = build_tree(Profile.model_validate({"name": "test", **profile}))
     services = services_for(providers)
     services.guards = tuple(guards)
-    request = Request.from_prompt(prompt)
+    request = request if request is not None else Request.from_prompt(prompt)
     on_span = spans.append if spans is not None else None
     return asyncio.run(execute(tree, request, services, options or RunOptions(), sink, on_span=on_span))
