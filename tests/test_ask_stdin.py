@@ -70,3 +70,11 @@ def test_attach_dash_on_a_terminal_is_refused_instead_of_waiting(tmp_path: Path,
         os.close(secondary)
     assert done.returncode == 2
     assert "standard input, which is a terminal" in done.stderr
+
+
+def test_quiet_prints_the_answer_alone(profile: Path, loopback: LoopbackServer) -> None:
+    loud = ask(profile, "hello")
+    quiet = ask(profile, "--quiet", "hello")
+    assert loud.exit_code == quiet.exit_code == 0
+    assert loud.stdout == quiet.stdout == "echo: hello\n"
+    assert "p:m" in loud.stderr and quiet.stderr == ""

@@ -55,6 +55,7 @@ def ask(
     stream: Annotated[bool | None, typer.Option("--stream/--no-stream", help="Stream the answer (default: when stdout is a terminal).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object (answer, models, cost, trace); nothing partial.")] = False,
     explain: ExplainOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="The answer alone: no warnings, no table (errors still say why).")] = False,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
     no_log: Annotated[bool, typer.Option("--no-log", help="Keep prompt and answer text out of the run log; run past a run log that cannot be used.")] = False,
@@ -70,7 +71,7 @@ def ask(
         settings = run_settings(
             profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage, replay_data=replay_data
         )
-        view = AskView(stream=stream, json_out=json_out, explain=explain)
+        view = AskView(stream=stream, json_out=json_out, explain=explain, quiet=quiet)
         run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view, tools=ToolsChoice(tools, tool_choice), schema=schema, attach=attach,
                 continue_from=_continue_from(continue_, cid))
 

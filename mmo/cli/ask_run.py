@@ -53,6 +53,7 @@ class AskView:
     stream: bool | None = None
     json_out: bool = False
     explain: bool = False
+    quiet: bool = False  # the answer alone: no warnings, no table (errors still say why)
 
 
 def run_ask(
@@ -91,7 +92,7 @@ def run_ask(
     stream = view.stream if view.stream is not None else sys.stdout.isatty()
     # An answer to a schema is shown once validated, as its JSON alone: never streamed.
     _run_and_render(item, stream=stream and not view.json_out and output_schema is None, json_out=view.json_out, explain=view.explain,
-                    origin=read.origin())
+                    origin=read.origin(), quiet=view.quiet)
 
 
 def run_demo(task_id: str | None, *, profile: str = "demo", view: AskView = AskView()) -> None:
@@ -170,7 +171,7 @@ def _read_stdin_text() -> str:
         ) from None
 
 
-def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool, origin: str = "") -> None:
+def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bool, origin: str = "", quiet: bool = False) -> None:
     import typer
 
     from mmo.cli.render import StreamPrinter, result_json, result_table, trace_tree
@@ -196,13 +197,14 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
     elif result.completion is not None:
         _write_answer(result.completion, printer, structured=item.schema is not None)
     if not json_out:
-        for warning in result.warnings:
+        for warning in () if quiet else result.warnings:
             err.print(warning_text(warning), highlight=False)
         if explain:
             if origin:
                 err.print(origin, highlight=False, markup=False)
             err.print(trace_tree(result.trace))
-        err.print(result_table(result))
+        if not quiet:
+            err.print(result_table(result))
     if result.error is not None:
         if not json_out:
             err.print(message(result.error), highlight=False, markup=False)

@@ -53,6 +53,7 @@ def batch(
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
     no_log: Annotated[bool, typer.Option("--no-log", help="Keep the rows' prompt and answer text out of the run log.")] = False,
+    json_summary: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on standard output (the rows go to the output file).")] = False,
     fail_fast: FailFastOption = False,
     simulate_outage: SimulateOutageOption = [],
     debug: DebugOption = False,
@@ -86,6 +87,6 @@ def batch(
             retry_errors=retry_errors,
             log_text=not no_log,
         )
-        run_batch_command(job, dry_run=dry_run)
+        run_batch_command(job, dry_run=dry_run, json_summary=json_summary)
 
     guarded(debug, action)

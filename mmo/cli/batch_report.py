@@ -39,7 +39,7 @@ def render_report(report: BatchReport, console: Console) -> None:
     for warning in report.warnings:
         console.print(warning_text(warning), highlight=False)
     console.print(summary_table(report))
-    for line in outcome_lines(report):
+    for line in [*error_lines(report), *outcome_lines(report)]:
         console.print(line, highlight=False, markup=False)
 
 
@@ -49,18 +49,52 @@ def summary_table(report: BatchReport) -> Table:
     summary = report.summary
     table = Table(title=f"batch run {report.run_id}  ·  profile {report.profile}", title_justify="left", title_style="bold",
                   box=None, header_style="bold", pad_edge=False)
+    # The errors (often long: "RateLimited 3, Timeout 1") are lines under the table: at 80
+    # columns a column for them was squeezed out.
     for column in ("model", "rows", "calls", "errors", "tokens in/out", "cost", "p50", "p95", "cache"):
-        table.add_column(column, justify="left" if column in ("model", "errors") else "right", no_wrap=column != "errors")
+        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True, overflow="fold" if column == "model" else "ellipsis")
     for stats in summary.models:
         cost = partial_dollars(stats.cost_usd, stats.unknown_cost_calls, "call")
-        table.add_row(stats.model_id, str(stats.rows), str(stats.calls), _errors(stats.errors), f"{stats.input_tokens}/{stats.output_tokens}",
+        table.add_row(stats.model_id, str(stats.rows), str(stats.calls), str(sum(stats.errors.values())), f"{stats.input_tokens}/{stats.output_tokens}",
                       cost, millis(stats.p50_ms), millis(stats.p95_ms), str(stats.cache_hits))
     total_cost = partial_dollars(summary.cost_usd, summary.unknown_cost_rows, "row")
-    table.add_row("total", f"{summary.done}/{summary.total_rows}", "", _errors(summary.errors), f"{summary.input_tokens}/{summary.output_tokens}",
+    table.add_row("total", f"{summary.done}/{summary.total_rows}", "", str(sum(summary.errors.values())), f"{summary.input_tokens}/{summary.output_tokens}",
                   total_cost, millis(summary.p50_ms), millis(summary.p95_ms), str(summary.cache_hits), style="bold")
-    table.caption = "rows: answers delivered (total: done / input rows) · errors: per call (models), per row (total)"
+    table.caption = "rows: answers delivered (total: done / input rows) · errors: per call (models), per row (total); their kinds below"
     table.caption_justify = "left"
     return table
+
+
+def error_lines(report: BatchReport) -> list[str]:
+    """The kinds of errors, one line per model that had any, then the rows' final errors."""
+    summary = report.summary
+    lines = [f"errors of {stats.model_id}: {_errors(stats.errors)}" for stats in summary.models if stats.errors]
+    if summary.errors:
+        lines.append(f"rows ended by: {_errors(summary.errors)}")
+    return lines
+
+
+def report_json(report: BatchReport, exit_code: int) -> dict[str, Any]:
+    """The summary as ``--json`` prints it."""
+    summary = report.summary
+    models = [
+        {"model": s.model_id, "rows": s.rows, "calls": s.calls, "errors": dict(s.errors), "input_tokens": s.input_tokens,
+         "output_tokens": s.output_tokens, "cost_usd": s.cost_usd, "unknown_cost_calls": s.unknown_cost_calls,
+         "p50_ms": s.p50_ms, "p95_ms": s.p95_ms, "cache_hits": s.cache_hits}
+        for s in summary.models
+    ]
+    return {
+        "run_id": report.run_id, "profile": report.profile, "exit_code": exit_code,
+        "output": str(report.output) if report.output is not None else None, "state": str(report.run_dir),
+        "errors_report": str(report.errors_report) if report.errors_report is not None else None,
+        "rows": {"total": summary.total_rows, "done": summary.done, "failed": summary.failed, "infra_errors": summary.infra_errors,
+                 "malformed": summary.malformed, "pending": summary.pending},
+        "errors": dict(summary.errors), "cost_usd": summary.cost_usd, "unknown_cost_rows": summary.unknown_cost_rows,
+        "spent_usd": report.spent_usd, "max_cost_usd": report.max_cost_usd,
+        "input_tokens": summary.input_tokens, "output_tokens": summary.output_tokens, "p50_ms": summary.p50_ms, "p95_ms": summary.p95_ms,
+        "cache_hits": summary.cache_hits, "models": models, "stop": report.stop.reason if report.stop is not None else None,
+        "warnings": list(report.warnings),
+    }
 
 
 def _errors(errors: Any) -> str:

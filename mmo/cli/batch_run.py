@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 import typer
 
 from mmo.cli.batch_progress import ProgressObserver
-from mmo.cli.batch_report import exit_code_of, render_report
+from mmo.cli.batch_report import exit_code_of, render_report, report_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,8 +34,9 @@ T = TypeVar("T")
 LOG_WIDTH = 140
 
 
-def run_batch_command(job: BatchJob, *, dry_run: bool) -> None:
-    """The command's work, once its options are parsed into ``job``."""
+def run_batch_command(job: BatchJob, *, dry_run: bool, json_summary: bool = False) -> None:
+    """The command's work, once its options are parsed into ``job``. With ``json_summary`` the
+    summary is one JSON object on standard output, which must then not carry the rows."""
     import asyncio
     import os
 
@@ -45,6 +46,10 @@ def run_batch_command(job: BatchJob, *, dry_run: bool) -> None:
     err = SafeConsole(stderr=True)
     if not err.is_terminal and "COLUMNS" not in os.environ:
         err.width = LOG_WIDTH  # a log file or a CI console: wide enough for the summary table
+    if json_summary and (job.output == "-" or (job.output is None and job.input == "-")):
+        from mmo.core.errors import ConfigError
+
+        raise ConfigError("--json prints the summary on standard output, where the rows would go too: give -o FILE")
     env = AppEnv.from_process()
     stdin = sys.stdin.buffer if job.input == "-" and sys.stdin is not None else None
     if dry_run:
@@ -59,7 +64,12 @@ def run_batch_command(job: BatchJob, *, dry_run: bool) -> None:
 
         silence_stdout()  # what is left in its buffer would fail again at exit
     with contextlib.suppress(OSError):  # standard error is gone too (a closed terminal): all is written
-        render_report(report, err)
+        if json_summary:
+            import json
+
+            sys.stdout.write(json.dumps(report_json(report, exit_code_of(report)), indent=2) + "\n")
+        else:
+            render_report(report, err)
     raise typer.Exit(_exit_code(report, signum))
 
 

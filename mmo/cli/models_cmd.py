@@ -48,7 +48,11 @@ def _print_table(listing: "ModelListing") -> None:
 
     from mmo.cli.terminal import SafeConsole
 
-    table = Table("model", "input $/M", "output $/M", "cached $/M", "context", "max output", "can", box=None, header_style="bold")
+    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
+    # A model id is what a user copies: at 80 columns it folds onto a second line, never cut.
+    table.add_column("model", overflow="fold", ratio=1)
+    for column in ("in $/M", "out $/M", "cached", "context", "max out", "can"):
+        table.add_column(column, no_wrap=True, justify="right" if column != "can" else "left")
     for facts in listing.models:
         price = facts.price
         table.add_row(
@@ -56,8 +60,8 @@ def _print_table(listing: "ModelListing") -> None:
             _price(price.input_per_mtok if price else None),
             _price(price.output_per_mtok if price else None),
             _price(price.cached_input_per_mtok if price else None),
-            _count(facts.context_window.value),
-            _count(facts.max_output.value),
+            _tokens(facts.context_window.value),
+            _tokens(facts.max_output.value),
             _can(facts.capabilities),
         )
     console = SafeConsole()
@@ -110,5 +114,12 @@ def _price(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def _count(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
+def _tokens(value: int | None) -> str:
+    """``1.05M``, ``200k``, ``8.2k``: compact, so the model ids keep their room (``--json`` is exact)."""
+    if value is None:
+        return "-"
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.3g}M"
+    if value >= 1_000:
+        return f"{value / 1_000:.3g}k"
+    return str(value)
