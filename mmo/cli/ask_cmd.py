@@ -63,7 +63,18 @@ def ask(
     simulate_outage: SimulateOutageOption = [],
     debug: DebugOption = False,
 ) -> None:
-    """Answer one prompt through a profile's strategy and show which model answered, why, and the cost."""
+    """Answer one prompt through a profile's strategy and show which model answered, why, and the cost.
+
+    Examples:
+
+      mmo ask -P fast "What is the capital of France?"
+
+      git diff | mmo ask "Review this change"
+
+      mmo ask -c "And in two sentences?"
+
+      mmo ask -P multimodal --attach photo.png "What is in it?"
+    """
     from mmo.cli.ask_run import AskView, ToolsChoice, run_ask
     from mmo.cli.errors import guarded
 

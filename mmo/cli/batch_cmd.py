@@ -61,6 +61,14 @@ def batch(
     """Run every row of a JSONL file through a profile: resumable (run it again to continue), with a
     cost cap, progress and a per-model summary.
 
+    Examples:
+
+      mmo batch questions.jsonl -P fast -c 16 --max-cost 2
+
+      mmo batch questions.jsonl --dry-run
+
+      cat rows.jsonl | mmo batch - --run-id nightly -o answers.jsonl
+
     Exit codes: 0 every row answered; 1 some rows failed or were malformed; 2 usage or configuration
     error; 3 missing or refused key; 4 the cost cap or a budget stopped the run; 130 Ctrl-C (143
     SIGTERM, 129 SIGHUP); 141 the output's reader closed it.

@@ -2,7 +2,7 @@
 
 import typer
 
-app = typer.Typer(help="Inspect or clear the response cache.", no_args_is_help=True)
+app = typer.Typer(help="Inspect or clear the response cache.\n\nExamples:\n\n  mmo cache stats --json\n\n  mmo cache clear", no_args_is_help=True)
 
 
 @app.command()

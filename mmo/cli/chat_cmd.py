@@ -32,7 +32,7 @@ def chat(
 
       mmo chat -P fast
 
-      mmo chat --continue            # go on with the newest conversation (mmo ask's too)
+      mmo chat --continue
     """
     from mmo.cli.chat_run import run_chat
     from mmo.cli.errors import guarded

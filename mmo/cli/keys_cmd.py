@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-app = typer.Typer(help="Store, list and remove API keys in the OS keyring (an environment variable wins).", no_args_is_help=True)
+app = typer.Typer(help="Store, list and remove API keys in the OS keyring (an environment variable wins).\n\nExamples:\n\n  mmo keys set openai\n\n  mmo keys list --json", no_args_is_help=True)
 
 
 @app.command("set")

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from mmo.app.logs import RunDetails, RunRecord
 
 app = typer.Typer(
-    help="Recent runs from the run log (filter by model, status, profile); `mmo logs show RUN` for one.",
+    help="Recent runs from the run log (filter by model, status, profile); `mmo logs show RUN` for one.\n\n"
+    "Examples:\n\n  mmo logs -n 50 --status error\n\n  mmo logs show 3f2a9c1b",
     invoke_without_command=True,
 )
 
@@ -42,7 +43,14 @@ def logs(
     profile: str | None = typer.Option(None, "--profile", "-P", help="Only runs of this profile."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per run."),
 ) -> None:
-    """Recent runs: time, run id, profile, model, status, tokens, cost and latency."""
+    """Recent runs: time, run id, profile, model, status, tokens, cost and latency.
+
+    Examples:
+
+      mmo logs -n 50 --status error
+
+      mmo logs show 3f2a9c1b
+    """
     if ctx.invoked_subcommand is not None:
         return
     from mmo.app.logs import LogQuery

@@ -11,6 +11,7 @@ from importlib import import_module
 import typer
 
 from mmo._version import __version__
+from mmo.cli.metavars import conventional_metavars
 
 # The registration lines, in the order ``mmo --help`` lists the commands.
 COMMANDS: tuple[str, ...] = ("ask", "chat", "demo", "batch", "bench", "tune", "models", "profiles", "keys", "cache", "logs", "paths")
@@ -19,7 +20,7 @@ app = typer.Typer(
     name="mmo",
     help="Multi-model orchestrator: route, cascade and fail over across LLM providers.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
 
@@ -39,3 +40,5 @@ def main(
 
 for _command in COMMANDS:
     import_module(f"mmo.cli.{_command}_cmd").register(app)
+
+conventional_metavars(app)

@@ -26,7 +26,17 @@ def models(
     json_out: JsonOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Known models with prices (USD per 1M tokens), context windows and maximum output."""
+    """Known models with prices (USD per 1M tokens), context windows, maximum output and what
+    each can do (images, JSON Schema, tools, logprobs, streaming).
+
+    Examples:
+
+      mmo models --provider anthropic
+
+      mmo models --search gpt-4.1 --json
+
+      mmo models --profile multimodal
+    """
     from mmo.cli.errors import guarded
 
     guarded(debug, lambda: run_models(provider, search, profile, json_out))

@@ -10,7 +10,14 @@ def register(app: typer.Typer) -> None:
 
 
 def paths(json_out: JsonOption = False) -> None:
-    """Where mmo keeps its files (MMO_HOME moves them all) and which keyring holds its keys."""
+    """Where mmo keeps its files (MMO_HOME moves them all) and which keyring holds its keys.
+
+    Examples:
+
+      mmo paths
+
+      MMO_HOME=/tmp/mmo mmo paths --json
+    """
     from dataclasses import asdict
 
     from mmo.app.paths import mmo_paths

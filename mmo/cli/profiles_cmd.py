@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import typer
 
-app = typer.Typer(help="List, show, validate and export profiles.", no_args_is_help=True)
+app = typer.Typer(help="List, show, validate and export profiles.\n\nExamples:\n\n  mmo profiles list\n\n  mmo profiles show three-tier > profiles/mine.yaml\n\n  mmo profiles validate profiles/mine.yaml", no_args_is_help=True)
 
 
 def _guarded(action: Callable[[], Any]) -> None:

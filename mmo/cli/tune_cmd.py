@@ -53,7 +53,14 @@ def tune(
     chosen on the train split, measured on the test split, written as a profile with --name.
 
     By default it matches the best single model's accuracy at the lowest cost; --max-cost,
-    --min-accuracy, --beat and --frontier ask for something else."""
+    --min-accuracy, --beat and --frontier ask for something else.
+
+    Examples:
+
+      mmo tune
+
+      mmo tune latest --name mine --min-accuracy 70
+    """
     from mmo.cli.errors import guarded
     from mmo.cli.tune_run import TuneArgs, run_tune
 
