@@ -95,7 +95,7 @@ def test_without_a_keyring_backend_the_error_points_to_the_environment(no_keyrin
         store.resolve("openai", "OPENAI_API_KEY")
     message = str(caught.value)
     assert "no OS keyring is available" in message
-    assert "set OPENAI_API_KEY in the environment" in message
+    assert "set OPENAI_API_KEY" in message and "use the environment variable" in message
     assert "mmo keys set openai" in message
     assert store.source("openai", "OPENAI_API_KEY") is None
     assert store.delete("openai") is False

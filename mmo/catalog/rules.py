@@ -89,8 +89,8 @@ def apply_parameter_rules(kind: str, model: str, request: Request) -> tuple[Requ
     if not caps.assistant_prefill and messages and messages[-1].role == "assistant" and not messages[-1].tool_calls:
         messages = messages[:-1]
         warnings.append(f"assistant prefill dropped: {model} does not accept a final assistant message")
-    if caps.max_tokens_field != "max_tokens" and params.max_tokens is not None:
-        warnings.append(f"max_tokens sent as {caps.max_tokens_field}")
+    # max_tokens sent as max_completion_tokens is the same request in the field the model reads:
+    # nothing the user asked for changes, so it is not a warning (it was one on every run).
     if not warnings:  # nothing changed: no copy of the request
         return request, warnings
     return replace(request, messages=messages, params=params), warnings

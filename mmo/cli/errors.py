@@ -107,14 +107,31 @@ def message(error: BaseException) -> str:
     """One line (a group: one line per attempt, indented) with no traceback, its control
     characters escaped (a message may quote a server or a file)."""
     if isinstance(error, AllAttemptsFailed):
-        lines = [f"error: {shown_line(error.message)}"]
-        lines += [f"  - {shown_line(_describe(e))}" for e in _leaves(error)]
-        return "\n".join(lines)
+        return "\n".join([f"error: {shown_line(error.message)}", *_attempt_lines(list(_leaves(error)))])
     if isinstance(error, Terminated):
         return f"interrupted ({error.name})"
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
     return f"error: {shown(_describe(error))}"
+
+
+def _attempt_lines(leaves: list[BaseException]) -> list[str]:
+    """One line per distinct failure, in the order they happened, with how often it repeated
+    (a retried call, a model tried by two strategies); the detail every missing key shares (no
+    keyring on this machine) said once, after them."""
+    details = {e.detail for e in leaves if isinstance(e, MissingKey) and e.detail}
+    shared = details.pop() if len(details) == 1 and sum(isinstance(e, MissingKey) for e in leaves) > 1 else None
+    counted: dict[str, int] = {}
+    for leaf in leaves:
+        text = _describe(leaf)
+        if shared is not None and isinstance(leaf, MissingKey):
+            text = text.replace(shared, "")
+        counted[text] = counted.get(text, 0) + 1
+    lines = [f"  - {shown_line(text)}" + (f" (x{count})" if count > 1 else "") for text, count in counted.items()]
+    if shared is not None:
+        said = shared.strip().removeprefix("(").removesuffix(")")
+        lines.append(f"  for every missing key: {shown_line(said)}")
+    return lines
 
 
 def _describe(error: BaseException) -> str:

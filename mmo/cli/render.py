@@ -63,8 +63,13 @@ def result_table(result: RunOutcome) -> Table:
     answered = completion.model_id if completion else "no model answered"
     if completion and completion.reported_model and completion.reported_model not in answered:
         answered += f" (server: {completion.reported_model})"
+    taken = route(result.trace, completion)
+    if completion and taken == f"{result.strategy} ✓":  # one model: name it once (its alias beside it)
+        title = f"{answered} ✓" if result.strategy == completion.model_id else f"{answered} ({result.strategy}) ✓"
+    else:
+        title = f"{answered}  ·  {result.strategy}: {taken}"
     table = Table(
-        title=f"{answered}  ·  {result.strategy}: {route(result.trace, completion)}",
+        title=title,
         title_justify="left",
         title_style="bold",
         box=None,
@@ -133,11 +138,20 @@ def _price_sources(trace: Span) -> str:
 def trace_tree(trace: Span) -> Tree:
     """The decision trace as a tree: each node, its events, and each attempt's numbers."""
     tree = Tree(Text("run", style="bold"))
-    for child in trace.children:
-        _add_span(tree, child)
-    for event in trace.events:
-        tree.add(Text(shown(event.message), style="dim"))
+    _add_in_order(tree, trace)
     return tree
+
+
+def _add_in_order(node: Tree, span: Span) -> None:
+    """A span's events and child spans in the order they happened: a gate's verdict after the
+    call it judged, "moving on" after the attempt that failed."""
+    happened: list[tuple[float, int, Any]] = [(event.at_ms, 0, event) for event in span.events]
+    happened += [(child.start_ms, 1, child) for child in span.children]
+    for _, _, item in sorted(happened, key=lambda entry: (entry[0], entry[1])):
+        if isinstance(item, Span):
+            _add_span(node, item)
+        else:
+            node.add(Text(shown(item.message), style="dim"))
 
 
 def _add_span(parent: Tree, span: Span) -> None:
@@ -158,10 +172,7 @@ def _add_span(parent: Tree, span: Span) -> None:
     node = parent.add(label)
     if span.error_message:
         node.add(Text(shown(span.error_message), style="red"))
-    for event in span.events:
-        node.add(Text(shown(event.message), style="dim"))
-    for child in span.children:
-        _add_span(node, child)
+    _add_in_order(node, span)
 
 
 def result_json(result: RunOutcome) -> dict[str, Any]:

@@ -95,7 +95,7 @@ class MissingKey(ConfigError):
     failover = True
 
     def __init__(self, provider: str, env_var: str | None, detail: str = "", *, keyring: bool = True) -> None:
-        self.provider, self.env_var = provider, env_var
+        self.provider, self.env_var, self.detail = provider, env_var, detail
         if not keyring:  # the key may come only from the variable the profile names
             where = f"set {env_var}"
         else:

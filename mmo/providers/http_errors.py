@@ -206,6 +206,8 @@ def transport_error(
     events: a failure then is a cut stream, whatever the socket said, so the text is not lost.
     With ``limits``, a timeout names the bound that fired."""
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.TransportError):
+        detail += _where(exc)
     if isinstance(exc, httpx.TimeoutException) and limits is not None:
         detail += _bound_that_fired(exc, limits)
     if partial_text is not None:
@@ -217,6 +219,16 @@ def transport_error(
     if isinstance(exc, (httpx.DecodingError, httpx.TooManyRedirects)):
         return target.error(MalformedResponse, f"unreadable answer: {detail}")
     return target.error(ConnectionFailed, detail)
+
+
+def _where(exc: httpx.TransportError) -> str:
+    """`` (trying http://localhost:11434/v1/chat/completions)``: the URL a failed connection went
+    to, without its query (a key some gateways take as a parameter stays out of messages)."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised without its request
+        return ""
+    return f" (trying {url.copy_with(query=None, fragment=None)})"
 
 
 def _bound_that_fired(exc: httpx.TimeoutException, limits: TransportLimits) -> str:

@@ -85,7 +85,9 @@ class KeyStore:
         try:
             value = keyring.get_password(SERVICE, provider)
         except KeyringError as error:
-            raise MissingKey(provider, env_var, f" ({_no_keyring_advice(error, env_var)})") from None
+            # The same words for every provider, so a failure naming several says them once.
+            raise MissingKey(provider, env_var, f" (no OS keyring is available on this machine ({type(error).__name__}): "
+                                                "use the environment variable)") from None
         if not value:
             raise MissingKey(provider, env_var)
         return ResolvedKey(value, KEYRING_SOURCE)
