@@ -78,3 +78,51 @@ def test_quiet_prints_the_answer_alone(profile: Path, loopback: LoopbackServer) 
     assert loud.exit_code == quiet.exit_code == 0
     assert loud.stdout == quiet.stdout == "echo: hello\n"
     assert "p:m" in loud.stderr and quiet.stderr == ""
+
+
+def _run_with_stderr(profile: Path, tmp_path: Path, *, terminal: bool) -> str:
+    """``mmo ask`` with standard error on a pseudo-terminal (or a pipe); what it wrote there."""
+    import os
+    import select
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "80"}
+    if not terminal:
+        done = subprocess.run([sys.executable, "-m", "mmo", "ask", "--profile", str(profile), "--no-cache", "hello"],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+        return done.stderr
+    primary, secondary = os.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "mmo", "ask", "--profile", str(profile), "--no-cache", "hello"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary, cwd=tmp_path, env=env)
+    os.close(secondary)
+    seen = b""
+    try:
+        for _ in range(600):  # bounded: at most 60 s
+            ready, _, _ = select.select([primary], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:  # the process closed its end
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif process.poll() is not None:
+                break
+        process.wait(timeout=60)
+    finally:
+        os.close(primary)
+        if process.poll() is None:
+            process.kill()
+    return seen.decode("utf-8", "replace")
+
+
+def test_a_spinner_names_the_step_on_a_terminal_and_never_in_a_pipe(profile: Path, loopback: LoopbackServer, tmp_path: Path) -> None:
+    from tests.support.loopback import Fault
+
+    loopback.script("m", Fault.slow(1.5), Fault.slow(1.5))
+    on_terminal = _run_with_stderr(profile, tmp_path, terminal=True)
+    assert "asking a" in on_terminal
+    in_pipe = _run_with_stderr(profile, tmp_path, terminal=False)
+    assert "asking" not in in_pipe and "p:m" in in_pipe

@@ -57,6 +57,7 @@ async def ask(
     providers: Mapping[str, Provider] | None = None,
     on_interrupt: Callable[[RunOutcome], None] | None = None,
     open_runlog: Callable[[Path], RunLog] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Run one prompt. Configuration errors raise before anything is spent; the run's own errors
     are returned in the outcome (with the trace) after the run is logged. A run cancelled in
@@ -64,9 +65,10 @@ async def ask(
     cancel-cost estimate), then handed to ``on_interrupt``, and the cancellation goes on. With
     ``--no-log`` (``log_text=False``) a run log that cannot be used is skipped, with a warning.
     The outcome's warnings include any from logging and closing (an answer that could not be
-    recorded or cached is still returned)."""
+    recorded or cached is still returned). ``on_step`` hears each model call as it starts."""
     request = item.request()
     async with open_engine(item.settings, env, providers=providers, log_optional=not item.log_text, open_runlog=open_runlog) as engine:
+        engine.services.on_step = on_step  # each model call as it starts (``mmo ask``'s spinner)
         conversation = new_conversation() if item.continue_from is None else load_conversation(engine.runlog, item.continue_from)
         request = conversation.request_for(request)
 

@@ -175,13 +175,16 @@ def _run_and_render(item: AskInput, *, stream: bool, json_out: bool, explain: bo
     import typer
 
     from mmo.cli.render import StreamPrinter, result_json, result_table, trace_tree
+    from mmo.cli.spinner import StepSpinner
     from mmo.cli.terminal import SafeConsole, warning_text
 
     err = SafeConsole(stderr=True)
     printer = StreamPrinter(sys.stdout, sys.stdout) if stream else None
     stopped: list[RunOutcome] = []
     try:
-        result: RunOutcome = run_interruptible(ask(item, AppEnv.from_process(), sink=printer, on_interrupt=stopped.append))
+        with StepSpinner(err) as spinner:
+            run = ask(item, AppEnv.from_process(), sink=spinner.until_shown(printer), on_interrupt=stopped.append, on_step=spinner.step)
+            result: RunOutcome = run_interruptible(run)
     except KeyboardInterrupt as interruption:
         if not stopped:
             raise

@@ -91,6 +91,7 @@ class SpanContext:
         """Call one model: cache, provider, pricing, and the attempt's record in this span."""
         request = request.with_params(target.params.overlaid_by(request.params))
         self.span.attempt.update(model_id=target.id)
+        self.services.step(f"asking {target.label}")
         for guard in self.services.guards:
             guard.check(target, request, self)
         schema = request.params.output_schema

@@ -4,7 +4,7 @@ model catalogue, the token estimator, the cache, the guards), and the run's ``Wa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from mmo.catalog.catalog import Catalog
 from mmo.core.protocols import ProviderLookup
@@ -35,6 +35,11 @@ class Services:
     warnings: Warnings
     cache: ResponseCache | None = None
     guards: tuple[Guard, ...] = ()
+    on_step: Callable[[str], None] | None = None  # told each model call as it starts (a terminal's spinner)
 
     def warn(self, message: str) -> None:
         self.warnings.add(message)
+
+    def step(self, message: str) -> None:
+        if self.on_step is not None:
+            self.on_step(message)
