@@ -216,11 +216,21 @@ def test_a_router_rule_on_a_schema() -> None:
     assert run(router, Request.from_prompt("extract"), answering("text", "eye")).model_id == "fake:text"
 
 
-def test_a_router_branch_that_cannot_see_is_refused_not_sent() -> None:
+def test_a_router_branch_that_cannot_see_is_passed_over_for_the_next_rule_or_the_default() -> None:
     fake = answering("text", "eye")
+    spans: list[Span] = []
+    router = {"rules": [{"when": {"keywords": ["picture"]}, "use": "text"}], "default": "eye"}
+    assert run(router, image_request(), fake, spans).model_id == "fake:eye"
+    assert [call.model for call in fake.calls] == ["eye"]
+    assert any("text cannot serve this request" in note for note in notes(spans[-1]))
+
+
+def test_a_router_whose_every_branch_cannot_serve_is_refused() -> None:
+    fake = answering("text")
+    models = {**MODELS, "blind": {"model": "fake:blind", "capabilities": {"vision": False}}}
     with pytest.raises((MissingCapability, AllAttemptsFailed, Unservable)):
-        run({"rules": [{"when": {"keywords": ["picture"]}, "use": "text"}], "default": "eye"}, image_request(), fake)
-    assert all(call.model != "text" for call in fake.calls)
+        run({"rules": [{"when": {"keywords": ["picture"]}, "use": "text"}], "default": "blind"}, image_request(), fake, models=models)
+    assert fake.calls == []
 
 
 # ---- nothing can serve it ----------------------------------------------------------------------

@@ -177,3 +177,12 @@ def test_batch_rows_go_where_they_fit_and_one_that_fits_nowhere_fails_alone(tmp_
     assert out["huge"]["status"] == "failed" and "context window" in json.dumps(out["huge"])
     assert sorted(r.model for r in loopback.requests) == ["large-model", "small-model"]
     assert result.exit_code == 1
+
+
+def test_a_router_rule_whose_branch_is_too_small_gives_way_to_the_next_rule() -> None:
+    fake = answering("small", "large")
+    router = {"rules": [{"when": {"keywords": ["word"]}, "use": "small"}, {"when": {"tokens_over": 10}, "use": "large"}], "default": "small"}
+    spans: list[Span] = []
+    assert run(router, Request.from_prompt(LONG), fake, spans).model_id == "fake:large"
+    assert [call.model for call in fake.calls] == ["large"]
+    assert any("small cannot serve this request" in n for n in notes(spans[-1]))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal, Sequence
 
 from pydantic import Field
 
+from mmo.core.errors import AllAttemptsFailed, ContextTooLong, MissingCapability, MmoError, one_line
 from mmo.core.estimate import CostRange, one_of
 from mmo.core.protocols import Estimator, Node, RunContext
 from mmo.core.types import Completion, Request
@@ -99,30 +100,54 @@ class RouterNode:
         from mmo.strategies.router_rules import RequestFacts  # loaded with the first router that runs
 
         facts = RequestFacts(request, ctx.tokens, ctx.context_window)
-        branch = self._match_rules(facts, ctx)
-        if branch is None and self.classifier is not None:
+        start = 0
+        while True:
+            branch, start = self._match_rules(facts, ctx, start)
+            if branch is None:
+                break
+            try:
+                return await ctx.call(branch, request)
+            except (MmoError, AllAttemptsFailed) as error:
+                if not _refused_unsent(error):
+                    raise
+                # The branch's models cannot take this request (images, tools, its size): a later
+                # rule or the default may. Nothing was sent to them.
+                ctx.note(f"{branch.label} cannot serve this request ({one_line(error)}); trying the next rule", branch=branch.label)
+        if self.classifier is not None:
             branch = await self.classifier.choose(request, ctx)
         if branch is None:
             ctx.note(f"default: using {self.default.label}", branch=self.default.label)
             branch = self.default
         return await ctx.call(branch, request)
 
-    def _match_rules(self, facts: RequestFacts, ctx: RunContext) -> Node | None:
-        for rule in self.rules:
+    def _match_rules(self, facts: RequestFacts, ctx: RunContext, start: int = 0) -> tuple[Node | None, int]:
+        """The branch of the first rule from ``start`` that holds, and where to look after it."""
+        for index in range(start, len(self.rules)):
+            rule = self.rules[index]
             reasons = rule.reasons(facts)
             if reasons is not None:
-                self._note_facts(facts, ctx)
+                if start == 0:
+                    self._note_facts(facts, ctx)
                 ctx.note(f"rule {rule.number} matched: {'; '.join(reasons)}", rule=rule.number, branch=rule.node.label)
-                return rule.node
-        self._note_facts(facts, ctx)
-        if self.rules:
+                return rule.node, index + 1
+        if start == 0:
+            self._note_facts(facts, ctx)
+        if self.rules and start == 0:
             ctx.note(f"no rule matched ({len(self.rules)} rule{'s' if len(self.rules) > 1 else ''})")
-        return None
+        return None, len(self.rules)
 
     @staticmethod
     def _note_facts(facts: RequestFacts, ctx: RunContext) -> None:
         for message, attrs in facts.computed():
             ctx.note(message, **attrs)
+
+
+def _refused_unsent(error: BaseException) -> bool:
+    """A branch whose every model was refused before anything was sent: it lacks a capability
+    the request needs, or its window cannot hold it (a provider's own "too long" counts too)."""
+    if isinstance(error, AllAttemptsFailed):
+        return bool(error.exceptions) and all(_refused_unsent(e) for e in error.exceptions)
+    return isinstance(error, (MissingCapability, ContextTooLong))
 
 
 def build(builder: Builder, spec: RouterSpec) -> Node:
