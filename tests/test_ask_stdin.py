@@ -12,16 +12,12 @@ from typer.testing import CliRunner
 
 from mmo.cli.main import app
 from tests.support.loopback import LoopbackServer
+from tests.support.one_model import one_model_profile
 
 
 @pytest.fixture
 def profile(tmp_path: Path, loopback: LoopbackServer) -> Path:
-    path = tmp_path / "p.yaml"
-    path.write_text(
-        f'providers:\n  p: {{kind: openai, base_url: "{loopback.openai_base_url}", key: none}}\n'
-        'models:\n  a: {model: "p:m", price: {input: 1, output: 2}, capabilities: {vision: true}}\nstrategy: a\n'
-    )
-    return path
+    return one_model_profile(tmp_path, loopback)
 
 
 def ask(profile: Path, *args: str, input: str | bytes | None = None) -> Any:
