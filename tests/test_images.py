@@ -137,6 +137,9 @@ def test_each_vendors_limits() -> None:
     big = image(1000, 1000, size=6 * 1024 * 1024)
     assert image_problem("openai", [big]) is None
     assert "5 MB an image may be" in (image_problem("anthropic", [big]) or "")
+    base64_over = image(1000, 1000, size=3_932_161)  # 5,242,884 bytes in base64: Anthropic refuses it
+    assert "5 MB an image may be" in (image_problem("anthropic", [base64_over]) or "")
+    assert image_problem("anthropic", [image(1000, 1000, size=3_932_160)]) is None  # exactly 5,242,880 in base64
     assert "8000 px a side" in (image_problem("anthropic", [image(9000, 100)]) or "")
     assert "2000 px a side" in (image_problem("anthropic", [image(2100, 100)] * 21) or "")
     assert "101 images" in (image_problem("anthropic", [image(10, 10)] * 101) or "")
@@ -242,9 +245,11 @@ def test_what_is_not_an_image_file_is_refused_before_any_call(tmp_path: Path, lo
     assert loopback.requests == []
 
 
-def test_an_image_too_big_for_one_vendor_skips_its_models(tmp_path: Path, loopback: LoopbackServer) -> None:
+# Anthropic measures its 5 MB on the base64 text: 4 MB of bytes is 5.3 MB sent, and refused.
+@pytest.mark.parametrize("raw_mb", [6, 4])
+def test_an_image_too_big_for_one_vendor_skips_its_models(tmp_path: Path, loopback: LoopbackServer, raw_mb: int) -> None:
     big = tmp_path / "big.png"
-    big.write_bytes(png(3, 2) + b"\0" * (6 * 1024 * 1024))
+    big.write_bytes(png(3, 2) + b"\0" * (raw_mb * 1024 * 1024))
     models = "{rules: [{when: {modality: image}, use: {fallback: [text, eye]}}], default: text}"
     profile = write_profile(tmp_path, loopback, kinds=("anthropic", "openai"), strategy=models,
                             extra="")

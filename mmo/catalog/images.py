@@ -6,7 +6,9 @@ Limits (checked before any call by ``mmo.runtime.image_guard``), from the vendor
   images and 50 MB of payload per request (OpenAI "Images and vision" guide);
 * Anthropic: up to 100 images per request, each at most 5 MB and 8000 x 8000 px (2000 x 2000 px
   when a request has more than 20), a request at most 32 MB (Anthropic "Vision" docs, "API
-  request size limits");
+  request size limits"). The 5 MB is measured on the base64 text it receives ("image.source.base64:
+  image exceeds 5 MB maximum: 5272940 bytes > 5242880 bytes"), so an image's own bytes may be at most
+  3.75 MB;
 * Gemini: PNG, JPEG, WebP (no GIF); inline data counts toward the 20 MB request size; up to 3,600
   images per request (Gemini "Image understanding" docs).
 
@@ -40,7 +42,7 @@ class ImageLimits:
     media_types: tuple[str, ...]
     max_images: int
     max_request_bytes: int  # of the request's base64 image payload
-    max_image_bytes: int | None = None
+    max_image_bytes: int | None = None  # of one image in base64, as the vendor measures it
     max_side_px: int | None = None
     many_images: int | None = None  # above this many images, ...
     many_side_px: int | None = None  # ... each side may be at most this
@@ -75,8 +77,10 @@ def image_problem(kind: str, images: Sequence[ImagePart]) -> str | None:
         name = image.source or image.media_type
         if image.media_type not in limits.media_types:
             return f"{name} is {image.media_type}, which it does not take ({', '.join(limits.media_types)}; {limits.source})"
-        if limits.max_image_bytes is not None and len(image.data) > limits.max_image_bytes:
-            return f"{name} is {len(image.data) / MB:.1f} MB, more than the {limits.max_image_bytes // MB} MB an image may be ({limits.source})"
+        encoded = base64_size(len(image.data))
+        if limits.max_image_bytes is not None and encoded > limits.max_image_bytes:
+            return (f"{name} is {encoded / MB:.1f} MB in base64 ({len(image.data) / MB:.1f} MB of bytes), more than the "
+                    f"{limits.max_image_bytes // MB} MB an image may be ({limits.source}): shrink it, e.g. `magick {name} -resize 50% small.jpg`")
         if side is not None and max(image.width or 0, image.height or 0) > side:
             return f"{name} is {image.width} x {image.height} px, more than {side} px a side ({limits.source})"
     return None
