@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from mmo.catalog.images import image_problem, image_tokens
 from mmo.cli.main import app
-from mmo.core.image_bytes import sniff_image
+from mmo.core.image_bytes import gif_frames, sniff_image
 from mmo.core.types import ImagePart, Message, ModelRef, Request
 from mmo.runtime.call_estimate import estimate_call
 from mmo.runtime.tokens import TokenEstimator
@@ -39,6 +39,14 @@ def png(width: int = 3, height: int = 2) -> bytes:
 
 def gif(width: int = 5, height: int = 4) -> bytes:
     return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00" + b"\x2c" + b"\x00" * 9 + b"\x02\x02\x44\x01\x00\x3b"
+
+
+def animated_gif(frames: int = 2) -> bytes:
+    """A GIF with a global colour table, a looping extension and ``frames`` frames."""
+    table = b"\x00\x00\x00\xff\xff\xff"  # two colours: packed 0x80 (a table of 2 entries)
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frame = b"\x21\xf9\x04\x00\x0a\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", 0, 0, 2, 2) + b"\x00" + b"\x02\x02\x44\x01\x00"
+    return b"GIF89a" + struct.pack("<HH", 2, 2) + b"\x80\x00\x00" + table + loop + frame * frames + b"\x3b"
 
 
 def jpeg(width: int = 640, height: int = 480) -> bytes:
@@ -144,6 +152,19 @@ def test_each_vendors_limits() -> None:
     assert "2000 px a side" in (image_problem("anthropic", [image(2100, 100)] * 21) or "")
     assert "101 images" in (image_problem("anthropic", [image(10, 10)] * 101) or "")
     assert "does not take" in (image_problem("gemini", [image(10, 10, media_type="image/gif")]) or "")
+    moving = ImagePart("image/gif", animated_gif(3), 2, 2, "moving.gif")
+    assert "animated GIF" in (image_problem("openai", [moving]) or "")
+    assert image_problem("anthropic", [moving]) is None
+    assert image_problem("openai", [ImagePart("image/gif", animated_gif(1), 2, 2, "still.gif")]) is None
+    assert image_problem("openai", [ImagePart("image/gif", gif(), 5, 4, "plain.gif")]) is None
+
+
+def test_gif_frames_are_counted_and_a_cut_gif_ends_the_walk() -> None:
+    assert [gif_frames(animated_gif(n)) for n in (1, 2, 5)] == [1, 2, 2]  # counted up to two
+    assert gif_frames(animated_gif(5), stop_at=10) == 5
+    assert gif_frames(gif()) == 1 and gif_frames(png()) == 0
+    whole = animated_gif(2)
+    assert all(gif_frames(whole[:cut]) <= 2 for cut in range(len(whole)))
     assert "20 MB a request" in (image_problem("gemini", [image(10, 10, size=16 * 1024 * 1024)]) or "")
 
 
@@ -258,6 +279,17 @@ def test_an_image_too_big_for_one_vendor_skips_its_models(tmp_path: Path, loopba
     assert result.exit_code == 0, result.stderr
     assert [r.model for r in loopback.requests] == ["eye-model"]
     assert "more than the 5 MB an image may be (Anthropic vision docs)" in flat(result.stderr)
+
+
+def test_an_animated_gif_skips_openai_models(tmp_path: Path, loopback: LoopbackServer) -> None:
+    moving = tmp_path / "moving.gif"
+    moving.write_bytes(animated_gif(2))
+    profile = write_profile(tmp_path, loopback, kinds=("openai", "anthropic"))
+    profile.write_text(profile.read_text().replace("capabilities: {vision: false}", "capabilities: {vision: true}"))
+    result = ask(profile, "--attach", str(moving), "--explain")
+    assert result.exit_code == 0, result.stderr
+    assert [r.model for r in loopback.requests] == ["eye-model"]
+    assert "is an animated GIF, which it does not take (OpenAI images and vision guide)" in flat(result.stderr)
 
 
 def test_an_image_no_vendor_takes_is_refused_before_any_spend(tmp_path: Path, loopback: LoopbackServer) -> None:

@@ -2,7 +2,8 @@
 
 Limits (checked before any call by ``mmo.runtime.image_guard``), from the vendors' docs:
 
-* OpenAI (and every OpenAI-compatible server): PNG, JPEG, WebP, non-animated GIF; up to 500
+* OpenAI (and every OpenAI-compatible server): PNG, JPEG, WebP, non-animated GIF (a GIF of more
+  than one frame is refused before the call); up to 500
   images and 50 MB of payload per request (OpenAI "Images and vision" guide);
 * Anthropic: up to 100 images per request, each at most 5 MB and 8000 x 8000 px (2000 x 2000 px
   when a request has more than 20), a request at most 32 MB (Anthropic "Vision" docs, "API
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from mmo.catalog.windows import model_name_key
+from mmo.core.image_bytes import gif_frames
 from mmo.core.types import ImagePart
 
 MB = 1024 * 1024
@@ -47,11 +49,12 @@ class ImageLimits:
     many_images: int | None = None  # above this many images, ...
     many_side_px: int | None = None  # ... each side may be at most this
     source: str = ""
+    still_gif_only: bool = False  # an animated GIF is refused
 
 
 _ALL_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 LIMITS: dict[str, ImageLimits] = {
-    "openai": ImageLimits(_ALL_TYPES, 500, 50 * MB, source="OpenAI images and vision guide"),
+    "openai": ImageLimits(_ALL_TYPES, 500, 50 * MB, source="OpenAI images and vision guide", still_gif_only=True),
     "anthropic": ImageLimits(_ALL_TYPES, 100, 32 * MB, 5 * MB, 8000, 20, 2000, source="Anthropic vision docs"),
     # Gemini takes PNG, JPEG, WebP, HEIC and HEIF: no GIF.
     "gemini": ImageLimits(("image/png", "image/jpeg", "image/webp"), 3600, 20 * MB, source="Gemini image understanding docs"),
@@ -77,6 +80,8 @@ def image_problem(kind: str, images: Sequence[ImagePart]) -> str | None:
         name = image.source or image.media_type
         if image.media_type not in limits.media_types:
             return f"{name} is {image.media_type}, which it does not take ({', '.join(limits.media_types)}; {limits.source})"
+        if limits.still_gif_only and image.media_type == "image/gif" and gif_frames(image.data) > 1:
+            return f"{name} is an animated GIF, which it does not take ({limits.source}): send one frame, e.g. `magick '{name}[0]' still.png`"
         encoded = base64_size(len(image.data))
         if limits.max_image_bytes is not None and encoded > limits.max_image_bytes:
             return (f"{name} is {encoded / MB:.1f} MB in base64 ({len(image.data) / MB:.1f} MB of bytes), more than the "
