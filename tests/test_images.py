@@ -157,6 +157,10 @@ def test_each_vendors_limits() -> None:
     assert image_problem("anthropic", [moving]) is None
     assert image_problem("openai", [ImagePart("image/gif", animated_gif(1), 2, 2, "still.gif")]) is None
     assert image_problem("openai", [ImagePart("image/gif", gif(), 5, 4, "plain.gif")]) is None
+    assert "20 MB a request" in (image_problem("gemini", [image(10, 10, size=16 * 1024 * 1024)]) or "")
+    near = [image(10, 10, size=15 * 1024 * 1024)]  # 20.0 MB in base64: room for no more than a little text
+    assert image_problem("gemini", near) is None
+    assert "20 MB a request" in (image_problem("gemini", near, text_bytes=200_000) or "")
 
 
 def test_gif_frames_are_counted_and_a_cut_gif_ends_the_walk() -> None:
@@ -165,7 +169,6 @@ def test_gif_frames_are_counted_and_a_cut_gif_ends_the_walk() -> None:
     assert gif_frames(gif()) == 1 and gif_frames(png()) == 0
     whole = animated_gif(2)
     assert all(gif_frames(whole[:cut]) <= 2 for cut in range(len(whole)))
-    assert "20 MB a request" in (image_problem("gemini", [image(10, 10, size=16 * 1024 * 1024)]) or "")
 
 
 # ---- end to end --------------------------------------------------------------------------------
@@ -290,6 +293,17 @@ def test_an_animated_gif_skips_openai_models(tmp_path: Path, loopback: LoopbackS
     assert result.exit_code == 0, result.stderr
     assert [r.model for r in loopback.requests] == ["eye-model"]
     assert "is an animated GIF, which it does not take (OpenAI images and vision guide)" in flat(result.stderr)
+
+
+def test_the_prompt_counts_toward_a_request_size_limit(tmp_path: Path, loopback: LoopbackServer) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(png(3, 2) + b"\0" * (15 * 1024 * 1024 - 200))  # just under Gemini's 20 MB in base64
+    profile = write_profile(tmp_path, loopback, kinds=("gemini", "openai"))
+    profile.write_text(profile.read_text().replace("capabilities: {vision: false}", "capabilities: {vision: true}"))
+    result = ask(profile, "--attach", str(big), "--explain", prompt="describe " * 30_000)
+    assert result.exit_code == 0, result.stderr
+    assert [r.model for r in loopback.requests] == ["eye-model"]
+    assert "MB a request may carry (Gemini image understanding docs)" in flat(result.stderr)
 
 
 def test_an_image_no_vendor_takes_is_refused_before_any_spend(tmp_path: Path, loopback: LoopbackServer) -> None:

@@ -23,7 +23,8 @@ Image tokens (``image_tokens``), for estimates, budgets and context windows:
 * Gemini: 258 for an image at most 384 px on both sides, else 258 per 768 x 768 tile.
 
 An image whose size could not be read counts as the largest its vendor bills for one image.
-Base64 makes a payload 4/3 of the bytes: the request limits are checked on that.
+Base64 makes a payload 4/3 of the bytes: the limits are checked on that, and a request's limit on
+its base64 images plus its text (in UTF-8).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ MB = 1024 * 1024
 class ImageLimits:
     media_types: tuple[str, ...]
     max_images: int
-    max_request_bytes: int  # of the request's base64 image payload
+    max_request_bytes: int  # of the request's base64 images and its text
     max_image_bytes: int | None = None  # of one image in base64, as the vendor measures it
     max_side_px: int | None = None
     many_images: int | None = None  # above this many images, ...
@@ -65,16 +66,18 @@ def base64_size(byte_count: int) -> int:
     return 4 * math.ceil(byte_count / 3)
 
 
-def image_problem(kind: str, images: Sequence[ImagePart]) -> str | None:
-    """Why a vendor of wire kind ``kind`` would refuse these images, or ``None``."""
+def image_problem(kind: str, images: Sequence[ImagePart], text_bytes: int = 0) -> str | None:
+    """Why a vendor of wire kind ``kind`` would refuse these images, or ``None``. ``text_bytes``
+    (the prompt's, in UTF-8) counts with the images toward the request's size limit."""
     limits = LIMITS.get(kind)
     if limits is None or not images:
         return None
     if len(images) > limits.max_images:
         return f"{len(images)} images, more than the {limits.max_images} a request may carry ({limits.source})"
-    payload = sum(base64_size(len(image.data)) for image in images)
+    payload = sum(base64_size(len(image.data)) for image in images) + text_bytes
     if payload > limits.max_request_bytes:
-        return f"{payload / MB:.1f} MB of images in base64, more than the {limits.max_request_bytes // MB} MB a request may carry ({limits.source})"
+        return (f"{payload / MB:.1f} MB of images in base64 and text, more than the {limits.max_request_bytes // MB} MB "
+                f"a request may carry ({limits.source}): send fewer or smaller images")
     side = limits.many_side_px if limits.many_images is not None and len(images) > limits.many_images else limits.max_side_px
     for image in images:
         name = image.source or image.media_type
