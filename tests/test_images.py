@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from mmo.catalog.images import image_problem, image_tokens
 from mmo.cli.main import app
-from mmo.core.image_bytes import sniff_image
+from mmo.core.image_bytes import gif_frames, sniff_image
 from mmo.core.types import ImagePart, Message, ModelRef, Request
 from mmo.runtime.call_estimate import estimate_call
 from mmo.runtime.tokens import TokenEstimator
@@ -39,6 +39,14 @@ def png(width: int = 3, height: int = 2) -> bytes:
 
 def gif(width: int = 5, height: int = 4) -> bytes:
     return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00" + b"\x2c" + b"\x00" * 9 + b"\x02\x02\x44\x01\x00\x3b"
+
+
+def animated_gif(frames: int = 2) -> bytes:
+    """A GIF with a global colour table, a looping extension and ``frames`` frames."""
+    table = b"\x00\x00\x00\xff\xff\xff"  # two colours: packed 0x80 (a table of 2 entries)
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frame = b"\x21\xf9\x04\x00\x0a\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", 0, 0, 2, 2) + b"\x00" + b"\x02\x02\x44\x01\x00"
+    return b"GIF89a" + struct.pack("<HH", 2, 2) + b"\x80\x00\x00" + table + loop + frame * frames + b"\x3b"
 
 
 def jpeg(width: int = 640, height: int = 480) -> bytes:
@@ -137,11 +145,30 @@ def test_each_vendors_limits() -> None:
     big = image(1000, 1000, size=6 * 1024 * 1024)
     assert image_problem("openai", [big]) is None
     assert "5 MB an image may be" in (image_problem("anthropic", [big]) or "")
+    base64_over = image(1000, 1000, size=3_932_161)  # 5,242,884 bytes in base64: Anthropic refuses it
+    assert "5 MB an image may be" in (image_problem("anthropic", [base64_over]) or "")
+    assert image_problem("anthropic", [image(1000, 1000, size=3_932_160)]) is None  # exactly 5,242,880 in base64
     assert "8000 px a side" in (image_problem("anthropic", [image(9000, 100)]) or "")
     assert "2000 px a side" in (image_problem("anthropic", [image(2100, 100)] * 21) or "")
     assert "101 images" in (image_problem("anthropic", [image(10, 10)] * 101) or "")
     assert "does not take" in (image_problem("gemini", [image(10, 10, media_type="image/gif")]) or "")
+    moving = ImagePart("image/gif", animated_gif(3), 2, 2, "moving.gif")
+    assert "animated GIF" in (image_problem("openai", [moving]) or "")
+    assert image_problem("anthropic", [moving]) is None
+    assert image_problem("openai", [ImagePart("image/gif", animated_gif(1), 2, 2, "still.gif")]) is None
+    assert image_problem("openai", [ImagePart("image/gif", gif(), 5, 4, "plain.gif")]) is None
     assert "20 MB a request" in (image_problem("gemini", [image(10, 10, size=16 * 1024 * 1024)]) or "")
+    near = [image(10, 10, size=15 * 1024 * 1024)]  # 20.0 MB in base64: room for no more than a little text
+    assert image_problem("gemini", near) is None
+    assert "20 MB a request" in (image_problem("gemini", near, text_bytes=200_000) or "")
+
+
+def test_gif_frames_are_counted_and_a_cut_gif_ends_the_walk() -> None:
+    assert [gif_frames(animated_gif(n)) for n in (1, 2, 5)] == [1, 2, 2]  # counted up to two
+    assert gif_frames(animated_gif(5), stop_at=10) == 5
+    assert gif_frames(gif()) == 1 and gif_frames(png()) == 0
+    whole = animated_gif(2)
+    assert all(gif_frames(whole[:cut]) <= 2 for cut in range(len(whole)))
 
 
 # ---- end to end --------------------------------------------------------------------------------
@@ -242,9 +269,11 @@ def test_what_is_not_an_image_file_is_refused_before_any_call(tmp_path: Path, lo
     assert loopback.requests == []
 
 
-def test_an_image_too_big_for_one_vendor_skips_its_models(tmp_path: Path, loopback: LoopbackServer) -> None:
+# Anthropic measures its 5 MB on the base64 text: 4 MB of bytes is 5.3 MB sent, and refused.
+@pytest.mark.parametrize("raw_mb", [6, 4])
+def test_an_image_too_big_for_one_vendor_skips_its_models(tmp_path: Path, loopback: LoopbackServer, raw_mb: int) -> None:
     big = tmp_path / "big.png"
-    big.write_bytes(png(3, 2) + b"\0" * (6 * 1024 * 1024))
+    big.write_bytes(png(3, 2) + b"\0" * (raw_mb * 1024 * 1024))
     models = "{rules: [{when: {modality: image}, use: {fallback: [text, eye]}}], default: text}"
     profile = write_profile(tmp_path, loopback, kinds=("anthropic", "openai"), strategy=models,
                             extra="")
@@ -253,6 +282,28 @@ def test_an_image_too_big_for_one_vendor_skips_its_models(tmp_path: Path, loopba
     assert result.exit_code == 0, result.stderr
     assert [r.model for r in loopback.requests] == ["eye-model"]
     assert "more than the 5 MB an image may be (Anthropic vision docs)" in flat(result.stderr)
+
+
+def test_an_animated_gif_skips_openai_models(tmp_path: Path, loopback: LoopbackServer) -> None:
+    moving = tmp_path / "moving.gif"
+    moving.write_bytes(animated_gif(2))
+    profile = write_profile(tmp_path, loopback, kinds=("openai", "anthropic"))
+    profile.write_text(profile.read_text().replace("capabilities: {vision: false}", "capabilities: {vision: true}"))
+    result = ask(profile, "--attach", str(moving), "--explain")
+    assert result.exit_code == 0, result.stderr
+    assert [r.model for r in loopback.requests] == ["eye-model"]
+    assert "is an animated GIF, which it does not take (OpenAI images and vision guide)" in flat(result.stderr)
+
+
+def test_the_prompt_counts_toward_a_request_size_limit(tmp_path: Path, loopback: LoopbackServer) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(png(3, 2) + b"\0" * (15 * 1024 * 1024 - 200))  # just under Gemini's 20 MB in base64
+    profile = write_profile(tmp_path, loopback, kinds=("gemini", "openai"))
+    profile.write_text(profile.read_text().replace("capabilities: {vision: false}", "capabilities: {vision: true}"))
+    result = ask(profile, "--attach", str(big), "--explain", prompt="describe " * 30_000)
+    assert result.exit_code == 0, result.stderr
+    assert [r.model for r in loopback.requests] == ["eye-model"]
+    assert "MB a request may carry (Gemini image understanding docs)" in flat(result.stderr)
 
 
 def test_an_image_no_vendor_takes_is_refused_before_any_spend(tmp_path: Path, loopback: LoopbackServer) -> None:

@@ -3,7 +3,8 @@ its size in pixels, read from its header in pure Python (no imaging library).
 
 PNG (IHDR), GIF (logical screen), WebP (VP8, VP8L and VP8X chunks) and JPEG (the first start-of-frame
 marker) are read; anything else is not an image mmo sends. A header that cannot be read leaves the
-size unknown, and the vendors' token rules then take their largest figure.
+size unknown, and the vendors' token rules then take their largest figure. ``gif_frames`` counts a
+GIF's frames (some vendors take only still GIFs) by walking its blocks, bounded by the bytes.
 """
 
 from __future__ import annotations
@@ -78,3 +79,33 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             return None
         at += 2 + length
     return None
+
+
+def gif_frames(data: bytes, stop_at: int = 2) -> int:
+    """How many frames a GIF holds, counted up to ``stop_at`` (0 for bytes that are not a GIF).
+
+    Every step moves forward through the bytes, so a hostile file ends the walk at its end."""
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        return 0
+    at = 13 + _colour_table(data[10])
+    frames = 0
+    while at < len(data) and frames < stop_at:
+        block = data[at]
+        if block == 0x2C:  # image descriptor: 9 bytes, a local colour table, the LZW code size, data
+            frames += 1
+            at = _skip_sub_blocks(data, at + 11 + (_colour_table(data[at + 9]) if at + 9 < len(data) else 0))
+        elif block == 0x21:  # extension: its label, then data sub-blocks
+            at = _skip_sub_blocks(data, at + 2)
+        else:  # the trailer (0x3B) or bytes that are not a GIF block
+            break
+    return frames
+
+
+def _colour_table(packed: int) -> int:
+    return 3 * (2 << (packed & 0x07)) if packed & 0x80 else 0
+
+
+def _skip_sub_blocks(data: bytes, at: int) -> int:
+    while at < len(data) and data[at] != 0:
+        at += 1 + data[at]
+    return at + 1

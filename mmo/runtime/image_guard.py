@@ -25,5 +25,6 @@ class ImageGuard(Guard):
         if not images:
             return None
         endpoint = ctx.catalog.endpoint(target.ref.provider)
-        problem = image_problem(endpoint.kind if endpoint is not None else "", images)
+        text_bytes = sum(len(message.content.encode("utf-8", "replace")) for message in request.messages)
+        problem = image_problem(endpoint.kind if endpoint is not None else "", images, text_bytes)
         return None if problem is None else f"its vendor would refuse the images: {problem}"
