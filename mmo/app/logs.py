@@ -32,13 +32,25 @@ class LogQuery:
     """Which runs to list, newest first. ``model`` (``provider:model``) matches runs where that
     model answered or was attempted."""
 
-    limit: int = 20
+    limit: int | None = 20  # None: every run that matches (exports)
     model: str | None = None
     status: str | None = None
     profile: str | None = None
+    text: str | None = None  # in the prompt or the answer, any case (``mmo logs -q``)
+    since: str | None = None  # as ``mmo.app.log_stats.parse_moment`` reads them
+    until: str | None = None
+
+    def window(self) -> tuple[str | None, str | None]:
+        """``since`` and ``until`` as the log's ISO times (UTC)."""
+        from mmo.app.log_stats import parse_moment
+        from mmo.runtime.runlog import utc_iso
+
+        since = utc_iso(parse_moment(self.since, "--since")) if self.since is not None else None
+        until = utc_iso(parse_moment(self.until, "--until")) if self.until is not None else None
+        return since, until
 
     def check(self) -> None:
-        if self.limit < 1:
+        if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be at least 1, not {self.limit}")
         if self.status is not None and self.status not in STATUSES:
             raise ConfigError(f"--status must be one of {', '.join(STATUSES)}, not {self.status!r}")
@@ -66,8 +78,21 @@ def recent_runs(env: AppEnv, query: LogQuery) -> list[RunRecord]:
     path = env.paths.runlog_path
     if not path.exists():
         return []
+    since, until = query.window()
     with _reading(path) as log:
-        return log.recent(query.limit, model=query.model, status=query.status, profile=query.profile)
+        return log.recent(query.limit, model=query.model, status=query.status, profile=query.profile, text=query.text, since=since, until=until)
+
+
+def exported_runs(env: AppEnv, query: LogQuery) -> Iterator[RunRecord]:
+    """Every run the query matches, newest first, read a few hundred at a time."""
+    query.check()
+    since, until = query.window()
+    path = env.paths.runlog_path
+    if not path.exists():
+        return
+    with _reading(path) as log:
+        yield from log.iter_recent(query.limit, model=query.model, status=query.status, profile=query.profile,
+                                   text=query.text, since=since, until=until)
 
 
 def run_details(env: AppEnv, run_id: str) -> RunDetails:
@@ -102,6 +127,9 @@ def _reading(path: Path) -> Iterator[RunLog]:
             yield log
     except sqlite3.Error as error:
         raise ConfigError(f"cannot read the run log {file_problem(path, error)}") from None
+
+
+reading_log = _reading  # for the other log reports (``mmo.app.log_stats``)
 
 
 def run_to_dict(run: RunRecord) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 Only typer is imported here at start-up; rich and the app layer load inside the commands.
 """
 
+import json
+import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 import typer
@@ -20,6 +22,9 @@ app = typer.Typer(
 )
 
 PROMPT_PREVIEW_CHARS = 1000
+# ``mmo logs --format csv``: a stable set (``--format jsonl`` has every field).
+EXPORT_COLUMNS = ("run_id", "started_at", "command", "profile", "strategy", "model_id", "status", "error_class", "input_tokens",
+                  "output_tokens", "cost_usd", "cost_source", "latency_ms", "cached", "conversation_id", "prompt", "answer")
 
 
 def _guarded(action: Callable[[], Any]) -> None:
@@ -37,11 +42,15 @@ def _echo_json(value: Any) -> None:
 @app.callback()
 def logs(
     ctx: typer.Context,
-    limit: int = typer.Option(20, "--limit", "-n", help="How many runs, newest first."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="How many runs, newest first (default 20; exports: all)."),
     model: str | None = typer.Option(None, "--model", "-m", help="Only runs where this provider:model answered or was tried."),
     status: str | None = typer.Option(None, "--status", help="Only runs that ended so: ok, error or interrupted."),
     profile: str | None = typer.Option(None, "--profile", "-P", help="Only runs of this profile."),
+    query: str | None = typer.Option(None, "--query", "-q", metavar="TEXT", help="Only runs whose prompt or answer holds this text (any case)."),
+    since: str | None = typer.Option(None, "--since", metavar="WHEN", help="From this time: 2026-12-01, 7d, 24h, today, yesterday."),
+    until: str | None = typer.Option(None, "--until", metavar="WHEN", help="Before this time (same forms as --since)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per run."),
+    fmt: str = typer.Option("table", "--format", metavar="table|jsonl|csv", help="jsonl or csv: export the matching runs, streamed."),
 ) -> None:
     """Recent runs: time, run id, profile, model, status, tokens, cost and latency.
 
@@ -55,8 +64,92 @@ def logs(
         return
     from mmo.app.logs import LogQuery
 
-    query = LogQuery(limit, model, status, profile)
-    _guarded(lambda: _list(query, json_out))
+    if fmt in ("jsonl", "csv"):
+        wanted = LogQuery(limit, model, status, profile, query, since, until)
+        _guarded(lambda: _export(wanted, fmt))
+        return
+    if fmt != "table":
+        _guarded(lambda: _bad_format(fmt))
+    listed = LogQuery(20 if limit is None else limit, model, status, profile, query, since, until)
+    _guarded(lambda: _list(listed, json_out))
+
+
+def _bad_format(fmt: str) -> None:
+    from mmo.core.errors import ConfigError
+
+    raise ConfigError(f"--format {fmt!r}: give table, jsonl or csv")
+
+
+def _export(query: Any, fmt: str) -> None:
+    from mmo.app.logs import exported_runs, run_to_dict
+    from mmo.app.settings import AppEnv
+    from mmo.cli.usage_render import safe_cell
+
+    rows = (run_to_dict(run) for run in exported_runs(AppEnv.from_process(), query))
+    if fmt == "jsonl":
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        writer.writerow([safe_cell(value) if isinstance(value, str) else "" if value is None else value for value in (row.get(c) for c in EXPORT_COLUMNS)])
+
+
+@app.command("stats")
+def stats(
+    by: str = typer.Option("day", "--by", help="Group by day (UTC), model, provider or profile."),
+    since: str | None = typer.Option(None, "--since", metavar="WHEN", help="From this time: 2026-12-01, 2026-12-01T08:00, 7d, 24h, today, yesterday."),
+    until: str | None = typer.Option(None, "--until", metavar="WHEN", help="Before this time (same forms as --since)."),
+    profile: str | None = typer.Option(None, "--profile", "-P", help="Show this profile's daily budget: used today and left."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: one object per group, and the budget."),
+    fmt: str = typer.Option("table", "--format", metavar="table|csv", help="csv: one row per group."),
+) -> None:
+    """Spend, calls, errors, tokens and p50/p95 latency by day, model, provider or profile, with a
+    bar chart of spend; unknown prices are counted apart, never as $0.
+
+    Examples:
+
+      mmo logs stats --since 7d
+
+      mmo logs stats --by model --since yesterday --until today
+
+      mmo spend -P fast --json
+    """
+    _guarded(lambda: show_usage(by, since, until, profile, json_out, fmt))
+
+
+def show_usage(by: str, since: str | None, until: str | None, profile: str | None, json_out: bool, fmt: str) -> None:
+    """``mmo logs stats`` and ``mmo spend``."""
+    from mmo.app.log_stats import usage_report
+    from mmo.app.settings import AppEnv
+    from mmo.cli.usage_render import budget_line, spend_bars, usage_csv, usage_json, usage_table
+    from mmo.core.errors import ConfigError
+
+    if fmt not in ("table", "csv"):
+        raise ConfigError(f"--format {fmt!r}: give table or csv (or --json)")
+    report = usage_report(AppEnv.from_process(), by=by, since=since, until=until, profile=profile)
+    if json_out:
+        _echo_json(usage_json(report))
+        return
+    if fmt == "csv":
+        sys.stdout.write(usage_csv(report))
+        return
+    from mmo.cli.terminal import SafeConsole
+
+    console = SafeConsole()
+    if not report.groups:
+        console.print("no calls logged in this window" if since or until else "no calls logged yet: `mmo ask` records every run")
+    else:
+        console.print(usage_table(report))
+        console.print()
+        for line in spend_bars(report):
+            console.print(line, highlight=False, markup=False)
+    budget = budget_line(report)
+    if budget:
+        console.print(budget, highlight=False, markup=False)
 
 
 @app.command("show")
@@ -82,11 +175,35 @@ def _list(query: Any, json_out: bool) -> None:
     if not runs:
         console.print("no runs logged" + (" match these filters" if _filtered(query) else " yet: `mmo ask` records every run"))
         return
+    if console.width < WIDE_ENOUGH:
+        for line in runs_lines(runs):
+            console.print(line, highlight=False, markup=False)
+        return
     console.print(runs_table(runs))
 
 
+WIDE_ENOUGH = 120  # below this, each run is two lines: its numbers, then its model and error
+
+
+def runs_lines(runs: "list[RunRecord]") -> list[str]:
+    """Each run in two lines that fit 80 columns: time, run, status, tokens, cost, latency; then,
+    indented, the profile, the model that answered and the error, whole."""
+    from mmo.cli.render import millis, money
+    from mmo.core.types import Cost
+
+    lines = []
+    for run in runs:
+        tokens = f"{run.input_tokens}/{run.output_tokens}"
+        cost = money(Cost(run.cost_usd, run.cost_source or "unknown"))
+        lines.append(f"{local_time(run.started_at, seconds=False)}  {run.run_id[:8]}  {run.status:<11} {tokens:>11} {cost:>10} "
+                     f"{millis(run.latency_ms):>9}")
+        detail = f"    {run.profile or '-'}  ·  {run.model_id or 'no model answered'}" + (f"  ·  {run.error_class}" if run.error_class else "")
+        lines.append(detail)
+    return lines
+
+
 def _filtered(query: Any) -> bool:
-    return any(v is not None for v in (query.model, query.status, query.profile))
+    return any(v is not None for v in (query.model, query.status, query.profile, query.text, query.since, query.until))
 
 
 def _show(run_id: str, json_out: bool) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from mmo.runtime.tokens import OutputSample, TokenRatio
 
@@ -157,6 +157,11 @@ def _m006_conversations(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX runs_by_conversation ON runs (conversation_id, started_at)")
 
 
+def _m007_attempts_by_run(db: sqlite3.Connection) -> None:
+    # Spend reports (mmo logs stats) join every attempt to its run.
+    db.execute("CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run_id)")
+
+
 Migration = Callable[["sqlite3.Connection"], None]
 MIGRATIONS: tuple[Migration, ...] = (
     _m001_runs_and_attempts,
@@ -165,6 +170,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _m004_attempt_calls,
     _m005_batch_rows,
     _m006_conversations,
+    _m007_attempts_by_run,
 )
 
 
@@ -204,6 +210,40 @@ def connect(path: Path, *, busy_timeout_ms: int | None = None) -> sqlite3.Connec
 
 
 # ---------------------------------------------------------------- the log
+
+@dataclass(frozen=True, slots=True)
+class UsageGroup:
+    """One group of ``RunLog.usage_by``: a day (UTC), a model, a provider or a profile."""
+
+    group: str
+    calls: int
+    errors: int
+    spent_usd: float  # known costs only
+    unknown_cost_calls: int  # billed calls whose price is unknown: never counted as $0
+    input_tokens: int
+    output_tokens: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+_GROUP_BY = {
+    "day": "substr(r.started_at, 1, 10)",
+    "model": "a.model_id",
+    "provider": "substr(a.model_id, 1, instr(a.model_id, ':') - 1)",
+    "profile": "r.profile",
+}
+
+
+def _time_window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    if since is not None:
+        clauses.append("r.started_at >= ?")
+        args.append(since)
+    if until is not None:
+        clauses.append("r.started_at < ?")
+        args.append(until)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
+
 
 _RUN_COLUMNS = tuple(f.name for f in fields(RunRecord))
 _ATTEMPT_COLUMNS = tuple(f.name for f in fields(AttemptRecord))
@@ -290,9 +330,45 @@ class RunLog:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def recent(self, limit: int = 20, *, model: str | None = None, status: str | None = None, profile: str | None = None) -> list[RunRecord]:
-        """Newest first. ``model`` matches runs where that model answered or was attempted."""
+    def recent(
+        self,
+        limit: int | None = 20,
+        *,
+        model: str | None = None,
+        status: str | None = None,
+        profile: str | None = None,
+        text: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[RunRecord]:
+        """Newest first (``limit=None``: all of them)."""
+        return list(self.iter_recent(limit, model=model, status=status, profile=profile, text=text, since=since, until=until))
+
+    def iter_recent(
+        self,
+        limit: int | None = 20,
+        *,
+        model: str | None = None,
+        status: str | None = None,
+        profile: str | None = None,
+        text: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Iterator[RunRecord]:
+        """Newest first, read a few hundred at a time (an export of millions stays small in
+        memory). ``model`` matches runs where that model answered or was attempted; ``text`` a
+        prompt or an answer containing it (any case); ``since``/``until`` ISO times (UTC)."""
         where, args = [], []
+        if text is not None:
+            where.append("(prompt LIKE ? ESCAPE '\\' OR answer LIKE ? ESCAPE '\\')")
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            args += [pattern, pattern]
+        if since is not None:
+            where.append("started_at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("started_at < ?")
+            args.append(until)
         if model is not None:
             where.append("(model_id = ? OR EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = runs.run_id AND a.model_id = ?))")
             args += [model, model]
@@ -305,8 +381,9 @@ class RunLog:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs {clause} ORDER BY started_at DESC, rowid DESC LIMIT ?"
         with self._lock:
-            rows = self._db.execute(sql, (*args, limit)).fetchall()
-        return [_run_from_row(r) for r in rows]
+            cursor = self._db.execute(sql, (*args, -1 if limit is None else limit))
+            while rows := cursor.fetchmany(500):
+                yield from (_run_from_row(r) for r in rows)
 
     def get(self, run_id_or_prefix: str) -> tuple[RunRecord, list[AttemptRecord]]:
         """A run and its attempts by id or unique id prefix; ``KeyError`` when none or several match."""
@@ -402,6 +479,40 @@ class RunLog:
         with self._lock:
             (total,) = self._db.execute(sql, args).fetchone()
         return float(total)
+
+    def usage_by(self, key: str, *, since: str | None = None, until: str | None = None) -> list[UsageGroup]:
+        """Every model attempt of runs started in ``[since, until)`` (ISO times, UTC), grouped by
+        ``key`` (``day``, ``model``, ``provider`` or ``profile``): calls, errors, known spend and
+        how many billed calls have no known price, tokens, and p50 / p95 latency. Aggregated in
+        SQL; the percentiles read each group's latencies in order, one value each."""
+        expression = _GROUP_BY[key]
+        where, args = _time_window(since, until)
+        sql = f"""SELECT {expression} AS grp, SUM(a.calls),
+                    SUM(CASE WHEN a.status = 'ok' THEN 0 ELSE a.calls END),
+                    COALESCE(SUM(CASE WHEN a.cache_hit = 0 THEN a.cost_usd END), 0.0),
+                    SUM(CASE WHEN a.cost_usd IS NULL AND a.cache_hit = 0 AND a.input_tokens + a.output_tokens > 0 THEN 1 ELSE 0 END),
+                    SUM(a.input_tokens), SUM(a.output_tokens), COUNT(a.latency_ms)
+                  FROM attempts a JOIN runs r ON r.run_id = a.run_id {where} GROUP BY grp ORDER BY grp"""
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+            return [self._usage_group(row, expression, where, args) for row in rows]
+
+    def _usage_group(self, row: Sequence[Any], expression: str, where: str, args: list[Any]) -> UsageGroup:
+        group, calls, errors, spent, unknown, tokens_in, tokens_out, timed = row
+        percentiles: list[float | None] = []
+        for fraction in (0.5, 0.95):
+            if not timed:
+                percentiles.append(None)
+                continue
+            joined = f"{where} AND" if where else "WHERE"
+            found = self._db.execute(
+                f"""SELECT a.latency_ms FROM attempts a JOIN runs r ON r.run_id = a.run_id
+                    {joined} {expression} IS ? AND a.latency_ms IS NOT NULL ORDER BY a.latency_ms LIMIT 1 OFFSET ?""",
+                (*args, group, min(timed - 1, int(fraction * timed))),
+            ).fetchone()
+            percentiles.append(found[0] if found else None)
+        return UsageGroup(group if group is not None else "-", calls or 0, errors or 0, float(spent), unknown or 0,
+                          tokens_in or 0, tokens_out or 0, percentiles[0], percentiles[1])
 
     def close(self) -> None:
         with self._lock:
