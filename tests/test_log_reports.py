@@ -109,3 +109,12 @@ def test_logs_rows_fit_80_columns(logged: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert "p:mystery-model" in result.stdout and "BadRequest" in result.stdout
+
+
+def test_search_ignores_case_beyond_ascii(tmp_path: Path, loopback: LoopbackServer) -> None:
+    from tests.support.one_model import one_model_profile
+
+    profile = one_model_profile(tmp_path, loopback)
+    CliRunner().invoke(app, ["ask", "-P", str(profile), "--no-cache", "Wo liegt die STRASSE nach Ärhus?"], input="")
+    assert len(json.loads(cli("logs", "-q", "ärhus", "--json").stdout)) == 1
+    assert len(json.loads(cli("logs", "-q", "straße", "--json").stdout)) == 1  # ß folds to ss

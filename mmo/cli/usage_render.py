@@ -82,8 +82,9 @@ def usage_csv(report: UsageReport) -> str:
 
 
 def safe_cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (= + - @ at its start)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    """A text cell a spreadsheet will not run as a formula (= + - @, a tab or a carriage return
+    at its start)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _total(groups: list[UsageGroup]) -> dict[str, Any]:

@@ -234,6 +234,10 @@ _GROUP_BY = {
 }
 
 
+def _fold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
+
+
 def _time_window(since: str | None, until: str | None) -> tuple[str, list[Any]]:
     clauses, args = [], []
     if since is not None:
@@ -360,8 +364,10 @@ class RunLog:
         prompt or an answer containing it (any case); ``since``/``until`` ISO times (UTC)."""
         where, args = [], []
         if text is not None:
-            where.append("(prompt LIKE ? ESCAPE '\\' OR answer LIKE ? ESCAPE '\\')")
-            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            # SQLite's LIKE ignores case for ASCII only: both sides are case-folded by Python.
+            self._db.create_function("mmo_fold", 1, _fold, deterministic=True)
+            where.append("(mmo_fold(prompt) LIKE ? ESCAPE '\\' OR mmo_fold(answer) LIKE ? ESCAPE '\\')")
+            pattern = "%" + text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             args += [pattern, pattern]
         if since is not None:
             where.append("started_at >= ?")
@@ -483,8 +489,9 @@ class RunLog:
     def usage_by(self, key: str, *, since: str | None = None, until: str | None = None) -> list[UsageGroup]:
         """Every model attempt of runs started in ``[since, until)`` (ISO times, UTC), grouped by
         ``key`` (``day``, ``model``, ``provider`` or ``profile``): calls, errors, known spend and
-        how many billed calls have no known price, tokens, and p50 / p95 latency. Aggregated in
-        SQL; the percentiles read each group's latencies in order, one value each."""
+        how many billed calls have no known price, tokens, and p50 / p95 latency. The sums are
+        one SQL aggregate; the percentiles one more pass over the latencies in order, which picks
+        each group's two values as they go by (nothing is held but the answers)."""
         expression = _GROUP_BY[key]
         where, args = _time_window(since, until)
         sql = f"""SELECT {expression} AS grp, SUM(a.calls),
@@ -495,24 +502,35 @@ class RunLog:
                   FROM attempts a JOIN runs r ON r.run_id = a.run_id {where} GROUP BY grp ORDER BY grp"""
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-            return [self._usage_group(row, expression, where, args) for row in rows]
+            wanted = {row[0]: {min(row[7] - 1, int(f * row[7])): f for f in (0.5, 0.95)} for row in rows if row[7]}
+            found = self._percentiles(expression, where, args, wanted)
+        return [
+            UsageGroup(grp if grp is not None else "-", calls or 0, errors or 0, float(spent), unknown or 0, tokens_in or 0, tokens_out or 0,
+                       found.get((grp, 0.5)), found.get((grp, 0.95)))
+            for grp, calls, errors, spent, unknown, tokens_in, tokens_out, _ in rows
+        ]
 
-    def _usage_group(self, row: Sequence[Any], expression: str, where: str, args: list[Any]) -> UsageGroup:
-        group, calls, errors, spent, unknown, tokens_in, tokens_out, timed = row
-        percentiles: list[float | None] = []
-        for fraction in (0.5, 0.95):
-            if not timed:
-                percentiles.append(None)
-                continue
-            joined = f"{where} AND" if where else "WHERE"
-            found = self._db.execute(
-                f"""SELECT a.latency_ms FROM attempts a JOIN runs r ON r.run_id = a.run_id
-                    {joined} {expression} IS ? AND a.latency_ms IS NOT NULL ORDER BY a.latency_ms LIMIT 1 OFFSET ?""",
-                (*args, group, min(timed - 1, int(fraction * timed))),
-            ).fetchone()
-            percentiles.append(found[0] if found else None)
-        return UsageGroup(group if group is not None else "-", calls or 0, errors or 0, float(spent), unknown or 0,
-                          tokens_in or 0, tokens_out or 0, percentiles[0], percentiles[1])
+    def _percentiles(self, expression: str, where: str, args: list[Any], wanted: dict[Any, dict[int, float]]) -> dict[tuple[Any, float], float]:
+        """For each group, the latencies at the ranks ``wanted`` asks for, in one ordered pass."""
+        joined = f"{where} AND" if where else "WHERE"
+        cursor = self._db.execute(
+            f"""SELECT {expression} AS grp, a.latency_ms FROM attempts a JOIN runs r ON r.run_id = a.run_id
+                {joined} a.latency_ms IS NOT NULL ORDER BY grp, a.latency_ms""",
+            args,
+        )
+        found: dict[tuple[Any, float], float] = {}
+        current, rank = object(), 0
+        while rows := cursor.fetchmany(10_000):
+            for grp, latency in rows:
+                if grp != current:
+                    current, rank = grp, 0
+                fraction = wanted.get(grp, {}).get(rank)
+                if fraction is not None:
+                    found[(grp, fraction)] = latency
+                    if rank == min(wanted[grp]):  # p50 and p95 may share a rank in a small group
+                        found.update({(grp, f): latency for r, f in wanted[grp].items() if r == rank})
+                rank += 1
+        return found
 
     def close(self) -> None:
         with self._lock:
