@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import keyring
 import keyring.backend
 import keyring.backends.fail
@@ -141,3 +144,38 @@ def test_importing_the_keys_module_does_not_import_keyring() -> None:
 
     code = "import sys, mmo.runtime.keys; print('keyring' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+# ---- keys set checks before it asks ----------------------------------------------------------
+
+
+def _keys_set(*args: str, input: str = SECRET + "\n") -> Any:
+    from typer.testing import CliRunner
+
+    from mmo.cli.main import app
+
+    return CliRunner().invoke(app, ["keys", "set", *args], input=input)
+
+
+def test_keys_set_refuses_a_mistyped_provider_with_a_did_you_mean(memory_keyring: Any) -> None:
+    result = _keys_set("opnai")
+    assert result.exit_code == 2
+    assert "did you mean 'openai'" in result.stderr
+    assert memory_keyring.get_password("mmo", "opnai") is None
+
+
+def test_keys_set_takes_a_provider_the_profile_declares(tmp_path: Path, memory_keyring: Any) -> None:
+    profile = tmp_path / "corp.yaml"
+    profile.write_text('providers:\n  corp: {kind: openai, base_url: "https://llm.example.com/v1", key_env: CORP_API_KEY}\n'
+                       'models:\n  m: "corp:model"\nstrategy: m\n')
+    assert _keys_set("corp").exit_code == 2
+    stored = _keys_set("corp", "--profile", str(profile))
+    assert stored.exit_code == 0, stored.stderr
+    assert "MemoryKeyring" in stored.stdout
+
+
+def test_keys_set_checks_the_backend_before_asking_for_the_key(no_keyring: None) -> None:
+    result = _keys_set("openai", input="")
+    assert result.exit_code == 2
+    assert "no keyring backend on this machine (fail.Keyring)" in result.stderr and "set OPENAI_API_KEY" in result.stderr
+    assert "API key for" not in result.output  # never prompted

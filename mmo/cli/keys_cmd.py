@@ -10,23 +10,27 @@ app = typer.Typer(help="Store, list and remove API keys in the OS keyring (an en
 @app.command("set")
 def set_key(
     provider: str = typer.Argument(..., help="Provider name: openai, anthropic, gemini, groq, ... or one a profile declares."),
+    profile: str | None = typer.Option(None, "--profile", "-P", help="A profile that declares the provider (default: MMO_PROFILE)."),
 ) -> None:
-    """Store a key: typed at a hidden prompt, or piped on standard input."""
+    """Store a key: typed at a hidden prompt, or piped on standard input. The provider and the
+    keyring backend are checked before the key is asked for."""
     from mmo.cli.errors import guarded
 
-    guarded(False, lambda: _set(provider))
+    guarded(False, lambda: _set(provider, profile))
 
 
-def _set(provider: str) -> None:
-    from mmo.app.keys import store_key
+def _set(provider: str, profile: str | None) -> None:
+    from mmo.app.keys import backend_description, check_key_target, store_key
     from mmo.app.settings import AppEnv
 
+    env = AppEnv.from_process()
+    backend = check_key_target(provider, env, profile)
     if sys.stdin is not None and sys.stdin.isatty():
         value = typer.prompt(f"API key for {provider}", hide_input=True)
     else:
         value = sys.stdin.read() if sys.stdin is not None else ""
-    shadowing = store_key(provider, value, AppEnv.from_process())
-    typer.echo(f"stored the key for {provider} in the OS keyring")
+    shadowing = store_key(provider, value, env)
+    typer.echo(f"stored the key for {provider} in the keyring backend {backend_description(backend)}")
     if shadowing:
         typer.echo(f"note: {shadowing} is set in this environment and takes precedence over the keyring", err=True)
 
