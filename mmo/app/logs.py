@@ -42,7 +42,7 @@ class LogQuery:
 
     def window(self) -> tuple[str | None, str | None]:
         """``since`` and ``until`` as the log's ISO times (UTC)."""
-        from mmo.app.log_stats import parse_moment
+        from mmo.app.time_window import parse_moment
         from mmo.runtime.runlog import utc_iso
 
         since = utc_iso(parse_moment(self.since, "--since")) if self.since is not None else None

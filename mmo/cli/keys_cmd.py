@@ -4,13 +4,15 @@ import sys
 
 import typer
 
+from mmo.cli.options import complete_profile, complete_provider
+
 app = typer.Typer(help="Store, list and remove API keys in the OS keyring (an environment variable wins).\n\nExamples:\n\n  mmo keys set openai\n\n  mmo keys list --json", no_args_is_help=True)
 
 
 @app.command("set")
 def set_key(
-    provider: str = typer.Argument(..., help="Provider name: openai, anthropic, gemini, groq, ... or one a profile declares."),
-    profile: str | None = typer.Option(None, "--profile", "-P", help="A profile that declares the provider (default: MMO_PROFILE)."),
+    provider: str = typer.Argument(..., help="Provider name: openai, anthropic, gemini, groq, ... or one a profile declares.", autocompletion=complete_provider),
+    profile: str | None = typer.Option(None, "--profile", "-P", help="A profile that declares the provider (default: MMO_PROFILE).", autocompletion=complete_profile),
 ) -> None:
     """Store a key: typed at a hidden prompt, or piped on standard input. The provider and the
     keyring backend are checked before the key is asked for."""

@@ -25,10 +25,34 @@ def positive_amount(value: str | float) -> float:
     return number
 
 
+def complete_profile(incomplete: str) -> list[str]:
+    """Shell completion: profile names (``mmo.app.completion``, loaded only at <TAB>)."""
+    from mmo.app.completion import profile_names
+
+    return profile_names(incomplete)
+
+
+def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: the aliases and models of the profile given so far (or MMO_PROFILE)."""
+    from mmo.app.completion import model_names
+
+    return model_names(ctx.params.get("profile"), incomplete)
+
+
+def complete_provider(incomplete: str) -> list[str]:
+    from mmo.app.completion import provider_names
+
+    return provider_names(incomplete)
+
+
 ProfileOption = Annotated[
-    str | None, typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').")
+    str | None,
+    typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').", autocompletion=complete_profile),
 ]
-ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Skip the strategy: one model, as provider:model or a profile alias.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Skip the strategy: one model, as provider:model or a profile alias.", autocompletion=complete_model),
+]
 ParamOption = Annotated[
     list[str],
     typer.Option("--param", "-p", help="Parameter key=value for every request (temperature=0.2, max_tokens=200, any provider field)."),

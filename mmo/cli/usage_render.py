@@ -12,8 +12,7 @@ from mmo.cli.formats import millis
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from mmo.app.log_stats import UsageReport
-    from mmo.runtime.runlog import UsageGroup
+    from mmo.app.log_stats import UsageGroup, UsageReport
 
 BAR_WIDTH = 30
 COLUMNS = ("calls", "errors", "spent_usd", "unknown_cost_calls", "input_tokens", "output_tokens", "p50_ms", "p95_ms")
@@ -59,13 +58,11 @@ def budget_line(report: UsageReport) -> str | None:
 
 
 def usage_json(report: UsageReport) -> dict[str, Any]:
-    from mmo.runtime.runlog import utc_iso
-
     budget = report.budget
     return {
         "by": report.by,
-        "since": utc_iso(report.since) if report.since else None,
-        "until": utc_iso(report.until) if report.until else None,
+        "since": report.since.isoformat() if report.since else None,
+        "until": report.until.isoformat() if report.until else None,
         "groups": [{"group": g.group, **{name: getattr(g, name) for name in COLUMNS}} for g in report.groups],
         "budget": None if budget is None else {"profile": budget.profile, "daily_usd": budget.daily_usd,
                                                "spent_today_usd": budget.spent_today_usd, "left_usd": budget.left_usd},
