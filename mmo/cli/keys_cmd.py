@@ -1,32 +1,41 @@
-"""``mmo keys``: API keys in the OS keyring. Values are read, stored and never shown."""
+"""``mmo keys``: API keys in the keyring. Values are read, stored and never shown.
+
+``keys set`` checks the provider name and the keyring backend before it asks for the secret;
+``keys list`` says where each key comes from (``--json`` for scripts).
+"""
 
 import sys
 
 import typer
 
-app = typer.Typer(help="Store, list and remove API keys in the OS keyring (an environment variable wins).", no_args_is_help=True)
+from mmo.cli.options import JsonOption
+
+app = typer.Typer(help="Store, list and remove API keys in the keyring (an environment variable wins).", no_args_is_help=True)
 
 
 @app.command("set")
 def set_key(
     provider: str = typer.Argument(..., help="Provider name: openai, anthropic, gemini, groq, ... or one a profile declares."),
+    profile: str | None = typer.Option(None, "--profile", "-P", help="Also accept the providers this profile declares (default: the default profile's)."),
 ) -> None:
     """Store a key: typed at a hidden prompt, or piped on standard input."""
     from mmo.cli.errors import guarded
 
-    guarded(False, lambda: _set(provider))
+    guarded(False, lambda: _set(provider, profile))
 
 
-def _set(provider: str) -> None:
-    from mmo.app.keys import store_key
+def _set(provider: str, profile: str | None) -> None:
+    from mmo.app.keys import key_target, store_key
     from mmo.app.settings import AppEnv
 
+    env = AppEnv.from_process()
+    target = key_target(provider, env, profile)  # before the prompt: a typo or no backend asks for nothing
     if sys.stdin is not None and sys.stdin.isatty():
         value = typer.prompt(f"API key for {provider}", hide_input=True)
     else:
         value = sys.stdin.read() if sys.stdin is not None else ""
-    shadowing = store_key(provider, value, AppEnv.from_process())
-    typer.echo(f"stored the key for {provider} in the OS keyring")
+    shadowing = store_key(target, value, env)
+    typer.echo(f"stored the key for {provider} in the keyring ({target.backend})")
     if shadowing:
         typer.echo(f"note: {shadowing} is set in this environment and takes precedence over the keyring", err=True)
 
@@ -34,22 +43,29 @@ def _set(provider: str) -> None:
 @app.command("list")
 def list_keys(
     profile: str | None = typer.Option(None, "--profile", "-P", help="Also list the providers this profile declares."),
+    json_out: JsonOption = False,
 ) -> None:
     """Which providers have a key, and where it comes from (never the value)."""
     from mmo.cli.errors import guarded
 
-    guarded(False, lambda: _list(profile))
+    guarded(False, lambda: _list(profile, json_out))
 
 
-def _list(profile_name: str | None) -> None:
+def _list(profile_name: str | None, json_out: bool) -> None:
     from rich.table import Table
 
     from mmo.app.keys import key_rows
     from mmo.app.settings import AppEnv
     from mmo.cli.terminal import SafeConsole
 
+    rows = key_rows(AppEnv.from_process(), profile_name)
+    if json_out:
+        import json
+
+        typer.echo(json.dumps([{"provider": r.provider, "env_var": r.env_var, "source": r.source} for r in rows], indent=2))
+        return
     table = Table("provider", "environment variable", "key from", box=None, header_style="bold")
-    for row in key_rows(AppEnv.from_process(), profile_name):
+    for row in rows:
         table.add_row(row.provider, row.env_var or "-", row.source)
     SafeConsole().print(table)
 

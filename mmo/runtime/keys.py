@@ -45,11 +45,49 @@ def default_env_var(provider: str) -> str:
 
 
 def keyring_backend() -> str:
-    """The OS keyring backend in use, by name (``fail Keyring`` when there is none)."""
+    """The OS keyring backend in use, by module and class (``fail.Keyring`` when there is none)."""
     import keyring
 
     backend = keyring.get_keyring()
     return f"{type(backend).__module__.removeprefix('keyring.backends.')}.{type(backend).__name__}"
+
+
+# What users call the backends keyring picks (by module): "OS keyring" hid that a backend may be a
+# plain file on disk.
+_BACKEND_NAMES = {
+    "keyring.backends.SecretService": "Secret Service",
+    "keyring.backends.macOS": "macOS Keychain",
+    "keyring.backends.Windows": "Windows Credential Manager",
+    "keyring.backends.kwallet": "KWallet",
+    "keyring.backends.libsecret": "libsecret",
+    "keyrings.alt.file": "plaintext file keyring (keyrings.alt)",
+}
+
+
+def keyring_backend_name() -> str | None:
+    """The keyring backend in use as users know it ("Secret Service", "macOS Keychain", ...), or
+    ``None`` when there is no usable backend (keyring's ``fail`` backend)."""
+    import keyring
+    import keyring.backends.fail
+
+    backend = keyring.get_keyring()
+    if isinstance(backend, keyring.backends.fail.Keyring):
+        return None
+    kind = type(backend)
+    if kind.__module__ == "keyrings.alt.file" and kind.__name__ != "PlaintextKeyring":
+        return f"encrypted file keyring (keyrings.alt {kind.__name__})"
+    return _BACKEND_NAMES.get(kind.__module__, f"{kind.__module__}.{kind.__name__}")
+
+
+def require_keyring_backend(env_var: str | None) -> str:
+    """The backend's name; raises ``ConfigError`` (naming the variable to use instead) when there
+    is none, so ``mmo keys set`` says so before asking for a secret."""
+    name = keyring_backend_name()
+    if name is None:
+        from keyring.errors import NoKeyringError
+
+        raise ConfigError(f"cannot store a key: {_no_keyring_advice(NoKeyringError(), env_var)}")
+    return name
 
 
 def _no_keyring_advice(error: Exception, env_var: str | None) -> str:
