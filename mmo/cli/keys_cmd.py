@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from mmo.cli.completing import complete_profile, complete_provider
 from mmo.cli.options import JsonOption
 
 app = typer.Typer(help="Store, list and remove API keys in the keyring (an environment variable wins).", no_args_is_help=True)
@@ -15,8 +16,16 @@ app = typer.Typer(help="Store, list and remove API keys in the keyring (an envir
 
 @app.command("set")
 def set_key(
-    provider: str = typer.Argument(..., help="Provider name: openai, anthropic, gemini, groq, ... or one a profile declares."),
-    profile: str | None = typer.Option(None, "--profile", "-P", help="Also accept the providers this profile declares (default: the default profile's)."),
+    provider: str = typer.Argument(
+        ..., help="Provider name: openai, anthropic, gemini, groq, ... or one a profile declares.", autocompletion=complete_provider
+    ),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        "-P",
+        help="Also accept the providers this profile declares (default: the default profile's).",
+        autocompletion=complete_profile,
+    ),
 ) -> None:
     """Store a key: typed at a hidden prompt, or piped on standard input."""
     from mmo.cli.errors import guarded
@@ -42,7 +51,9 @@ def _set(provider: str, profile: str | None) -> None:
 
 @app.command("list")
 def list_keys(
-    profile: str | None = typer.Option(None, "--profile", "-P", help="Also list the providers this profile declares."),
+    profile: str | None = typer.Option(
+        None, "--profile", "-P", help="Also list the providers this profile declares.", autocompletion=complete_profile
+    ),
     json_out: JsonOption = False,
 ) -> None:
     """Which providers have a key, and where it comes from (never the value)."""
@@ -71,7 +82,7 @@ def _list(profile_name: str | None, json_out: bool) -> None:
 
 
 @app.command("rm")
-def remove_key(provider: str = typer.Argument(..., help="Provider name.")) -> None:
+def remove_key(provider: str = typer.Argument(..., help="Provider name.", autocompletion=complete_provider)) -> None:
     """Remove a provider's key from the OS keyring."""
     from mmo.cli.errors import guarded
 

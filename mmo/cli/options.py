@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mmo.cli.completing import complete_model, complete_profile
+
 if TYPE_CHECKING:
     from mmo.app.settings import RunSettings
 
@@ -26,9 +28,12 @@ def positive_amount(value: str | float) -> float:
 
 
 ProfileOption = Annotated[
-    str | None, typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').")
+    str | None, typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').", autocompletion=complete_profile)
 ]
-ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Skip the strategy: one model, as provider:model or a profile alias.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Skip the strategy: one model, as provider:model or a profile alias.", autocompletion=complete_model),
+]
 ParamOption = Annotated[
     list[str],
     typer.Option("--param", "-p", help="Parameter key=value for every request (temperature=0.2, max_tokens=200, any provider field)."),
