@@ -13,7 +13,7 @@ import typer
 from mmo._version import __version__
 
 # The registration lines, in the order ``mmo --help`` lists the commands.
-COMMANDS: tuple[str, ...] = ("ask", "demo", "batch", "bench", "tune", "models", "profiles", "keys", "cache", "logs", "paths", "completions")
+COMMANDS: tuple[str, ...] = ("ask", "demo", "batch", "bench", "tune", "models", "profiles", "keys", "cache", "logs", "paths", "config", "completions")
 
 app = typer.Typer(
     name="mmo",
