@@ -3,7 +3,9 @@
 Storing checks first that the provider is known (a built-in one, or one the ``--profile`` profile
 or the default profile declares; a typo gets "did you mean") and that a keyring backend exists,
 so nothing is asked for that cannot be kept. Messages name the real backend ("Secret Service",
-"macOS Keychain", "plaintext file keyring (keyrings.alt)"), not "OS keyring".
+"macOS Keychain", "plaintext file keyring (keyrings.alt)"), not "OS keyring". Without a
+backend the error offers the opt-in key file (``--key-file`` or ``mmo config set key_file true``,
+``mmo.runtime.key_file``), which is then named as plain text on disk; it is never used silently.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class KeyTarget:
 
     provider: str
     env_var: str | None
-    backend: str  # the keyring backend's name, e.g. "Secret Service"
+    backend: str  # the keyring backend's name, e.g. "Secret Service", or the key file's label
+    in_key_file: bool = False
 
 
 def known_providers(env: AppEnv, profile: str | None) -> dict[str, ProviderSettings]:
@@ -49,15 +52,24 @@ def known_providers(env: AppEnv, profile: str | None) -> dict[str, ProviderSetti
         return dict(BUILTIN_PROVIDERS)
 
 
-def key_target(provider: str, env: AppEnv, profile: str | None = None) -> KeyTarget:
-    """Checks that ``provider`` is known and a keyring backend exists; raises ``ConfigError``."""
-    from mmo.runtime.keys import default_env_var, require_keyring_backend
+def key_target(provider: str, env: AppEnv, profile: str | None = None, *, key_file: bool = False) -> KeyTarget:
+    """Checks that ``provider`` is known and, unless the key file is opted in to (``key_file``,
+    ``MMO_KEY_FILE``, the config's ``key_file``), that a keyring backend exists; raises
+    ``ConfigError``."""
+    from mmo.app.user_config import key_file_opted_in
+    from mmo.runtime.keys import KeyStore, default_env_var, require_keyring_backend
 
     settings = known_providers(env, profile)
     if provider not in settings:
         raise UnknownName("provider", provider, sorted(settings))
     env_var = settings[provider].key_env or default_env_var(provider)
-    return KeyTarget(provider, env_var, require_keyring_backend(env_var))
+    if key_file_opted_in(env, key_file):
+        return KeyTarget(provider, env_var, KeyStore(env.environ).key_file.label, in_key_file=True)
+    try:
+        return KeyTarget(provider, env_var, require_keyring_backend(env_var))
+    except ConfigError as error:
+        offer = f"; or keep it in a plain-text key file readable only by you: mmo keys set {provider} --key-file (or mmo config set key_file true)"
+        raise ConfigError(error.message + offer) from None
 
 
 def store_key(target: KeyTarget, value: str, env: AppEnv) -> str | None:
@@ -65,7 +77,11 @@ def store_key(target: KeyTarget, value: str, env: AppEnv) -> str | None:
     environment (it then wins over the keyring)."""
     from mmo.runtime.keys import KeyStore
 
-    KeyStore(env.environ).set(target.provider, value.strip(), env_var=target.env_var)
+    store = KeyStore(env.environ)
+    if target.in_key_file:
+        store.set_in_key_file(target.provider, value)
+    else:
+        store.set(target.provider, value.strip(), env_var=target.env_var)
     env_var = target.env_var
     return env_var if env_var and env.environ.get(env_var) else None
 

@@ -11,6 +11,8 @@ key               variable            meaning
 ``model``         ``MMO_MODEL``       one model (``provider:model``) run when no profile is
                                       chosen at all (instead of the ``default`` profile)
 ``concurrency``   ``MMO_CONCURRENCY`` ``mmo batch`` rows in flight (``--concurrency``; 16)
+``key_file``      ``MMO_KEY_FILE``    ``true``: ``mmo keys set`` stores keys in the plain-text
+                                      key file (``--key-file``; ``mmo.runtime.key_file``)
 ================  ==================  ======================================================
 
 The file is written whole to a temporary file beside it and renamed over it, so a crash never
@@ -37,7 +39,7 @@ class Setting:
 
     key: str
     env_var: str
-    kind: type  # str or int
+    kind: type  # str, int or bool
     help: str
 
 
@@ -47,8 +49,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("profile", "MMO_PROFILE", str, "profile to run when no --profile is given"),
         Setting("model", "MMO_MODEL", str, "provider:model to run when no profile is chosen"),
         Setting("concurrency", "MMO_CONCURRENCY", int, "mmo batch rows in flight (at least 1)"),
+        Setting("key_file", "MMO_KEY_FILE", bool, "true: mmo keys set stores keys in a plain-text file"),
     )
 }
+
+
+_BOOLEANS = {"true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False, "off": False}
 
 
 def config_path(env: AppEnv) -> Path:
@@ -89,6 +95,10 @@ def _checked(key: str, value: object, source: str | None) -> str | int:
         hint = f"did you mean {error.suggestions[0]!r}? " if error.suggestions else ""
         raise ConfigError(f"unknown setting {key!r}: {hint}known: {', '.join(SETTINGS)}; remove it with `mmo config unset {key}`", source=source)
     setting = SETTINGS[key]
+    if setting.kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}", source=source)
+        return value
     if setting.kind is int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key} must be a whole number of at least 1, got {value!r}", source=source)
@@ -102,6 +112,10 @@ def parse_value(key: str, raw: str) -> str | int:
     """``mmo config set KEY VALUE``'s value, checked as the file's would be."""
     if key not in SETTINGS:
         raise UnknownName("setting", key, sorted(SETTINGS))
+    if SETTINGS[key].kind is bool:
+        if raw.strip().lower() not in _BOOLEANS:
+            raise ConfigError(f"{key} must be true or false, got {raw!r}")
+        return _BOOLEANS[raw.strip().lower()]
     if SETTINGS[key].kind is int:
         try:
             return _checked(key, int(raw), None)
@@ -183,6 +197,11 @@ def default_text(env: AppEnv, key: str) -> str | None:
     """A text default (``profile``, ``model``) in force without a flag, or ``None``."""
     value = effective(env, key).value
     return None if value is None else str(value)
+
+
+def key_file_opted_in(env: AppEnv, flag: bool) -> bool:
+    """``--key-file``, else ``MMO_KEY_FILE``, else the config's ``key_file``."""
+    return flag or effective(env, "key_file").value is True
 
 
 def default_concurrency(env: AppEnv, flag: int | None) -> int:

@@ -26,25 +26,32 @@ def set_key(
         help="Also accept the providers this profile declares (default: the default profile's).",
         autocompletion=complete_profile,
     ),
+    key_file: bool = typer.Option(
+        False,
+        "--key-file",
+        help="Store it in mmo's key file: PLAIN TEXT on disk, readable only by you (0600), for machines without a keyring "
+        "(default: MMO_KEY_FILE, then `mmo config set key_file true`).",
+    ),
 ) -> None:
     """Store a key: typed at a hidden prompt, or piped on standard input."""
     from mmo.cli.errors import guarded
 
-    guarded(False, lambda: _set(provider, profile))
+    guarded(False, lambda: _set(provider, profile, key_file))
 
 
-def _set(provider: str, profile: str | None) -> None:
+def _set(provider: str, profile: str | None, key_file: bool) -> None:
     from mmo.app.keys import key_target, store_key
     from mmo.app.settings import AppEnv
 
     env = AppEnv.from_process()
-    target = key_target(provider, env, profile)  # before the prompt: a typo or no backend asks for nothing
+    target = key_target(provider, env, profile, key_file=key_file)  # before the prompt: a typo or no backend asks for nothing
     if sys.stdin is not None and sys.stdin.isatty():
         value = typer.prompt(f"API key for {provider}", hide_input=True)
     else:
         value = sys.stdin.read() if sys.stdin is not None else ""
     shadowing = store_key(target, value, env)
-    typer.echo(f"stored the key for {provider} in the keyring ({target.backend})")
+    where = target.backend if target.in_key_file else f"the keyring ({target.backend})"
+    typer.echo(f"stored the key for {provider} in {where}")
     if shadowing:
         typer.echo(f"note: {shadowing} is set in this environment and takes precedence over the keyring", err=True)
 
@@ -83,7 +90,7 @@ def _list(profile_name: str | None, json_out: bool) -> None:
 
 @app.command("rm")
 def remove_key(provider: str = typer.Argument(..., help="Provider name.", autocompletion=complete_provider)) -> None:
-    """Remove a provider's key from the OS keyring."""
+    """Remove a provider's key from the keyring and the key file."""
     from mmo.cli.errors import guarded
 
     guarded(False, lambda: _remove(provider))
@@ -94,7 +101,7 @@ def _remove(provider: str) -> None:
     from mmo.app.settings import AppEnv
 
     removed = remove_key(provider, AppEnv.from_process())
-    typer.echo(f"removed the key for {provider}" if removed else f"no key for {provider} in the keyring")
+    typer.echo(f"removed the key for {provider}" if removed else f"no key for {provider} in the keyring or the key file")
     if not removed:
         raise typer.Exit(1)
 

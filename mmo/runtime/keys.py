@@ -1,6 +1,8 @@
-"""API keys: an environment variable first (CI, one-off overrides), then the OS keyring, which
-holds keys for the providers' own hosts only: a provider pointed elsewhere resolves only the
-variable its profile names (``use_keyring=False``, ``mmo.catalog.key_scope``).
+"""API keys: an environment variable first (CI, one-off overrides), then the keyring, then the
+opt-in key file (``mmo.runtime.key_file``); the keyring and the key file hold keys for the
+providers' own hosts only: a provider pointed elsewhere resolves only the variable its profile
+names (``use_keyring=False``, ``mmo.catalog.key_scope``). These two are the only places a key is
+ever stored.
 
 Keys live in the keyring under service ``mmo`` with the provider name as the user name. On a box
 without a keyring backend (headless Linux, CI containers) keyring selects its ``fail`` backend,
@@ -96,12 +98,20 @@ def _no_keyring_advice(error: Exception, env_var: str | None) -> str:
 
 
 class KeyStore:
-    """Resolves, stores and removes API keys. ``environ`` is read, never written."""
+    """Resolves, stores and removes API keys. ``environ`` is read, never written; it also locates
+    the key file (``MMO_HOME`` / the user config dir)."""
 
-    __slots__ = ("_environ",)
+    __slots__ = ("_environ", "key_file")
 
     def __init__(self, environ: Mapping[str, str]) -> None:
+        from mmo.runtime.key_file import KeyFile, key_file_path
+
         self._environ = environ
+        self.key_file = KeyFile(key_file_path(environ))
+
+    def _from_file(self, provider: str) -> ResolvedKey | None:
+        value = self.key_file.get(provider)
+        return ResolvedKey(value, self.key_file.label) if value else None
 
     def _from_env(self, env_var: str | None) -> ResolvedKey | None:
         value = self._environ.get(env_var, "").strip() if env_var else ""
@@ -123,8 +133,12 @@ class KeyStore:
         try:
             value = keyring.get_password(SERVICE, provider)
         except KeyringError as error:
+            if (from_file := self._from_file(provider)) is not None:
+                return from_file
             raise MissingKey(provider, env_var, f" ({_no_keyring_advice(error, env_var)})") from None
         if not value:
+            if (from_file := self._from_file(provider)) is not None:
+                return from_file
             raise MissingKey(provider, env_var)
         return ResolvedKey(value, KEYRING_SOURCE)
 
@@ -142,8 +156,11 @@ class KeyStore:
         try:
             value = keyring.get_password(SERVICE, provider)
         except KeyringError:
-            return None
-        return KEYRING_SOURCE if value else None
+            value = None
+        if value:
+            return KEYRING_SOURCE
+        from_file = self._from_file(provider)
+        return from_file.source if from_file is not None else None
 
     def set(self, provider: str, value: str, *, env_var: str | None = None) -> None:
         """Store a key in the OS keyring. Surrounding whitespace (a pasted newline) is dropped."""
@@ -159,15 +176,23 @@ class KeyStore:
             advice = _no_keyring_advice(error, env_var or default_env_var(provider))
             raise ConfigError(f"cannot store the key for provider {provider!r}: {advice}") from None
 
+    def set_in_key_file(self, provider: str, value: str) -> None:
+        """Store a key in the opt-in key file (plain text, owner-only)."""
+        value = value.strip()
+        if not value:
+            raise ConfigError(f"refusing to store an empty key for provider {provider!r}")
+        self.key_file.set(provider, value)
+
     def delete(self, provider: str) -> bool:
-        """Remove a stored key; ``False`` when there was none (or no keyring to hold one)."""
+        """Remove a stored key from the keyring and the key file; ``False`` when neither had one."""
         import keyring
         from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 
+        in_file = self.key_file.delete(provider)
         try:
             keyring.delete_password(SERVICE, provider)
         except (PasswordDeleteError, NoKeyringError):
-            return False
+            return in_file
         except KeyringError as error:
             raise ConfigError(f"cannot remove the key for provider {provider!r}: keyring error {type(error).__name__}") from None
         return True
