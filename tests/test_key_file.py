@@ -100,3 +100,28 @@ def test_a_symlink_or_a_fifo_is_refused(isolated_env: Path, tmp_path: Path) -> N
     os.mkfifo(path, 0o600)
     with pytest.raises(ConfigError, match="not a regular file"):
         KeyStore({"MMO_HOME": str(isolated_env)}).source("openai", "OPENAI_API_KEY")
+
+
+def test_a_key_from_the_key_file_goes_to_the_server_and_nowhere_else(isolated_env: Path, tmp_path: Path, loopback, no_keyring: None) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    profile = tmp_path / "p.yaml"
+    profile.write_text(
+        f"providers:\n  loop: {{kind: openai, base_url: '{loopback.openai_base_url}'}}\n"
+        "models:\n  m: {model: 'loop:m', price: {input: 1, output: 1}}\nstrategy: m\n"
+    )
+    assert run("ask", "--profile", str(profile), "hello").exit_code == 3
+    assert run("keys", "set", "loop", "--key-file", "-P", str(profile), input=SECRET).exit_code == 0
+    outputs = []
+    for args in (["--json"], ["--explain"]):
+        result = run("ask", "--profile", str(profile), *args, "hello")
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout + result.stderr)
+    assert all(SECRET not in text for text in outputs)
+    assert loopback.requests  # the calls were made: without the key file's key, `loop` has none (exit 3)
+    for path in isolated_env.rglob("*"):
+        if path.is_file() and path != key_file(isolated_env):
+            assert SECRET.encode() not in path.read_bytes(), f"key found in {path}"
+    db = sqlite3.connect(isolated_env / "data" / "runlog.sqlite3")
+    rows = db.execute("select * from runs").fetchall() + db.execute("select * from attempts").fetchall()
+    assert rows and SECRET not in repr(rows)
