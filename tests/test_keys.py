@@ -177,5 +177,5 @@ def test_keys_set_takes_a_provider_the_profile_declares(tmp_path: Path, memory_k
 def test_keys_set_checks_the_backend_before_asking_for_the_key(no_keyring: None) -> None:
     result = _keys_set("openai", input="")
     assert result.exit_code == 2
-    assert "no keyring backend on this machine (fail.Keyring)" in result.stderr and "set OPENAI_API_KEY" in result.stderr
+    assert "no OS keyring is available on this machine" in result.stderr and "set OPENAI_API_KEY" in result.stderr
     assert "API key for" not in result.output  # never prompted

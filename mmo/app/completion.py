@@ -1,40 +1,46 @@
 """What shell completion offers beyond commands and flags: profile names, provider names and a
-profile's model aliases. Called by the completion scripts at every <TAB>, so each answer is cheap
-(names from the file system, no validation) and never fails: a broken profile offers nothing."""
+profile's model aliases.
+
+Completion runs on every Tab press, so it reads profile files as plain YAML (no validation, no
+price data) and never raises: a broken or missing profile offers what can still be read, or
+nothing, rather than a traceback in the user's prompt.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from mmo.app.settings import AppEnv
 from mmo.catalog.endpoints import BUILTIN_PROVIDERS
 
 
-def profile_names(incomplete: str, env: AppEnv | None = None) -> list[str]:
+def profile_names(env: AppEnv) -> list[str]:
+    """Every visible profile's name (project, user and built-in ones), once each."""
     from mmo.config.search import list_profiles
 
-    env = env or AppEnv.from_process()
+    return sorted({source.name for source in list_profiles(cwd=env.cwd, paths=env.paths)})
+
+
+def model_aliases(env: AppEnv, profile: str | None) -> list[str]:
+    """The model aliases the profile (else ``MMO_PROFILE``, else ``default``) declares."""
+    return sorted(_section(env, profile, "models"))
+
+
+def provider_names(env: AppEnv, profile: str | None) -> list[str]:
+    """Built-in providers and those the profile (else the default one) declares."""
+    return sorted(set(BUILTIN_PROVIDERS) | set(_section(env, profile, "providers")))
+
+
+def _section(env: AppEnv, profile: str | None, key: str) -> dict[str, Any]:
+    import yaml
+
+    from mmo.config.search import find_profile
+    from mmo.core.errors import ConfigError
+
+    name = profile or env.environ.get("MMO_PROFILE") or "default"
     try:
-        names = {source.name for source in list_profiles(cwd=env.cwd, paths=env.paths)}
-    except Exception:  # a completion must never print a traceback into the user's shell
-        return []
-    return sorted(name for name in names if name.startswith(incomplete))
-
-
-def provider_names(incomplete: str) -> list[str]:
-    return sorted(name for name in BUILTIN_PROVIDERS if name.startswith(incomplete))
-
-
-def model_names(profile: str | None, incomplete: str, env: AppEnv | None = None) -> list[str]:
-    """The aliases of ``profile`` (or ``MMO_PROFILE``), then its ``provider:model`` ids."""
-    from mmo.config.loader import load_profile
-
-    env = env or AppEnv.from_process()
-    name = profile or env.environ.get("MMO_PROFILE")
-    if name is None:
-        return []
-    try:
-        loaded = load_profile(name, cwd=env.cwd, paths=env.paths).profile
-        entries = [loaded.model_entry(alias) for alias in loaded.models]
-    except Exception:  # a broken profile offers nothing rather than an error at every <TAB>
-        return []
-    ids = [entry.model for entry in entries if entry is not None]
-    return [name for name in [*loaded.models, *dict.fromkeys(ids)] if name.startswith(incomplete)]
+        data = yaml.safe_load(find_profile(name, cwd=env.cwd, paths=env.paths).read_text())
+    except (ConfigError, yaml.YAMLError):
+        return {}
+    section = data.get(key) if isinstance(data, dict) else None
+    return {str(name): value for name, value in section.items()} if isinstance(section, dict) else {}

@@ -1,4 +1,12 @@
-"""The ``keys`` use cases: store, list and remove API keys. Values are stored and never shown."""
+"""The ``keys`` use cases: store, list and remove API keys. Values are stored and never shown.
+
+Storing checks first that the provider is known (a built-in one, or one the ``--profile`` profile
+or the default profile declares; a typo gets "did you mean") and that a keyring backend exists,
+so nothing is asked for that cannot be kept. Messages name the real backend ("Secret Service",
+"macOS Keychain", "plaintext file keyring (keyrings.alt)"), not "OS keyring". Without a
+backend the error offers the opt-in key file (``--key-file`` or ``mmo config set key_file true``,
+``mmo.runtime.key_file``), which is then named as plain text on disk; it is never used silently.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,8 @@ from dataclasses import dataclass
 from mmo.app.portfolio import provider_settings
 from mmo.app.profile_choice import resolve_profile
 from mmo.app.settings import AppEnv, ProfileChoice
-from mmo.catalog.endpoints import BUILTIN_PROVIDERS
+from mmo.catalog.endpoints import BUILTIN_PROVIDERS, ProviderSettings
+from mmo.core.errors import ConfigError, UnknownName
 from mmo.providers.kinds import provider_kind
 
 
@@ -17,64 +26,75 @@ class KeyRow:
 
     provider: str
     env_var: str | None
-    source: str  # "env OPENAI_API_KEY", "keyring", "not needed" or "-"
+    source: str  # "env OPENAI_API_KEY", "keyring (Secret Service)", "not needed" or "-"
 
 
-def check_key_target(provider: str, env: AppEnv, profile: str | None = None) -> str:
-    """Before a key is asked for: the provider must be a built-in one or one the profile
-    declares (``--profile``, else ``MMO_PROFILE``), and a keyring backend must exist. Returns the
-    backend's name; a ``ConfigError`` (with a "did you mean") otherwise."""
-    from mmo.core.errors import ConfigError, UnknownName
-    from mmo.runtime.keys import keyring_backend
+@dataclass(frozen=True, slots=True)
+class KeyTarget:
+    """Where ``mmo keys set`` will store a provider's key, checked before the secret is asked for."""
 
-    known = dict(BUILTIN_PROVIDERS)
-    name = profile or env.environ.get("MMO_PROFILE")
-    if name is not None:
-        known.update(provider_settings(resolve_profile(ProfileChoice(name), env).profile))
-    if provider not in known:
-        error = UnknownName("provider", provider, sorted(known))
-        raise ConfigError(f"{error.message} (a provider a profile declares: pass --profile PROFILE)") from None
-    backend = keyring_backend()
-    if backend.startswith("fail.") or backend.endswith(".ChainerBackend") and _chain_is_empty():
-        variable = known[provider].key_env or "the provider's key variable"
-        raise ConfigError(
-            f"no keyring backend on this machine ({backend}), so nothing can store the key: set {variable} in the environment "
-            "instead, or install a backend (the Secret Service on a Linux desktop; `pip install keyrings.alt` for a plain-text file)"
-        )
-    return backend
+    provider: str
+    env_var: str | None
+    backend: str  # the keyring backend's name, e.g. "Secret Service", or the key file's label
+    in_key_file: bool = False
 
 
-def _chain_is_empty() -> bool:
-    import keyring
+def known_providers(env: AppEnv, profile: str | None) -> dict[str, ProviderSettings]:
+    """Built-in providers and those the named profile (else the default one, if any) declares."""
+    from mmo.config.loader import load_profile
 
-    backends = getattr(keyring.get_keyring(), "backends", None)
-    return backends is not None and not backends
+    if profile is not None:
+        return provider_settings(resolve_profile(ProfileChoice(profile), env).profile)
+    default = env.environ.get("MMO_PROFILE") or "default"
+    try:
+        return provider_settings(load_profile(default, cwd=env.cwd, paths=env.paths).profile)
+    except ConfigError:  # no default profile (or a broken one): the built-ins still count
+        return dict(BUILTIN_PROVIDERS)
 
 
-def backend_description(backend: str) -> str:
-    """The backend by name, saying so when it keeps keys as plain text on disk."""
-    return f"{backend} (plain text on disk)" if "plaintext" in backend.lower() else backend
+def key_target(provider: str, env: AppEnv, profile: str | None = None, *, key_file: bool = False) -> KeyTarget:
+    """Checks that ``provider`` is known and, unless the key file is opted in to (``key_file``,
+    ``MMO_KEY_FILE``, the config's ``key_file``), that a keyring backend exists; raises
+    ``ConfigError``."""
+    from mmo.app.user_config import key_file_opted_in
+    from mmo.runtime.keys import KeyStore, default_env_var, require_keyring_backend
+
+    settings = known_providers(env, profile)
+    if provider not in settings:
+        raise UnknownName("provider", provider, sorted(settings))
+    env_var = settings[provider].key_env or default_env_var(provider)
+    if key_file_opted_in(env, key_file):
+        return KeyTarget(provider, env_var, KeyStore(env.environ).key_file.label, in_key_file=True)
+    try:
+        return KeyTarget(provider, env_var, require_keyring_backend(env_var))
+    except ConfigError as error:
+        offer = f"; or keep it in a plain-text key file readable only by you: mmo keys set {provider} --key-file (or mmo config set key_file true)"
+        raise ConfigError(error.message + offer) from None
 
 
-def store_key(provider: str, value: str, env: AppEnv) -> str | None:
+def store_key(target: KeyTarget, value: str, env: AppEnv) -> str | None:
     """Store ``value`` in the keyring; returns the provider's variable when it is set in the
     environment (it then wins over the keyring)."""
     from mmo.runtime.keys import KeyStore
 
-    builtin = BUILTIN_PROVIDERS.get(provider)
-    env_var = builtin.key_env if builtin else None
-    KeyStore(env.environ).set(provider, value.strip(), env_var=env_var)
+    store = KeyStore(env.environ)
+    if target.in_key_file:
+        store.set_in_key_file(target.provider, value)
+    else:
+        store.set(target.provider, value.strip(), env_var=target.env_var)
+    env_var = target.env_var
     return env_var if env_var and env.environ.get(env_var) else None
 
 
 def key_rows(env: AppEnv, profile: str | None = None) -> list[KeyRow]:
     """Built-in providers (and a profile's own), the ones that take keys."""
-    from mmo.runtime.keys import KeyStore
+    from mmo.runtime.keys import KEYRING_SOURCE, KeyStore, keyring_backend_name
 
     settings = dict(BUILTIN_PROVIDERS)
     if profile:
         settings = provider_settings(resolve_profile(ProfileChoice(profile), env).profile)
     store = KeyStore(env.environ)
+    keyring_label = f"keyring ({keyring_backend_name()})"
     rows: list[KeyRow] = []
     for name, entry in sorted(settings.items()):
         if not provider_kind(entry.kind).needs_key:
@@ -82,6 +102,8 @@ def key_rows(env: AppEnv, profile: str | None = None) -> list[KeyRow]:
         source = store.source(name, entry.key_env, use_keyring=entry.keyring)
         if source is None:
             source = "not needed" if not entry.needs_key else "-"
+        elif source == KEYRING_SOURCE:
+            source = keyring_label
         rows.append(KeyRow(name, entry.key_env, source))
     return rows
 

@@ -1,10 +1,12 @@
 """From what the user asked for (``--profile``, ``--model``, ``MMO_PROFILE``; ``--replay-data``,
-``MMO_REPLAY_DATA``) to one validated profile. A project profile that hides another of the same name is announced (``AppEnv.notice``)
+``MMO_REPLAY_DATA``; the defaults of ``mmo config``, ``mmo.app.user_config``) to one validated
+profile. The profile: ``--profile``, ``MMO_PROFILE``, the config's ``profile``; with none of them
+and no ``--model``, the default model (``MMO_MODEL``, the config's ``model``), else ``default``. A project profile that hides another of the same name is announced (``AppEnv.notice``)
 before anything runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mmo.app.settings import AppEnv, ProfileChoice
 from mmo.config.schema import Profile
@@ -21,10 +23,15 @@ class ResolvedProfile:
 
 def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
     """The profile to run: the named one, ``MMO_PROFILE``, or a one-model profile for ``--model``."""
+    from mmo.app.user_config import default_text
     from mmo.config.loader import load_profile
     from mmo.config.search import shadow_notice
 
-    name = choice.profile or env.environ.get("MMO_PROFILE")
+    name = choice.profile or default_text(env, "profile")
+    if name is None and choice.model is None:
+        default_model = default_text(env, "model")
+        if default_model is not None:
+            choice = replace(choice, model=default_model)
     if name is None and choice.model is None:
         name = "default"
         try:
@@ -32,7 +39,7 @@ def resolve_profile(choice: ProfileChoice, env: AppEnv) -> ResolvedProfile:
         except ConfigError:
             raise ConfigError(
                 "no profile chosen: pass --profile NAME (see `mmo profiles list`; `--profile demo` runs offline), "
-                "--model provider:model, or set MMO_PROFILE"
+                "--model provider:model, set MMO_PROFILE, or `mmo config set profile NAME`"
             ) from None
     elif name is None:
         return _with_replay_data(_single_model_profile(choice.model or ""), choice, env)

@@ -35,7 +35,10 @@ def batch(
     model: ModelOption = None,
     replay_data: ReplayDataOption = None,
     param: ParamOption = [],
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Rows in flight at once.")] = 16,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="Rows in flight at once (default: MMO_CONCURRENCY, then `mmo config`, then 16)."),
+    ] = None,
     max_cost: Annotated[
         float | None,
         typer.Option("--max-cost", metavar="USD", parser=positive_amount, help="Hard cap on the run's spend: no call starts that could pass it."),
@@ -77,6 +80,8 @@ def batch(
 
     def action() -> None:
         from mmo.app.batch.job import BatchJob
+        from mmo.app.settings import AppEnv
+        from mmo.app.user_config import default_concurrency
         from mmo.cli.batch_run import run_batch_command
 
         settings = run_settings(
@@ -86,7 +91,7 @@ def batch(
             input=input,
             output=output,
             settings=settings,
-            concurrency=concurrency,
+            concurrency=default_concurrency(AppEnv.from_process(), concurrency),
             max_cost_usd=max_cost,
             allow_unknown_prices=allow_unknown_prices,
             strict=strict,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mmo.cli.completing import complete_provider
 from mmo.cli.options import DebugOption, JsonOption, ProfileOption
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 
 def models(
-    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider (openai, anthropic, gemini, groq, ...).")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider (openai, anthropic, gemini, groq, ...).", autocompletion=complete_provider)] = None,
     search: Annotated[str | None, typer.Option("--search", help="Only models whose id contains this text.")] = None,
     profile: ProfileOption = None,
     json_out: JsonOption = False,

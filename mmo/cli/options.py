@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mmo.cli.completing import complete_model, complete_profile
+
 if TYPE_CHECKING:
     from mmo.app.settings import RunSettings
 
@@ -25,29 +27,8 @@ def positive_amount(value: str | float) -> float:
     return number
 
 
-def complete_profile(incomplete: str) -> list[str]:
-    """Shell completion: profile names (``mmo.app.completion``, loaded only at <TAB>)."""
-    from mmo.app.completion import profile_names
-
-    return profile_names(incomplete)
-
-
-def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Shell completion: the aliases and models of the profile given so far (or MMO_PROFILE)."""
-    from mmo.app.completion import model_names
-
-    return model_names(ctx.params.get("profile"), incomplete)
-
-
-def complete_provider(incomplete: str) -> list[str]:
-    from mmo.app.completion import provider_names
-
-    return provider_names(incomplete)
-
-
 ProfileOption = Annotated[
-    str | None,
-    typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').", autocompletion=complete_profile),
+    str | None, typer.Option("--profile", "-P", help="Profile name or YAML path (default: MMO_PROFILE, then 'default').", autocompletion=complete_profile)
 ]
 ModelOption = Annotated[
     str | None,

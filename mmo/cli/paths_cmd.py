@@ -32,6 +32,6 @@ def paths(json_out: JsonOption = False) -> None:
             typer.echo(json.dumps({name: str(value) for name, value in found.items()}, indent=2))
             return
         for name, value in found.items():
-            typer.echo(f"{name.replace('_', ' '):9} {value}")
+            typer.echo(f"{name.replace('_', ' '):12} {value}")
 
     guarded(False, action)
