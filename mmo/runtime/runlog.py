@@ -334,19 +334,9 @@ class RunLog:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def recent(
-        self,
-        limit: int | None = 20,
-        *,
-        model: str | None = None,
-        status: str | None = None,
-        profile: str | None = None,
-        text: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> list[RunRecord]:
-        """Newest first (``limit=None``: all of them)."""
-        return list(self.iter_recent(limit, model=model, status=status, profile=profile, text=text, since=since, until=until))
+    def recent(self, limit: int | None = 20, **filters: str | None) -> list[RunRecord]:
+        """Newest first (``limit=None``: all of them); ``filters`` as ``iter_recent`` takes them."""
+        return list(self.iter_recent(limit, **filters))
 
     def iter_recent(
         self,
