@@ -76,22 +76,24 @@ def test_quiet_prints_the_answer_alone(profile: Path, loopback: LoopbackServer) 
     assert "p:m" in loud.stderr and quiet.stderr == ""
 
 
-def _run_with_stderr(profile: Path, tmp_path: Path, *, terminal: bool) -> str:
-    """``mmo ask`` with standard error on a pseudo-terminal (or a pipe); what it wrote there."""
+def _run_with_stderr(profile: Path, tmp_path: Path, *, terminal: bool, command: tuple[str, ...] = ("ask", "hello"), stdin: bytes = b"") -> str:
+    """``mmo COMMAND`` with standard error on a pseudo-terminal (or a pipe); what it wrote there."""
     import os
     import select
     import subprocess
     import sys
 
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "80"}
+    argv = [sys.executable, "-m", "mmo", command[0], "--profile", str(profile), "--no-cache", *command[1:]]
     if not terminal:
-        done = subprocess.run([sys.executable, "-m", "mmo", "ask", "--profile", str(profile), "--no-cache", "hello"],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
-        return done.stderr
+        done = subprocess.run(argv, input=stdin, capture_output=True, timeout=60, cwd=tmp_path, env=env)
+        return done.stderr.decode("utf-8", "replace")
     primary, secondary = os.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "mmo", "ask", "--profile", str(profile), "--no-cache", "hello"],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary, cwd=tmp_path, env=env)
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=secondary, cwd=tmp_path, env=env)
     os.close(secondary)
+    assert process.stdin is not None
+    process.stdin.write(stdin)
+    process.stdin.close()
     seen = b""
     try:
         for _ in range(600):  # bounded: at most 60 s
@@ -121,4 +123,15 @@ def test_a_spinner_names_the_step_on_a_terminal_and_never_in_a_pipe(profile: Pat
     on_terminal = _run_with_stderr(profile, tmp_path, terminal=True)
     assert "asking a" in on_terminal
     in_pipe = _run_with_stderr(profile, tmp_path, terminal=False)
+    assert "asking" not in in_pipe and "p:m" in in_pipe
+
+
+def test_chat_shows_the_spinner_while_a_turn_is_judged_on_a_terminal_only(profile: Path, loopback: LoopbackServer, tmp_path: Path) -> None:
+    from tests.support.loopback import Fault
+
+    loopback.script("m", Fault.slow(1.5), Fault.slow(1.5))
+    turns = b"hello\n!quit\n"
+    on_terminal = _run_with_stderr(profile, tmp_path, terminal=True, command=("chat",), stdin=turns)
+    assert "asking a" in on_terminal and "p:m" in on_terminal
+    in_pipe = _run_with_stderr(profile, tmp_path, terminal=False, command=("chat",), stdin=turns)
     assert "asking" not in in_pipe and "p:m" in in_pipe

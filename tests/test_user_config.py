@@ -101,3 +101,23 @@ def test_paths_shows_the_config_file_and_the_keys_backend(isolated_env: Path) ->
     found = json.loads(run("paths", "--json").stdout)
     assert found["config_file"] == str(isolated_env / "config" / "config.toml")
     assert found["keys_backend"] == "tests.conftest.MemoryKeyring"
+
+
+def test_output_style_precedence_flag_then_environment_then_config(isolated_env: Path) -> None:
+    assert run("config", "set", "profile", "demo").exit_code == 0
+    question = ("ask", "question", "--meta", "id=mmlu_pro-135")
+    table = run(*question)
+    assert not table.stdout.lstrip().startswith("{") and "model " in table.stderr  # the default: answer, then the table
+    assert run("config", "set", "output", "json").exit_code == 0
+    as_json = json.loads(run(*question).stdout)
+    assert as_json["answer"].strip() == table.stdout.strip()
+    quiet = run(*question, "--quiet")  # a flag wins over the config
+    assert quiet.stdout == table.stdout and quiet.stderr == ""
+    environment = CliRunner().invoke(app, list(question), env={"MMO_OUTPUT": "quiet"})  # the environment wins too
+    assert environment.stdout == table.stdout and environment.stderr == ""
+
+
+def test_an_unknown_output_style_is_refused_with_a_suggestion(isolated_env: Path) -> None:
+    result = run("config", "set", "output", "quite")
+    assert result.exit_code == 2
+    assert "output must be one of table, quiet, json, explain, got 'quite' (did you mean 'quiet'?)" in result.stderr

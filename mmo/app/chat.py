@@ -8,6 +8,7 @@ on without it. No typer, no terminal here: ``mmo.cli.chat_cmd`` reads the lines.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 from mmo.app.conversation import ContinueFrom, Conversation, load_conversation, new_conversation
 from mmo.app.engine import Engine
@@ -26,8 +27,10 @@ class ChatSession:
         self.params = params
         self.log_text = log_text
 
-    async def turn(self, text: str, sink: StreamSink | None = None) -> RunOutcome:
-        """Ask ``text`` after the conversation so far; an answered turn joins the conversation."""
+    async def turn(self, text: str, sink: StreamSink | None = None, on_step: Callable[[str], None] | None = None) -> RunOutcome:
+        """Ask ``text`` after the conversation so far; an answered turn joins the conversation.
+        ``on_step`` hears each of this turn's model calls as it starts (the chat's spinner)."""
+        self.engine.services.on_step = on_step
         request = self.conversation.request_for(Request.from_prompt(text, system=self.system, params=self.params))
         cid = self.conversation.id
 

@@ -13,6 +13,10 @@ key               variable            meaning
 ``concurrency``   ``MMO_CONCURRENCY`` ``mmo batch`` rows in flight (``--concurrency``; 16)
 ``key_file``      ``MMO_KEY_FILE``    ``true``: ``mmo keys set`` stores keys in the plain-text
                                       key file (``--key-file``; ``mmo.runtime.key_file``)
+``output``        ``MMO_OUTPUT``      how ``mmo ask`` shows a result when no ``--quiet``,
+                                      ``--json`` or ``--explain`` is given: ``table`` (the
+                                      answer, then the table; the default), ``quiet``, ``json``
+                                      or ``explain``
 ================  ==================  ======================================================
 
 The file is written whole to a temporary file beside it and renamed over it, so a crash never
@@ -31,6 +35,7 @@ from mmo.core.errors import ConfigError, UnknownName
 
 CONFIG_FILE = "config.toml"
 DEFAULT_CONCURRENCY = 16
+OUTPUT_STYLES = ("table", "quiet", "json", "explain")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class Setting:
     env_var: str
     kind: type  # str, int or bool
     help: str
+    choices: tuple[str, ...] = ()  # a text setting's allowed values (none: any text)
 
 
 SETTINGS: dict[str, Setting] = {
@@ -50,6 +56,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("model", "MMO_MODEL", str, "provider:model to run when no profile is chosen"),
         Setting("concurrency", "MMO_CONCURRENCY", int, "mmo batch rows in flight (at least 1)"),
         Setting("key_file", "MMO_KEY_FILE", bool, "true: mmo keys set stores keys in a plain-text file"),
+        Setting("output", "MMO_OUTPUT", str, "mmo ask's output without a flag: table, quiet, json or explain", OUTPUT_STYLES),
     )
 }
 
@@ -105,6 +112,10 @@ def _checked(key: str, value: object, source: str | None) -> str | int:
         return value
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{key} must be a non-empty string, got {value!r}", source=source)
+    if setting.choices and value not in setting.choices:
+        close = UnknownName(f"{key} value", value, setting.choices).suggestions
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{key} must be one of {', '.join(setting.choices)}, got {value!r}{hint}", source=source)
     return value
 
 
@@ -202,6 +213,11 @@ def default_text(env: AppEnv, key: str) -> str | None:
 def key_file_opted_in(env: AppEnv, flag: bool) -> bool:
     """``--key-file``, else ``MMO_KEY_FILE``, else the config's ``key_file``."""
     return flag or effective(env, "key_file").value is True
+
+
+def default_output(env: AppEnv) -> str:
+    """``mmo ask``'s output style when no flag chooses one: ``MMO_OUTPUT``, the config's, ``table``."""
+    return str(effective(env, "output").value or "table")
 
 
 def default_concurrency(env: AppEnv, flag: int | None) -> int:

@@ -75,6 +75,8 @@ def ask(
 
       mmo ask -P multimodal --attach photo.png "What is in it?"
     """
+    from mmo.app.settings import AppEnv
+    from mmo.app.user_config import default_output
     from mmo.cli.ask_run import AskView, ToolsChoice, run_ask
     from mmo.cli.errors import guarded
 
@@ -83,6 +85,8 @@ def ask(
             profile, model, param, no_cache=no_cache, refresh=refresh, fail_fast=fail_fast, simulate_outage=simulate_outage, replay_data=replay_data
         )
         view = AskView(stream=stream, json_out=json_out, explain=explain, quiet=quiet)
+        if not (json_out or explain or quiet):  # no flag chose: MMO_OUTPUT, then the config's `output`
+            view = view.styled(default_output(AppEnv.from_process()))
         run_ask(prompt, settings, system=system, meta=meta, tags=tag, log_text=not no_log, view=view, tools=ToolsChoice(tools, tool_choice), schema=schema, attach=attach,
                 continue_from=_continue_from(continue_, cid))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -54,6 +54,10 @@ class AskView:
     json_out: bool = False
     explain: bool = False
     quiet: bool = False  # the answer alone: no warnings, no table (errors still say why)
+
+    def styled(self, style: str) -> AskView:
+        """This view in a named output style (``mmo config set output``): table, quiet, json, explain."""
+        return replace(self, json_out=style == "json", explain=style == "explain", quiet=style == "quiet")
 
 
 def run_ask(

@@ -54,13 +54,17 @@ def _session(engine: Engine, settings: RunSettings, system: str | None, latest: 
 
 def _loop(runner: asyncio.Runner, session: ChatSession) -> None:
     from mmo.cli.render import StreamPrinter
+    from mmo.cli.spinner import StepSpinner
+    from mmo.cli.terminal import SafeConsole
 
+    err = SafeConsole(stderr=True)
     if sys.stdin.isatty():
         _say("mmo chat: !multi for several lines (then !end), !quit or Ctrl-D to leave, Ctrl-C cancels a turn")
     for text in _turns():
         printer = StreamPrinter(sys.stdout, sys.stdout)
         try:
-            outcome = runner.run(session.turn(text, sink=printer))
+            with StepSpinner(err) as spinner:  # a turn judged before it is shown would leave the terminal blank
+                outcome = runner.run(session.turn(text, sink=spinner.until_shown(printer), on_step=spinner.step))
         except KeyboardInterrupt:
             sys.stdout.write("\n")
             _say("turn cancelled (logged as interrupted); the conversation goes on")

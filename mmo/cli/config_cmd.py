@@ -1,4 +1,4 @@
-"""``mmo config show|set|unset``: the user's defaults (profile, model, batch concurrency) in the
+"""``mmo config show|set|unset``: the user's defaults (profile, model, batch concurrency, ask output style) in the
 user config dir's ``config.toml``. A flag wins over the environment variable, which wins over the
 file (``mmo.app.user_config``)."""
 
@@ -7,9 +7,9 @@ import typer
 from mmo.cli.options import JsonOption
 
 app = typer.Typer(
-    help="Defaults without editing files: profile, model, concurrency (a flag wins, then the environment, then this file).",
+    help="Defaults without editing files: profile, model, concurrency, output style (a flag wins, then the environment, then this file).",
     no_args_is_help=True,
-    epilog="Examples: `mmo config set profile fast`; `mmo config set concurrency 4`; `mmo config show --json`.",
+    epilog="Examples: `mmo config set profile fast`; `mmo config set concurrency 4`; `mmo config set output quiet`; `mmo config show --json`.",
 )
 
 
