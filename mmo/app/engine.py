@@ -196,13 +196,16 @@ def open_engine(
     log_runs: bool = True,
     log_optional: bool = False,
     open_runlog: Callable[[Path], RunLog] | None = None,
+    wrap_providers: Callable[[Provider, Services], Provider] | None = None,
 ) -> Engine:
     """Everything one profile needs to run requests. ``providers`` adds ready-made providers (a
     scripted fake, an in-process one) by name; ``client_factory`` builds the one shared HTTP client
     on first use (batch passes one sized for its concurrency); ``log_runs=False`` (a dry run) reads
     the run log only when it exists and never writes it; ``log_optional`` runs on without a run log
     that cannot be used (``--no-log``); ``open_runlog`` opens it (default ``RunLog``). ``resolved``
-    is the profile when the caller has already resolved it from ``settings.choice``."""
+    is the profile when the caller has already resolved it from ``settings.choice``;
+    ``wrap_providers`` is laid over each provider as it is first used (a provider batch job's
+    answers, ``mmo.app.provider_batch.answers``)."""
     resolved = resolved or resolve_profile(settings.choice, env)
     root = build_tree(resolved.profile)
     endpoints = provider_settings(resolved.profile)
@@ -212,7 +215,7 @@ def open_engine(
     history = _open_runlog(env, resolved, root, create=log_runs, optional=log_optional or not log_runs, opener=open_runlog, warn=warnings.add)
     runlog = history.runlog
     try:
-        services = _services(resolved, root, settings, env, endpoints, extra, client_factory, history, run_cap, warnings)
+        services = _services(resolved, root, settings, env, endpoints, extra, client_factory, history, run_cap, warnings, wrap_providers)
     except BaseException:
         if runlog is not None:
             runlog.close()
@@ -231,13 +234,16 @@ def _services(
     history: _History,
     run_cap: RunCap | None,
     warnings: Warnings,
+    wrap_providers: Callable[[Provider, Services], Provider] | None = None,
 ) -> Services:
     from mmo.runtime.keys import KeyStore
     from mmo.runtime.pool import ProviderPool
 
     profile = resolved.profile
     catalog = catalog_for(profile, endpoints, env.paths.cache_dir / "prices")
-    pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory)
+    services: Services
+    wrap = None if wrap_providers is None else (lambda provider: wrap_providers(provider, services))
+    pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory, wrap=wrap)
     services = Services(providers=pool, catalog=catalog, tokens=history.tokens, warnings=warnings)
     services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=history.runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap)
     warn_unknown_models(root, catalog, warnings.add)

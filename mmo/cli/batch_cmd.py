@@ -53,6 +53,10 @@ def batch(
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="Also re-run rows that failed for infrastructure reasons (429, 5xx, timeouts, drops).")
     ] = False,
+    provider_batch: Annotated[
+        bool, typer.Option("--provider-batch", help="Send the rows to the providers' batch APIs (half price, answers within 24 h); `mmo jobs` collects them.")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="With --provider-batch: wait for the jobs, then collect their answers.")] = False,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
     no_log: Annotated[bool, typer.Option("--no-log", help="Keep the rows' prompt and answer text out of the run log.")] = False,
@@ -71,6 +75,8 @@ def batch(
       mmo batch questions.jsonl --dry-run
 
       cat rows.jsonl | mmo batch - --run-id nightly -o answers.jsonl
+
+      mmo batch questions.jsonl --provider-batch --dry-run
 
     Exit codes: 0 every row answered; 1 some rows failed or were malformed; 2 usage or configuration
     error; 3 missing or refused key; 4 the cost cap or a budget stopped the run; 130 Ctrl-C (143
@@ -100,6 +106,15 @@ def batch(
             retry_errors=retry_errors,
             log_text=not no_log,
         )
+        if provider_batch:
+            from mmo.cli.jobs_run import submit_command
+
+            submit_command(job, dry_run=dry_run, wait=wait, json_out=json_summary)
+            return
+        if wait:
+            from mmo.core.errors import ConfigError
+
+            raise ConfigError("--wait waits for provider batch jobs: add --provider-batch")
         run_batch_command(job, dry_run=dry_run, json_summary=json_summary)
 
     guarded(debug, action)

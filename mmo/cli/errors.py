@@ -30,6 +30,7 @@ EXIT_USAGE = 2
 EXIT_KEY = 3
 EXIT_BUDGET = 4
 EXIT_INTERNAL = 70
+EXIT_PENDING = 75  # EX_TEMPFAIL: provider batch jobs still running; try again later
 EXIT_INTERRUPTED = 130
 EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
 

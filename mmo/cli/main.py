@@ -14,7 +14,7 @@ from mmo._version import __version__
 from mmo.cli.metavars import conventional_metavars
 
 # The registration lines, in the order ``mmo --help`` lists the commands.
-COMMANDS: tuple[str, ...] = ("ask", "chat", "demo", "batch", "bench", "tune", "models", "profiles", "keys", "cache", "logs", "spend", "config", "completions", "paths")
+COMMANDS: tuple[str, ...] = ("ask", "chat", "demo", "batch", "jobs", "bench", "tune", "models", "profiles", "keys", "cache", "logs", "spend", "config", "completions", "paths")
 
 app = typer.Typer(
     name="mmo",

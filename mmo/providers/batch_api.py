@@ -108,3 +108,10 @@ class BatchEndpoint(Protocol):
     async def find(self, label: str) -> Sequence[RemoteJob]:
         """Jobs created with ``label`` (empty where the vendor keeps no label)."""
         ...
+
+
+def batch_endpoint(provider: object) -> BatchEndpoint | None:
+    """``provider``'s batch API, or ``None`` when it has none (a local or recorded provider)."""
+    make = getattr(provider, "batch_endpoint", None)
+    endpoint: BatchEndpoint | None = make() if callable(make) else None
+    return endpoint

@@ -37,8 +37,11 @@ class ProviderPool:
         extra: Mapping[str, Provider] | None = None,
         on_warning: Callable[[str], None] | None = None,
         client_factory: Callable[[], httpx.AsyncClient] | None = None,
+        wrap: Callable[[Provider], Provider] | None = None,
     ) -> None:
         self._settings = dict(settings)
+        self._wrap = wrap  # laid over every provider as it is first used (a batch job's answers)
+        self._wrapped: set[str] = set()
         self._keys = keys
         self._environ = environ
         self._built: dict[str, Provider] = dict(extra or {})
@@ -57,6 +60,9 @@ class ProviderPool:
         if provider is None:
             provider = self._build(name)
             self._built[name] = provider
+        if self._wrap is not None and name not in self._wrapped:
+            provider = self._built[name] = self._wrap(provider)
+            self._wrapped.add(name)
         return provider
 
     def _build(self, name: str) -> Provider:

@@ -6,6 +6,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Collection
+
+if TYPE_CHECKING:
+    from mmo.core.protocols import Provider
+    from mmo.runtime.services import Services
 
 from mmo.app.batch.progress import BatchProgress, BatchStop
 from mmo.app.batch.summary import BatchSummary
@@ -53,3 +58,12 @@ class BatchReport:
     max_cost_usd: float | None = None
     spent_usd: float = 0.0  # by the whole run, earlier invocations included
     output_closed: bool = False  # the output's reader closed it before every line was written
+
+
+@dataclass(frozen=True, slots=True)
+class JobCollection:
+    """A collect run of provider batch jobs: only ``rows`` run, and ``wrap`` lays the jobs'
+    answers over each provider (``mmo.app.provider_batch``)."""
+
+    rows: Collection[int]
+    wrap: Callable[[Provider, Services], Provider]

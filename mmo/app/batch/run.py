@@ -25,8 +25,8 @@ from typing import IO, Iterable, Iterator, Mapping, Sequence
 from mmo.app.batch.client import batch_client
 from mmo.app.batch.control import BatchControl, BatchObserver
 from mmo.app.batch.identity import STDIN_LABEL, RunChoice, RunIdentity, choose_run, fingerprint_parts, record_run
-from mmo.app.batch.input import RowParser
-from mmo.app.batch.job import BatchJob, BatchReport
+from mmo.app.batch.input import Malformed, RowParser
+from mmo.app.batch.job import BatchJob, BatchReport, JobCollection
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome
 from mmo.app.batch.output import LineOutput, OutputTargets, check_writable, output_lock, output_targets, write_errors_report, write_lines_atomically
 from mmo.app.batch.progress import OUTPUT_CLOSED, BatchStop
@@ -55,20 +55,23 @@ async def run_batch(
     observer: BatchObserver | None = None,
     control: BatchControl | None = None,
     providers: Mapping[str, Provider] | None = None,
+    collecting: JobCollection | None = None,
 ) -> BatchReport:
-    """Run (or resume) the batch. ``providers`` adds ready-made providers by name, as for ``ask``."""
+    """Run (or resume) the batch. ``providers`` adds ready-made providers by name, as for ``ask``;
+    ``collecting`` runs only the rows provider batch jobs answered, with their answers
+    (``mmo.app.provider_batch.collect``)."""
     job.check()
     resolved = resolve_profile(job.settings.choice, env)
     models = model_check(resolved.profile, providers)
     with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict, models=models) as (source, parser):
-        chosen = _choose(job, env, source, resolved)
-        with _run_state(chosen.identity) as state:
-            invocation = _Invocation(job, env, resolved, source, parser, chosen, state, observer or BatchObserver())
+        chosen = choose_batch_run(job, env, source, resolved)
+        with opened_state(chosen.identity) as state:
+            invocation = _Invocation(job, env, resolved, source, parser, chosen, state, observer or BatchObserver(), collecting)
             return await invocation.run(stdout, control, providers)
 
 
 @contextmanager
-def _run_state(identity: RunIdentity) -> Iterator[BatchState]:
+def opened_state(identity: RunIdentity) -> Iterator[BatchState]:
     """The run's state, opened (and its directory made) before anything is spent; a state that
     cannot be (a read-only data directory, a damaged file) is a usage error naming it."""
     import sqlite3
@@ -99,6 +102,7 @@ class _Invocation:
     chosen: RunChoice
     state: BatchState
     observer: BatchObserver
+    collecting: JobCollection | None = None
 
     @property
     def skip(self) -> tuple[str, ...]:
@@ -124,7 +128,9 @@ class _Invocation:
         run_cap = RunCap(job.max_cost_usd, state.spent_usd(), job.allow_unknown_prices) if job.max_cost_usd is not None else None
         client = batch_client(job.concurrency * concurrent_calls(build_tree(self.resolved.profile)), self.env.environ)
         piped = LineOutput(stdout) if targets.output is None and stdout is not None else None
-        async with open_engine(job.settings, self.env, resolved=self.resolved, providers=providers, client_factory=client, run_cap=run_cap) as engine:
+        wrap = self.collecting.wrap if self.collecting is not None else None
+        async with open_engine(job.settings, self.env, resolved=self.resolved, providers=providers, client_factory=client, run_cap=run_cap,
+                               wrap_providers=wrap) as engine:
             _refuse_unpriced(job, engine)
             stream_to = piped if job.unordered else None
             runner, stop = await self._run_rows(engine, stream_to, control)
@@ -155,7 +161,10 @@ class _Invocation:
                 runner.stop_early(_OUTPUT_CLOSED)
         if control is not None:
             control.attach(runner)
-        stop = await runner.run(unfinished(self.source.path, self.parser, self.state.finished_indices(self.skip)))
+        rows = unfinished(self.source.path, self.parser, self.state.finished_indices(self.skip))
+        if self.collecting is not None:
+            rows = (row for row in rows if isinstance(row, Malformed) or row.index in self.collecting.rows)  # only rows a job answered
+        stop = await runner.run(rows)
         return runner, stop
 
     def _report(
@@ -210,7 +219,8 @@ def _stream_rows(output: LineOutput, runner: RowRunner, rows: Sequence[RowOutcom
         runner.stop_early(_OUTPUT_CLOSED)
 
 
-def _choose(job: BatchJob, env: AppEnv, source: BatchInput, resolved: ResolvedProfile) -> RunChoice:
+def choose_batch_run(job: BatchJob, env: AppEnv, source: BatchInput, resolved: ResolvedProfile) -> RunChoice:
+    """The run this input, profile and parameters belong to (``identity``)."""
     profile = resolved.profile.model_dump(mode="json", by_alias=True)
     label = str(source.user_path) if source.user_path is not None else STDIN_LABEL
     parts = fingerprint_parts(label, source.sha256, profile, job.settings.params)
