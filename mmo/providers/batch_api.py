@@ -24,7 +24,8 @@ error or anything the caller may store.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AsyncIterator, Literal, Protocol, Sequence
+from importlib import import_module
+from typing import AsyncIterator, Literal, Mapping, Protocol, Sequence
 
 from mmo.core.errors import TransientError
 from mmo.core.types import Completion, Request
@@ -110,8 +111,28 @@ class BatchEndpoint(Protocol):
         ...
 
 
+
+# Which adapter kinds have a batch API, and where its endpoint lives ("module:Class", imported on
+# first use: a batch endpoint imports its live adapter, never the other way round).
+BATCH_ENDPOINTS: Mapping[str, str] = {
+    "openai": "mmo.providers.openai_batch:OpenAIBatch",
+    "anthropic": "mmo.providers.anthropic_batch:AnthropicBatch",
+    "gemini": "mmo.providers.gemini_batch:GeminiBatch",
+}
+# Built-in providers that speak OpenAI's chat API but serve no ``/batches`` (OpenRouter,
+# DeepSeek, a local Ollama; Mistral's batch API has another shape).
+NO_BATCH_API: frozenset[str] = frozenset({"ollama", "openrouter", "deepseek", "mistral"})
+
+
 def batch_endpoint(provider: object) -> BatchEndpoint | None:
-    """``provider``'s batch API, or ``None`` when it has none (a local or recorded provider)."""
-    make = getattr(provider, "batch_endpoint", None)
-    endpoint: BatchEndpoint | None = make() if callable(make) else None
+    """The batch API of a configured provider, or ``None`` when it has none: a provider that is
+    not an HTTP wire adapter (the fake, replay), one of ``NO_BATCH_API``, or a kind without one.
+    Other OpenAI-compatible servers get the OpenAI endpoint: a server without ``/batches``
+    answers the first call with a 404 (``ModelNotFound``), as a live call to a missing route."""
+    kind, name, wire = getattr(provider, "kind", None), getattr(provider, "name", None), getattr(provider, "batch_wire", None)
+    reference = BATCH_ENDPOINTS.get(kind) if isinstance(kind, str) else None
+    if reference is None or not callable(wire) or name in NO_BATCH_API:
+        return None
+    module, _, attribute = reference.partition(":")
+    endpoint: BatchEndpoint = getattr(import_module(module), attribute)(wire())
     return endpoint

@@ -86,7 +86,7 @@ async def post_json(
 
     A client with ``post_json_answer`` (the batch client) reads the answer through aiohttp, held
     to the same limits; otherwise httpx sends it and ``bounded_body`` reads it."""
-    with _failures_as_errors(target, limits):
+    with failures_as_errors(target, limits):
         async with asyncio.timeout(limits.attempt_deadline_s):
             status, answer_headers, content = await _send_json(client, url, headers, body, limits)
     if not 200 <= status < 300:
@@ -152,11 +152,11 @@ async def open_event_stream(
     answers with its whole completion. Any other content type is a malformed answer."""
     deadline_at = asyncio.get_running_loop().time() + limits.attempt_deadline_s
     request = client.build_request("POST", url, json=body, headers={**headers, **_STREAM_HEADERS}, timeout=call_timeout(limits))
-    with _failures_as_errors(target, limits):
+    with failures_as_errors(target, limits):
         async with asyncio.timeout_at(deadline_at):
             response = await client.send(request, stream=True)
     try:
-        with _failures_as_errors(target, limits):
+        with failures_as_errors(target, limits):
             async with asyncio.timeout_at(deadline_at):
                 whole = await _json_instead_of_events(response, limits, target, classify)
         progress.headers = response.headers
@@ -226,7 +226,7 @@ async def _events(
     reading (not of the consumer) already in the error tree."""
     parser = EventParser(limits.max_event_bytes)
     decoder = BoundedDecoder(content_encoding(response.headers), limits.max_response_bytes)
-    with _failures_as_errors(target, limits, progress):
+    with failures_as_errors(target, limits, progress):
         async with aclosing(bounded_chunks(_raw_body(response), decoder, deadline_at)) as chunks:
             async for chunk in chunks:
                 for event in parser.feed(chunk):
@@ -250,7 +250,7 @@ def event_json(event: ServerSentEvent, target: CallTarget) -> Any:
 
 
 @contextlib.contextmanager
-def _failures_as_errors(target: CallTarget, limits: TransportLimits, progress: StreamProgress | None = None) -> Iterator[None]:
+def failures_as_errors(target: CallTarget, limits: TransportLimits, progress: StreamProgress | None = None) -> Iterator[None]:
     """What went wrong while sending or reading, in the error tree. In a stream (``progress``),
     a bound broken after text was shown is a ``StreamCut`` carrying it, and any transport failure
     after the first event is one too."""

@@ -19,6 +19,7 @@ from mmo.catalog.endpoints import ProviderSettings
 from mmo.catalog.rules import apply_parameter_rules
 from mmo.core.errors import AnswerOverLimit, ConfigError, ProviderError
 from mmo.core.types import Completion, Delta, FinishReason, RateLimitInfo, Request, ToolCall, Usage, frozen_mapping
+from mmo.providers.batch_http import BatchWire
 from mmo.providers.call_progress import Stopwatch, StreamProgress
 from mmo.providers.http import WHOLE_ANSWER_EVENT, event_json, open_event_stream, post_json
 from mmo.providers.http_errors import CallTarget
@@ -223,6 +224,21 @@ class WireProvider:
         if completion.text:
             yield Delta(text=completion.text)
         yield Delta(final=completion)
+
+    def batch_wire(self) -> BatchWire:
+        """What this provider's batch endpoint needs of it: its client, base URL, headers, key,
+        transport limits, error classifier and parameter rules (``mmo.providers.batch_http``)."""
+        return BatchWire(
+            provider=self.name,
+            base_url=self.base_url,
+            client=self._client,
+            headers=self._headers(),
+            limits=self.settings.transport,
+            classify=self._classify,
+            prepare=self._prepare,
+            warn=self._warn,
+            secret=self._api_key,
+        )
 
     # --- what each adapter provides --------------------------------------------------------
 
