@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable, Mapping
 
@@ -172,7 +172,9 @@ async def collect_jobs(run_dir: Path, env: AppEnv) -> CollectReport:
         collecting = JobCollection(frozenset(rows), _wrapper(answers, discounts))
         from mmo.app.batch.run import run_batch
 
-        report = await run_batch(job_of(store.invocation()), env, collecting=collecting)
+        # Rows a job answered run even when an earlier try left them infra errors (their resend).
+        job = replace(job_of(store.invocation()), retry_errors=True)
+        report = await run_batch(job, env, collecting=collecting)
         if report.stop is None:
             for job in ready:
                 store.mark_collected(job.label)
