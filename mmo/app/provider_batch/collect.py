@@ -173,8 +173,8 @@ async def collect_jobs(run_dir: Path, env: AppEnv) -> CollectReport:
         from mmo.app.batch.run import run_batch
 
         # Rows a job answered run even when an earlier try left them infra errors (their resend).
-        job = replace(job_of(store.invocation()), retry_errors=True)
-        report = await run_batch(job, env, collecting=collecting)
+        rerun = replace(job_of(store.invocation()), retry_errors=True)
+        report = await run_batch(rerun, env, collecting=collecting)
         if report.stop is None:
             for job in ready:
                 store.mark_collected(job.label)
