@@ -165,3 +165,39 @@ def test_jobs_show_and_cancel(tmp_path: Path, fake: FakeBatchServer) -> None:
     assert waited.exit_code == 1, waited.stderr  # some rows were cancelled
     statuses = sorted(row["status"] for row in output(tmp_path / "rows.out.jsonl").values())
     assert statuses == ["done"] * 2 + ["infra_error"] * 4
+
+
+def _forget_job_ids(home: Path, *, label: str | None = None) -> None:
+    """What a crash between creating a job and recording its id leaves: the job without an id."""
+    import sqlite3
+
+    [jobs_file] = list(home.glob("data/batches/*/jobs.sqlite3")) or list(home.glob("**/jobs.sqlite3"))
+    with sqlite3.connect(jobs_file) as db:
+        db.execute("UPDATE jobs SET job_id = NULL, state = 'unsent'")
+        if label is not None:
+            db.execute("PRAGMA foreign_keys = OFF")
+            db.execute("UPDATE jobs SET label = ?", (label,))
+            db.execute("UPDATE items SET label = ?", (label,))
+
+
+def test_a_job_created_before_a_crash_is_found_again_by_its_label_not_sent_twice(tmp_path: Path, fake: FakeBatchServer, isolated_env: Path) -> None:
+    prof, inp, out = profile(tmp_path, fake, "mini"), rows(tmp_path, 6), tmp_path / "out.jsonl"
+    assert run("batch", str(inp), "-P", str(prof), "-o", str(out), "--provider-batch").exit_code == 0
+    _forget_job_ids(isolated_env)
+    again = run("batch", str(inp), "-P", str(prof), "-o", str(out), "--provider-batch")
+    assert again.exit_code == 0, again.stderr
+    assert "found it again" in again.stderr and "no rows to send" in again.stderr
+    assert len(fake.jobs()) == 1
+    assert run("jobs", "wait", "--poll", "0", "--collect").exit_code == 0
+    assert [row["status"] for row in output(out).values()] == ["done"] * 6
+
+
+def test_a_job_never_created_frees_its_rows_for_the_next_submit(tmp_path: Path, fake: FakeBatchServer, isolated_env: Path) -> None:
+    prof, inp, out = profile(tmp_path, fake, "mini"), rows(tmp_path, 4), tmp_path / "out.jsonl"
+    assert run("batch", str(inp), "-P", str(prof), "-o", str(out), "--provider-batch").exit_code == 0
+    _forget_job_ids(isolated_env, label="mmo-never-created-1")  # a label the vendor never saw
+    again = run("batch", str(inp), "-P", str(prof), "-o", str(out), "--provider-batch")
+    assert again.exit_code == 0, again.stderr
+    assert "was never created" in again.stderr and "sent 4 rows" in again.stderr
+    assert run("jobs", "wait", "--poll", "0", "--collect").exit_code == 0
+    assert [row["status"] for row in output(out).values()] == ["done"] * 4

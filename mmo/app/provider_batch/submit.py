@@ -76,9 +76,10 @@ async def submit_provider_batch(job: BatchJob, env: AppEnv, *, dry_run: bool = F
         identity = chosen.identity
         with opened_state(identity) as state, JobStore(identity.directory) as store:
             skip = (DONE, FAILED) if job.retry_errors else (DONE, FAILED, INFRA_ERROR)
-            held = store.rows_in_open_jobs()
-            rows = (row for row in unfinished(source.path, parser, state.finished_indices(skip)) if isinstance(row, InputRow) and row.index not in held)
             async with open_engine(job.settings, env, resolved=resolved, log_runs=False) as engine:
+                recovered = await _recover_unrecorded(store, engine)
+                held = store.rows_in_open_jobs()
+                rows = (row for row in unfinished(source.path, parser, state.finished_indices(skip)) if isinstance(row, InputRow) and row.index not in held)
                 planner = _Planner(engine, store.next_label_number(), identity.run_id)
                 cap_room = None if job.max_cost_usd is None else job.max_cost_usd - state.spent_usd()
                 planned, left = planner.plan(rows, cap_room)
@@ -87,7 +88,7 @@ async def submit_provider_batch(job: BatchJob, env: AppEnv, *, dry_run: bool = F
                     jobs = [await _create(store, plan) for plan in planned]
                 else:
                     jobs = [(plan.label, "(dry run)", plan.model_id, len(plan.rows)) for plan in planned]
-            notices = tuple(_notices(held, left, job.max_cost_usd))
+            notices = (*recovered, *_notices(held, left, job.max_cost_usd))
             return SubmitReport(identity.run_id, tuple(jobs), sum(len(p.rows) for p in planned), planner.live_usd, planner.batch_usd,
                                 planner.worst_batch_usd, left, dry_run, notices)
 
@@ -174,6 +175,28 @@ async def _create(store: JobStore, plan: PlannedJob) -> tuple[str, str, str, int
         remote = found
     store.update_job(label, remote)
     return label, remote.job_id, plan.model_id, len(plan.rows)
+
+
+async def _recover_unrecorded(store: JobStore, engine: Engine) -> list[str]:
+    """Jobs recorded without a vendor id (the process ended between creating one and recording
+    its id): found again by label and recorded, or, when the vendor has no job of that label,
+    dropped so their rows are sent again. Only a submitting invocation does this: it holds the
+    run, so no other process is creating a job of it at the same time."""
+    from mmo.providers.batch_api import batch_endpoint
+
+    said = []
+    for record in store.jobs():
+        if record.job_id is not None:
+            continue
+        endpoint = batch_endpoint(engine.services.providers.get(record.provider))
+        found = await _found(endpoint, record.label) if endpoint is not None else None
+        if found is not None:
+            store.update_job(record.label, found)
+            said.append(f"job {record.label} was created before the last submit stopped: found it again ({found.job_id})")
+        else:
+            store.drop_unsent(record.label)
+            said.append(f"job {record.label} was never created (the last submit stopped first): its {record.total} rows are sent again")
+    return said
 
 
 async def _found(endpoint: BatchEndpoint, label: str) -> Any:
