@@ -201,3 +201,15 @@ def test_a_job_never_created_frees_its_rows_for_the_next_submit(tmp_path: Path, 
     assert "was never created" in again.stderr and "sent 4 rows" in again.stderr
     assert run("jobs", "wait", "--poll", "0", "--collect").exit_code == 0
     assert [row["status"] for row in output(out).values()] == ["done"] * 4
+
+
+def test_a_router_s_rules_pick_each_row_s_job_offline(tmp_path: Path, fake: FakeBatchServer) -> None:
+    strategy = "{rules: [{when: {keywords: [number]}, use: haiku}], default: mini}"
+    prof, out = profile(tmp_path, fake, strategy), tmp_path / "out.jsonl"
+    inp = tmp_path / "rows.jsonl"
+    inp.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"question number {i}" if i % 2 else f"question {i}"}) + "\n" for i in range(6)))
+    submit_and_collect(prof, inp, out)
+    models = {row_id: row["model"] for row_id, row in output(out).items()}
+    assert models == {f"q{i}": "an:claude-haiku-4-5" if i % 2 else "oa:gpt-4o-mini" for i in range(6)}
+    assert sorted((job.model, len(job.custom_ids)) for job in fake.jobs()) == [("claude-haiku-4-5", 3), ("gpt-4o-mini", 3)]
+    assert fake.stats().answered == 0  # nothing ran live
