@@ -213,3 +213,12 @@ def test_a_router_s_rules_pick_each_row_s_job_offline(tmp_path: Path, fake: Fake
     assert models == {f"q{i}": "an:claude-haiku-4-5" if i % 2 else "oa:gpt-4o-mini" for i in range(6)}
     assert sorted((job.model, len(job.custom_ids)) for job in fake.jobs()) == [("claude-haiku-4-5", 3), ("gpt-4o-mini", 3)]
     assert fake.stats().answered == 0  # nothing ran live
+
+
+def test_collecting_after_the_input_changed_is_refused_before_any_call(tmp_path: Path, fake: FakeBatchServer) -> None:
+    prof, inp = profile(tmp_path, fake, "mini"), rows(tmp_path, 3)
+    assert run("batch", str(inp), "-P", str(prof), "--provider-batch").exit_code == 0
+    inp.write_text(inp.read_text().replace("question number 1", "question number one"))
+    result = run("jobs", "wait", "--poll", "0", "--collect")
+    assert result.exit_code == 2 and "submitted for another input" in result.stderr
+    assert fake.stats().answered == 0 and not (tmp_path / "rows.out.jsonl").exists()

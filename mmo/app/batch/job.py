@@ -67,3 +67,4 @@ class JobCollection:
 
     rows: Collection[int]
     wrap: Callable[[Provider, Services], Provider]
+    run_id: str  # the run the jobs belong to: a changed input or profile would make another

@@ -65,6 +65,12 @@ async def run_batch(
     models = model_check(resolved.profile, providers)
     with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict, models=models) as (source, parser):
         chosen = choose_batch_run(job, env, source, resolved)
+        if collecting is not None and chosen.identity.run_id != collecting.run_id:
+            raise ConfigError(
+                f"the jobs of run {collecting.run_id!r} were submitted for another input, profile or parameters than "
+                f"{job.input!r} and its profile hold now (that would be run {chosen.identity.run_id!r}): restore them to collect, "
+                "or submit the rows again; nothing was called"
+            )
         with opened_state(chosen.identity) as state:
             invocation = _Invocation(job, env, resolved, source, parser, chosen, state, observer or BatchObserver(), collecting)
             return await invocation.run(stdout, control, providers)

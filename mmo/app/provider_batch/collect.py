@@ -169,7 +169,7 @@ async def collect_jobs(run_dir: Path, env: AppEnv) -> CollectReport:
         for result in store.results_of(job.label for job in ready):
             rows.add(result.row_idx)
             answers[result.key] = result.completion if result.completion is not None else (result.error or ServerError("no result"))
-        collecting = JobCollection(frozenset(rows), _wrapper(answers, discounts))
+        collecting = JobCollection(frozenset(rows), _wrapper(answers, discounts), run_dir.name)
         from mmo.app.batch.run import run_batch
 
         # Rows a job answered run even when an earlier try left them infra errors (their resend).
