@@ -83,3 +83,15 @@ def loopback() -> Iterator[LoopbackServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A real Redis started for this test on a free loopback port (``tests.support.redis_server``):
+    skipped without ``redis-server``, failed without it under ``CI``."""
+    from tests.support.redis_server import redis_server
+
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    with redis_server(directory) as url:
+        yield url

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from mmo.runtime.cache import ResponseCache
     from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
+    from mmo.runtime.shared_limits import SharedLimits
     from mmo.runtime.spend import RunCap
 
 Capture = tuple[type[BaseException], ...]
@@ -172,6 +173,10 @@ class Engine:
         self._closed = True
         try:
             await self.services.providers.aclose()
+            for guard in self.services.guards:
+                shared = getattr(guard, "shared", None)
+                if shared is not None:
+                    await shared.aclose()
         finally:
             if self.services.cache is not None:
                 self.services.cache.close()
@@ -245,11 +250,28 @@ def _services(
     wrap = None if wrap_providers is None else (lambda provider: wrap_providers(provider, services))
     pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory, wrap=wrap)
     services = Services(providers=pool, catalog=catalog, tokens=history.tokens, warnings=warnings)
-    services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=history.runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap)
+    services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=history.runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap,
+                                 shared_limits=_shared_limits(env))
     warn_unknown_models(root, catalog, warnings.add)
     if settings.uses_cache:
         services.cache = _response_cache(env.paths.response_cache_dir, warnings.add)
     return services
+
+
+def _shared_limits(env: AppEnv) -> SharedLimits | None:
+    """Rate limits on the Redis server the user configured (``MMO_STATE_URL``), or none."""
+    from mmo.app.user_config import state_url
+
+    url = state_url(env)
+    if url is None:
+        return None
+    try:
+        import redis  # noqa: F401  (the mmo[redis] extra)
+    except ImportError:
+        raise ConfigError("shared state (MMO_STATE_URL or `mmo config set state`) needs the Redis client: pip install 'mmo[redis]'") from None
+    from mmo.runtime.shared_limits import SharedLimits
+
+    return SharedLimits(url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from mmo.runtime.spend import Budgets, RunCap, SpendGuard
 
 if TYPE_CHECKING:
     from mmo.runtime.runlog import RunLog
+    from mmo.runtime.shared_limits import SharedLimits
 
 
 def run_guards(
@@ -34,6 +35,7 @@ def run_guards(
     runlog: RunLog | None,
     simulate_outage: Sequence[str] = (),
     run_cap: RunCap | None = None,
+    shared_limits: SharedLimits | None = None,
 ) -> tuple[Guard, ...]:
     from mmo.runtime.limits import LimitsGuard, limits_by_model
 
@@ -52,7 +54,7 @@ def run_guards(
 
         guards.append(OutageGuard.from_flags(simulate_outage, aliases=_aliases(profile), providers=providers))
     limits = limits_by_model(profile.limits, profile.models)
-    guards.append(LimitsGuard(limits, max_wait_s=profile.retry.max_retry_after_s))
+    guards.append(LimitsGuard(limits, max_wait_s=profile.retry.max_retry_after_s, shared=shared_limits))
     spend = SpendGuard(_budgets(profile, runlog), run_cap)
     if spend.active:
         guards.append(spend)  # last: after any guard that waits

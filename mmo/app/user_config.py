@@ -13,6 +13,9 @@ key               variable            meaning
 ``concurrency``   ``MMO_CONCURRENCY`` ``mmo batch`` rows in flight (``--concurrency``; 16)
 ``key_file``      ``MMO_KEY_FILE``    ``true``: ``mmo keys set`` stores keys in the plain-text
                                       key file (``--key-file``; ``mmo.runtime.key_file``)
+``state``         ``MMO_STATE_URL``   a Redis URL (``redis://``, ``rediss://``, ``unix://``): per-model
+                                      rpm / tpm limits and pauses shared by every process
+                                      (``mmo.runtime.shared_limits``; never in a profile)
 ``output``        ``MMO_OUTPUT``      how ``mmo ask`` shows a result when no ``--quiet``,
                                       ``--json`` or ``--explain`` is given: ``table`` (the
                                       answer, then the table; the default), ``quiet``, ``json``
@@ -36,6 +39,7 @@ from mmo.core.errors import ConfigError, UnknownName
 CONFIG_FILE = "config.toml"
 DEFAULT_CONCURRENCY = 16
 OUTPUT_STYLES = ("table", "quiet", "json", "explain")
+STATE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("model", "MMO_MODEL", str, "provider:model to run when no profile is chosen"),
         Setting("concurrency", "MMO_CONCURRENCY", int, "mmo batch rows in flight (at least 1)"),
         Setting("key_file", "MMO_KEY_FILE", bool, "true: mmo keys set stores keys in a plain-text file"),
+        Setting("state", "MMO_STATE_URL", str, "redis://HOST:PORT/DB: rate limits shared by every process (mmo[redis])"),
         Setting("output", "MMO_OUTPUT", str, "mmo ask's output without a flag: table, quiet, json or explain", OUTPUT_STYLES),
     )
 }
@@ -112,6 +117,8 @@ def _checked(key: str, value: object, source: str | None) -> str | int:
         return value
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{key} must be a non-empty string, got {value!r}", source=source)
+    if key == "state" and not value.startswith(STATE_SCHEMES):
+        raise ConfigError(f"state must be a Redis URL ({', '.join(STATE_SCHEMES)}...), got {shown_url(value)!r}", source=source)
     if setting.choices and value not in setting.choices:
         close = UnknownName(f"{key} value", value, setting.choices).suggestions
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -218,6 +225,24 @@ def key_file_opted_in(env: AppEnv, flag: bool) -> bool:
 def default_output(env: AppEnv) -> str:
     """``mmo ask``'s output style when no flag chooses one: ``MMO_OUTPUT``, the config's, ``table``."""
     return str(effective(env, "output").value or "table")
+
+
+def state_url(env: AppEnv) -> str | None:
+    """The shared state's Redis URL (``MMO_STATE_URL``, then the config), or ``None``: all local."""
+    value = effective(env, "state").value
+    return None if value is None else str(value)
+
+
+def shown_value(key: str, value: str | int | None) -> str | int | None:
+    """A setting's value as it may be shown: a state URL's password masked."""
+    return shown_url(value) if key == "state" and isinstance(value, str) else value
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any password masked, for showing."""
+    import re
+
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def default_concurrency(env: AppEnv, flag: int | None) -> int:

@@ -20,7 +20,7 @@ def show(json_out: JsonOption = False) -> None:
 
     def action() -> None:
         from mmo.app.settings import AppEnv
-        from mmo.app.user_config import SETTINGS, config_path, effective, load_config
+        from mmo.app.user_config import SETTINGS, config_path, effective, load_config, shown_value
 
         env = AppEnv.from_process()
         found = load_config(env)
@@ -28,12 +28,12 @@ def show(json_out: JsonOption = False) -> None:
         if json_out:
             import json
 
-            listed = {row.key: {"value": row.value, "source": row.source, "env_var": SETTINGS[row.key].env_var} for row in rows}
+            listed = {row.key: {"value": shown_value(row.key, row.value), "source": row.source, "env_var": SETTINGS[row.key].env_var} for row in rows}
             typer.echo(json.dumps({"file": str(config_path(env)), "settings": listed}, indent=2))
             return
         typer.echo(f"file: {config_path(env)}")
         for row in rows:
-            value = "-" if row.value is None else row.value
+            value = "-" if row.value is None else shown_value(row.key, row.value)
             typer.echo(f"{row.key:12} {value!s:24} {row.source:20} ({SETTINGS[row.key].env_var}: {SETTINGS[row.key].help})")
 
     guarded(False, action)
@@ -41,7 +41,7 @@ def show(json_out: JsonOption = False) -> None:
 
 @app.command("set")
 def set_(
-    key: str = typer.Argument(..., metavar="KEY", help="profile, model or concurrency."),
+    key: str = typer.Argument(..., metavar="KEY", help="A setting: profile, model, concurrency, key_file, state, output."),
     value: str = typer.Argument(..., metavar="VALUE", help="The new default."),
 ) -> None:
     """Set a default in the config file (written whole, atomically)."""
@@ -49,11 +49,11 @@ def set_(
 
     def action() -> None:
         from mmo.app.settings import AppEnv
-        from mmo.app.user_config import SETTINGS, set_value
+        from mmo.app.user_config import SETTINGS, set_value, shown_value
 
         env = AppEnv.from_process()
         path = set_value(env, key, value)
-        typer.echo(f"{key} = {value} in {path}")
+        typer.echo(f"{key} = {shown_value(key, value)} in {path}")
         env_var = SETTINGS[key].env_var
         if env.environ.get(env_var, "").strip():
             typer.echo(f"note: {env_var} is set in this environment and takes precedence", err=True)

@@ -29,14 +29,17 @@ an open circuit, with ``Overloaded`` marked not retryable, so the fallback moves
 waiting for the cooldown. Waits are ``asyncio`` sleeps: cancelling the call cancels the wait and
 gives back what it held.
 
-State lives in the guard, one per session (so per process): limits are not shared between
-machines. ``clock`` and ``sleep`` are injectable dependencies (monotonic time and
+State lives in the guard, one per session (so per process), unless shared state is configured
+(``MMO_STATE_URL``, ``mmo config set state``): then the rpm / tpm buckets and the pauses of every
+model with rpm or tpm limits live on a Redis server, shared by every process and machine
+(``shared_limits``); concurrency caps and circuit breakers stay per process. ``clock`` and ``sleep`` are injectable dependencies (monotonic time and
 ``asyncio.sleep`` by default).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
@@ -58,6 +61,7 @@ from mmo.runtime.breaker import CircuitBreaker, Clock, Outcome
 from mmo.runtime.call_estimate import estimate_call
 from mmo.runtime.guard import Guard, GuardContext
 from mmo.runtime.input_tokens import provider_kind
+from mmo.runtime.shared_limits import SharedLimits
 from mmo.spec.portfolio import LimitSpec, ModelsSpec, model_entry
 
 Sleep = Callable[[float], Awaitable[Any]]
@@ -120,30 +124,47 @@ class Permit:
 class ModelLimiter:
     """The limits, pause and breaker of one model."""
 
-    def __init__(self, model_id: str, spec: LimitSpec | None, clock: Clock, sleep: Sleep) -> None:
+    def __init__(self, model_id: str, spec: LimitSpec | None, clock: Clock, sleep: Sleep, shared: SharedLimits | None = None) -> None:
         self.model_id = model_id
         self.spec = spec or LimitSpec()
         self._clock, self._sleep = clock, sleep
-        self.rpm = TokenBucket(self.spec.rpm, clock) if self.spec.rpm else None
-        self.tpm = TokenBucket(self.spec.tpm, clock) if self.spec.tpm else None
+        # With shared state the buckets live on the Redis server (``shared_limits``), not here.
+        self._shared = shared if (self.spec.rpm or self.spec.tpm) else None
+        self._shared_tasks: set[asyncio.Task[None]] = set()
+        local = self._shared is None
+        self.rpm = TokenBucket(self.spec.rpm, clock) if self.spec.rpm and local else None
+        self.tpm = TokenBucket(self.spec.tpm, clock) if self.spec.tpm and local else None
         self._slots = asyncio.Semaphore(self.spec.concurrency) if self.spec.concurrency else None
         self.breaker = CircuitBreaker(self.spec.breaker, clock)
         self._paused_until = 0.0
         self._pause_reason = ""
         self._trial_settled = asyncio.Event()  # set (then replaced) when a half-open trial ends
         # No concurrency slots and no buckets: a call waits only for a pause or the breaker.
-        self._unlimited = self._slots is None and self.rpm is None and self.tpm is None
+        self._unlimited = self._slots is None and self.rpm is None and self.tpm is None and self._shared is None
         self._free = Permit(self, 0.0, False, False)  # the permit such a call holds (Permit is frozen)
 
     @property
     def counts_tokens(self) -> bool:
-        return self.tpm is not None
+        return bool(self.spec.tpm)
 
     def pause(self, seconds: float, reason: str) -> None:
-        """No call to this model starts for ``seconds`` (a longer pause already set stays)."""
+        """No call to this model starts for ``seconds`` (a longer pause already set stays), in
+        every process when the limits are shared."""
         until = self._clock() + seconds
         if until > self._paused_until:
             self._paused_until, self._pause_reason = until, reason
+        if self._shared is not None:
+            self._in_background(self._shared.pause(self.model_id, seconds))
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        """A shared-state update from a synchronous release: run it, keep it until it ends."""
+        async def run() -> None:
+            with contextlib.suppress(Exception):  # the next take reads the server again anyway
+                await work
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._shared_tasks.add(task)
+        task.add_done_callback(self._shared_tasks.discard)
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
@@ -269,12 +290,27 @@ class ModelLimiter:
             started = self._clock()
             await self._sleep(wait)
             patience -= self._clock() - started
+        if self._shared is not None:
+            return await self._take_shared(tokens, patience, note)
         if self.rpm is not None:
             self.rpm.take(1)
         if self.tpm is None:
             return 0.0
         self.tpm.take(tokens)
         return self.tpm.clamp(tokens)
+
+    async def _take_shared(self, tokens: int, patience: float, note: Note) -> float:
+        """The buckets on the Redis server: taken in one atomic script, or waited for."""
+        assert self._shared is not None
+        buckets = [(name, float(cap), float(amount)) for name, cap, amount in (("rpm", self.spec.rpm, 1), ("tpm", self.spec.tpm, tokens)) if cap]
+        while (wait := await self._shared.take(self.model_id, buckets)) > 0:
+            if wait > patience:
+                raise self._too_long(wait, "the shared limits (rpm/tpm across every process, or a shared pause)", max(patience, 0.0))
+            note(f"limits: waiting {wait:.2f} s for {self.model_id}: shared limits", wait_s=round(wait, 3))
+            started = self._clock()
+            await self._sleep(wait)
+            patience -= self._clock() - started
+        return float(min(tokens, self.spec.tpm)) if self.spec.tpm else 0.0
 
     def _rate_wait(self, tokens: int) -> tuple[float, str]:
         """The longest of the waits (the pause, rpm, tpm; the first on a tie) and its reason. The
@@ -303,6 +339,9 @@ class ModelLimiter:
         return RateLimited(message, provider=ref.provider, model=ref.name, retry_after=wait)
 
     def _settle_tokens(self, permit: Permit, completion: Completion | None, error: BaseException | None) -> None:
+        if self._shared is not None:
+            self._settle_shared(permit, completion, error)
+            return
         if _refused_by_a_guard(error) and self.rpm is not None:
             self.rpm.adjust(1)  # the request was never sent
         if self.tpm is None or not permit.tokens:
@@ -313,6 +352,23 @@ class ModelLimiter:
                 self.tpm.adjust(permit.tokens - used)
         elif error is not None and not isinstance(error, (StreamCut, asyncio.CancelledError)):
             self.tpm.adjust(permit.tokens)
+
+
+    def _settle_shared(self, permit: Permit, completion: Completion | None, error: BaseException | None) -> None:
+        """As ``_settle_tokens``, on the server's buckets."""
+        assert self._shared is not None
+        if _refused_by_a_guard(error) and self.spec.rpm:
+            self._in_background(self._shared.adjust(self.model_id, "rpm", self.spec.rpm, 1))
+        if not self.spec.tpm or not permit.tokens:
+            return
+        delta = 0.0
+        if completion is not None:
+            used = completion.usage.input_tokens + completion.usage.output_tokens
+            delta = permit.tokens - used if used > 0 else 0.0
+        elif error is not None and not isinstance(error, (StreamCut, asyncio.CancelledError)):
+            delta = permit.tokens
+        if delta:
+            self._in_background(self._shared.adjust(self.model_id, "tpm", self.spec.tpm, delta))
 
 
 def _refused_by_a_guard(error: BaseException | None) -> bool:
@@ -340,8 +396,10 @@ class LimitsGuard(Guard):
         max_wait_s: float = DEFAULT_MAX_WAIT_S,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        shared: SharedLimits | None = None,
     ) -> None:
         self._specs = dict(limits or {})
+        self.shared = shared  # rpm / tpm and pauses on a Redis server, for every process
         self.max_wait_s = max_wait_s
         self._clock, self._sleep = clock, sleep
         self._limiters: dict[str, ModelLimiter] = {}
@@ -349,7 +407,7 @@ class LimitsGuard(Guard):
     def limiter(self, model_id: str) -> ModelLimiter:
         limiter = self._limiters.get(model_id)
         if limiter is None:
-            limiter = ModelLimiter(model_id, self._specs.get(model_id), self._clock, self._sleep)
+            limiter = ModelLimiter(model_id, self._specs.get(model_id), self._clock, self._sleep, self.shared)
             self._limiters[model_id] = limiter
         return limiter
 

@@ -1,0 +1,115 @@
+"""Per-model rate limits shared by every process through Redis (``MMO_STATE_URL`` or ``mmo config
+set state``): the rpm and tpm buckets and the Retry-After pauses of ``mmo.runtime.limits``, held
+on the server so that three processes with ``rpm: 60`` send 60 requests a minute between them,
+not 180.
+
+Each check is one Lua script run on the server (atomic: no two processes can both take the last
+token), timed by the server's own clock (``TIME``), so machines' clocks never matter. A bucket is
+a hash ``{level, at}`` under ``mmo:limits:MODEL:rpm`` (and ``:tpm``), refilled continuously at
+``capacity / 60`` per second and starting full, as the local bucket does; the script either takes
+what a call needs from every bucket, or takes nothing and answers how long to wait. A pause is a
+key with a millisecond expiry: the script reports what is left of it. Keys expire two minutes
+after their last use (a full bucket needs no state).
+
+The client (``redis.asyncio``, the ``mmo[redis]`` extra) is made on first use, in the running
+event loop, and closed with the session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEY_PREFIX = "mmo:limits:"
+_IDLE_MS = 120_000
+
+# KEYS: pause, then one key per bucket. ARGV: for each bucket, its capacity and the amount wanted.
+# Returns the wait in microseconds (0: taken).
+_TAKE = """
+local now = redis.call('TIME')
+local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local pause_ms = redis.call('PTTL', KEYS[1])
+if pause_ms > 0 then return pause_ms * 1000 end
+local wait_us = 0
+local levels = {}
+for i = 2, #KEYS do
+  local capacity = tonumber(ARGV[(i - 2) * 2 + 1])
+  local wanted = math.min(tonumber(ARGV[(i - 2) * 2 + 2]), capacity)
+  local state = redis.call('HMGET', KEYS[i], 'level', 'at')
+  local level = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now_us
+  level = math.min(capacity, level + (now_us - at) * capacity / 60000000)
+  levels[i] = {level, wanted}
+  if wanted - level > 1e-9 then
+    wait_us = math.max(wait_us, math.ceil((wanted - level) * 60000000 / capacity))
+  end
+end
+if wait_us > 0 then return wait_us end
+for i = 2, #KEYS do
+  redis.call('HSET', KEYS[i], 'level', tostring(levels[i][1] - levels[i][2]), 'at', tostring(now_us))
+  redis.call('PEXPIRE', KEYS[i], ARGV[#ARGV])
+end
+return 0
+"""
+
+# KEYS: one bucket. ARGV: capacity, delta (give back > 0, take more < 0), idle ms.
+_ADJUST = """
+local now = redis.call('TIME')
+local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local capacity = tonumber(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'level', 'at')
+local level = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now_us
+level = math.min(capacity, level + (now_us - at) * capacity / 60000000 + tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now_us))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 0
+"""
+
+# KEYS: pause. ARGV: milliseconds. A longer pause already set stays.
+_PAUSE = """
+local left = redis.call('PTTL', KEYS[1])
+if left < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 0
+"""
+
+
+class SharedLimits:
+    """The Redis side of every model's rpm / tpm buckets and pauses."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+        self.round_trips = 0  # server calls made (the benchmark reports them per row)
+
+    def _script(self, name: str, body: str) -> Any:
+        if self._client is None:
+            from redis.asyncio import Redis
+
+            self._client = Redis.from_url(self._url)
+        if name not in self._scripts:
+            self._scripts[name] = self._client.register_script(body)
+        return self._scripts[name]
+
+    async def take(self, model_id: str, buckets: list[tuple[str, float, float]]) -> float:
+        """Take ``amount`` from each ``(name, capacity, amount)`` bucket of the model, all or
+        none; the seconds to wait first (0.0: taken)."""
+        keys = [f"{KEY_PREFIX}{model_id}:pause", *(f"{KEY_PREFIX}{model_id}:{name}" for name, _, _ in buckets)]
+        args: list[float | int] = [value for _, capacity, amount in buckets for value in (capacity, amount)]
+        self.round_trips += 1
+        wait_us = await self._script("take", _TAKE)(keys=keys, args=[*args, _IDLE_MS])
+        return int(wait_us) / 1_000_000
+
+    async def adjust(self, model_id: str, name: str, capacity: float, delta: float) -> None:
+        self.round_trips += 1
+        await self._script("adjust", _ADJUST)(keys=[f"{KEY_PREFIX}{model_id}:{name}"], args=[capacity, delta, _IDLE_MS])
+
+    async def pause(self, model_id: str, seconds: float) -> None:
+        self.round_trips += 1
+        await self._script("pause", _PAUSE)(keys=[f"{KEY_PREFIX}{model_id}:pause"], args=[max(1, int(seconds * 1000))])
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+            self._scripts.clear()

@@ -1,0 +1,94 @@
+"""Rate limits shared through a real Redis (``MMO_STATE_URL``): the buckets of every process are
+one bucket on the server, checked atomically; a Retry-After pause reaches every process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from mmo.core.errors import RateLimited
+from mmo.runtime.limits import LimitsGuard
+from mmo.runtime.shared_limits import SharedLimits
+from mmo.spec.portfolio import LimitSpec
+from tests.support.loopback import LoopbackServer
+
+MODEL = "loop:fake-model"
+
+
+def _limiter(url: str, rpm: int):  # type: ignore[no-untyped-def]
+    return LimitsGuard({MODEL: LimitSpec(rpm=rpm)}, shared=SharedLimits(url)).limiter(MODEL)
+
+
+def test_two_sessions_take_from_one_bucket(redis_url: str) -> None:
+    async def scenario() -> tuple[int, float]:
+        first, second = _limiter(redis_url, 3), _limiter(redis_url, 3)  # as two processes would
+        taken = 0
+        for limiter in (first, second, first, second):
+            try:
+                await limiter.acquire(0, 0.0, lambda *a, **k: None)
+                taken += 1
+            except RateLimited as refused:
+                wait = refused.retry_after or 0.0
+        for limiter in (first, second):
+            await limiter._shared.aclose()  # type: ignore[union-attr]
+        return taken, wait
+
+    taken, wait = asyncio.run(scenario())
+    assert taken == 3  # a local bucket each would have let all four through
+    assert 0 < wait <= 20.0  # one request of 3 per minute comes back in 20 s
+
+
+def test_a_retry_after_pause_reaches_every_session(redis_url: str) -> None:
+    async def scenario() -> float:
+        first, second = _limiter(redis_url, 100), _limiter(redis_url, 100)
+        permit = await first.acquire(0, 0.0, lambda *a, **k: None)
+        first.release(permit, None, RateLimited("slow down", provider="loop", model="fake-model", retry_after=30))
+        await asyncio.sleep(0.05)  # the pause is written in the background of the release
+        try:
+            await second.acquire(0, 0.0, lambda *a, **k: None)
+        except RateLimited as refused:
+            return refused.retry_after or 0.0
+        finally:
+            for limiter in (first, second):
+                await limiter._shared.aclose()  # type: ignore[union-attr]
+        return 0.0
+
+    assert 25.0 < asyncio.run(scenario()) <= 30.0
+
+
+def test_three_processes_with_rpm_1_send_one_request(redis_url: str, loopback: LoopbackServer, tmp_path: Path) -> None:
+    profile = tmp_path / "one.yaml"
+    profile.write_text(textwrap.dedent(f"""
+        providers:
+          loop: {{kind: openai, base_url: "{loopback.openai_base_url}", key: none}}
+        models:
+          m: {{model: "{MODEL}"}}
+        limits:
+          m: {{rpm: 1}}
+        strategy: m
+        """))
+    env = {**os.environ, "MMO_STATE_URL": redis_url, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    argv = [sys.executable, "-m", "mmo", "ask", "-P", str(profile), "--no-cache", "--fail-fast"]
+    processes = [subprocess.Popen([*argv, f"hello {n}"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in range(3)]
+    codes = [process.wait(timeout=60) for process in processes]
+    assert sorted(codes) == [0, 1, 1]
+    assert loopback.stats().answered == 1  # without shared state: 3
+    refused = [process.stderr.read().decode() for process in processes if process.returncode == 1]  # type: ignore[union-attr]
+    assert all("shared limits" in text for text in refused)
+
+
+def test_a_state_url_is_checked_and_its_password_never_shown(isolated_env: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mmo.cli.main import app
+
+    refused = CliRunner().invoke(app, ["config", "set", "state", "http://example.invalid"])
+    assert refused.exit_code == 2 and "state must be a Redis URL" in refused.stderr
+    stored = CliRunner().invoke(app, ["config", "set", "state", "redis://worker:s3cret-pass@127.0.0.1:6390/0"])
+    assert stored.exit_code == 0 and "s3cret-pass" not in stored.stdout
+    shown = CliRunner().invoke(app, ["config", "show", "--json"])
+    assert "s3cret-pass" not in shown.stdout and "redis://worker:***@127.0.0.1:6390/0" in shown.stdout
