@@ -300,17 +300,31 @@ class ModelLimiter:
         return self.tpm.clamp(tokens)
 
     async def _take_shared(self, tokens: int, patience: float, note: Note) -> float:
-        """The buckets on the Redis server: taken in one atomic script, or waited for."""
+        """The buckets on the Redis server: reserved in one atomic script, then waited for (a
+        reservation cancelled while it waits is given back)."""
         assert self._shared is not None
-        buckets = [(name, float(cap), float(amount)) for name, cap, amount in (("rpm", self.spec.rpm, 1), ("tpm", self.spec.tpm, tokens)) if cap]
-        while (wait := await self._shared.take(self.model_id, buckets)) > 0:
-            if wait > patience:
+        wanted = [(name, float(cap), float(amount)) for name, cap, amount in (("rpm", self.spec.rpm, 1), ("tpm", self.spec.tpm, tokens)) if cap]
+        while True:
+            wait, reserved = await self._shared.reserve(self.model_id, wanted, patience)
+            if not reserved and wait > patience:
                 raise self._too_long(wait, "the shared limits (rpm/tpm across every process, or a shared pause)", max(patience, 0.0))
-            note(f"limits: waiting {wait:.2f} s for {self.model_id}: shared limits", wait_s=round(wait, 3))
-            started = self._clock()
-            await self._sleep(wait)
-            patience -= self._clock() - started
-        return float(min(tokens, self.spec.tpm)) if self.spec.tpm else 0.0
+            if wait > 0:
+                note(f"limits: waiting {wait:.2f} s for {self.model_id}: shared limits", wait_s=round(wait, 3))
+                started = self._clock()
+                try:
+                    await self._sleep(wait)
+                except BaseException:
+                    if reserved:
+                        self._give_back(wanted)
+                    raise
+                patience -= self._clock() - started
+            if reserved:
+                return float(min(tokens, self.spec.tpm)) if self.spec.tpm else 0.0
+
+    def _give_back(self, taken: list[tuple[str, float, float]]) -> None:
+        assert self._shared is not None
+        for name, capacity, amount in taken:
+            self._in_background(self._shared.adjust(self.model_id, name, capacity, min(amount, capacity)))
 
     def _rate_wait(self, tokens: int) -> tuple[float, str]:
         """The longest of the waits (the pause, rpm, tpm; the first on a tie) and its reason. The
