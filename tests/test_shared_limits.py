@@ -39,7 +39,7 @@ def test_two_sessions_take_from_one_bucket(redis_url: str) -> None:
 
     taken, wait = asyncio.run(scenario())
     assert taken == 3  # a local bucket each would have let all four through
-    assert 0 < wait <= 20.0  # one request of 3 per minute comes back in 20 s
+    assert 19.0 < wait <= 20.3  # one request of 3 per minute comes back in 20 s (a 1 % margin: 20.2)
 
 
 def test_a_retry_after_pause_reaches_every_session(redis_url: str) -> None:
