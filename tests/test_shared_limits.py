@@ -92,3 +92,35 @@ def test_a_state_url_is_checked_and_its_password_never_shown(isolated_env: Path)
     assert stored.exit_code == 0 and "s3cret-pass" not in stored.stdout
     shown = CliRunner().invoke(app, ["config", "show", "--json"])
     assert "s3cret-pass" not in shown.stdout and "redis://worker:***@127.0.0.1:6390/0" in shown.stdout
+
+
+def _ask(profile: Path, home: Path, redis_url: str | None, prompt: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MMO_HOME": str(home), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env.pop("MMO_STATE_URL", None)
+    if redis_url is not None:
+        env["MMO_STATE_URL"] = redis_url
+    return subprocess.run([sys.executable, "-m", "mmo", "ask", "-P", str(profile), "--no-cache", prompt],
+                          env=env, cwd=home.parent, capture_output=True, text=True, timeout=60)
+
+
+def test_the_daily_budget_is_one_counter_for_every_machine(redis_url: str, loopback: LoopbackServer, tmp_path: Path) -> None:
+    profile = tmp_path / "budgeted.yaml"
+    profile.write_text(textwrap.dedent(f"""
+        name: budgeted
+        providers:
+          loop: {{kind: openai, base_url: "{loopback.openai_base_url}", key: none}}
+        models:
+          m: {{model: "{MODEL}", price: {{input: 1000, output: 1000}}}}
+        defaults: {{max_tokens: 100}}
+        budget: {{daily_usd: 0.16}}
+        strategy: m
+        """))
+    # Two machines (two homes, two run logs): each call's worst case is ~$0.125 (its ~25 prompt
+    # tokens and max_tokens), its cost ~$0.05 (the echo); two fit $0.16 only when counted apart.
+    words = " ".join(f"word{i}" for i in range(12))
+    alone = [_ask(profile, tmp_path / f"local{n}", None, f"hello {n} {words}") for n in range(2)]
+    assert [done.returncode for done in alone] == [0, 0]  # per machine, each run log is empty
+    shared = [_ask(profile, tmp_path / f"shared{n}", redis_url, f"hi {n} {words}") for n in range(2)]
+    assert shared[0].returncode == 0, shared[0].stderr
+    assert shared[1].returncode == 4 and "spent today by every process sharing it" in shared[1].stderr
+    assert loopback.stats().answered == 3

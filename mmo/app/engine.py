@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
     from mmo.runtime.cache import ResponseCache
     from mmo.runtime.runlog import AttemptRecord, RunLog, RunRecord
-    from mmo.runtime.shared_limits import SharedLimits
     from mmo.runtime.spend import RunCap
 
 Capture = tuple[type[BaseException], ...]
@@ -251,15 +250,15 @@ def _services(
     pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory, wrap=wrap)
     services = Services(providers=pool, catalog=catalog, tokens=history.tokens, warnings=warnings)
     services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=history.runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap,
-                                 shared_limits=_shared_limits(env))
+                                 state_url=_state_url(env))
     warn_unknown_models(root, catalog, warnings.add)
     if settings.uses_cache:
         services.cache = _response_cache(env.paths.response_cache_dir, warnings.add)
     return services
 
 
-def _shared_limits(env: AppEnv) -> SharedLimits | None:
-    """Rate limits on the Redis server the user configured (``MMO_STATE_URL``), or none."""
+def _state_url(env: AppEnv) -> str | None:
+    """The Redis server the user configured for shared state (``MMO_STATE_URL``), or none."""
     from mmo.app.user_config import state_url
 
     url = state_url(env)
@@ -269,9 +268,7 @@ def _shared_limits(env: AppEnv) -> SharedLimits | None:
         import redis  # noqa: F401  (the mmo[redis] extra)
     except ImportError:
         raise ConfigError("shared state (MMO_STATE_URL or `mmo config set state`) needs the Redis client: pip install 'mmo[redis]'") from None
-    from mmo.runtime.shared_limits import SharedLimits
-
-    return SharedLimits(url)
+    return url
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ at the output price. Then, for each cap that is set:
   still in flight (an ensemble's members run at once), plus this one, would pass the cap.
 * ``daily_usd`` (``Budgets``): what the profile may spend per UTC day. The run log's spend for the
   profile since midnight UTC is read once when the session opens (``spent_today_usd``); the
-  session's own spend and in-flight worst cases are added as it runs.
+  session's own spend and in-flight worst cases are added as it runs. With shared state
+  (``MMO_STATE_URL``) the day is one counter on the Redis server for every process instead
+  (``shared_budget``).
 * ``RunCap`` (``mmo batch --max-cost``): what a run spends across all its invocations. When only
   calls in flight stand in the way, the call waits for them to end (their real cost is usually far
   below their worst case); when the money already spent leaves no room, ``CostCapReached`` stops
@@ -35,6 +37,7 @@ call cancelled while it reaches ``release`` was really in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +49,7 @@ from mmo.core.types import Completion, Request, Usage
 from mmo.runtime.call_estimate import CallEstimate, estimate_call
 from mmo.runtime.guard import Guard, GuardContext
 from mmo.runtime.input_tokens import provider_kind
+from mmo.runtime.shared_budget import SharedDailyBudget
 from mmo.runtime.tokens import TokenEstimator
 
 RUNS_TRACKED = 4096  # per-request ledgers kept at once (a batch runs far fewer rows concurrently)
@@ -116,14 +120,18 @@ class Reservation:
     estimate: CallEstimate
     catalog: Catalog
     tokens: TokenEstimator
+    shared_day: str | None = None  # the shared day's key the worst case was reserved under
 
 
 class SpendGuard(Guard):
-    """Budgets and a run cap of one session (either may be absent)."""
+    """Budgets and a run cap of one session (either may be absent). With ``shared`` the daily
+    budget is a counter on a Redis server, shared by every process (``shared_budget``)."""
 
-    def __init__(self, budgets: Budgets | None = None, run_cap: RunCap | None = None) -> None:
+    def __init__(self, budgets: Budgets | None = None, run_cap: RunCap | None = None, shared: SharedDailyBudget | None = None) -> None:
         self.budgets = budgets or Budgets()
         self.run_cap = run_cap
+        self.shared = shared if self.budgets.daily_usd is not None else None
+        self._shared_tasks: set[asyncio.Task[None]] = set()
         self.session = Ledger()
         self.run = Ledger(spent=run_cap.spent_before_usd if run_cap else 0.0)
         self.in_flight = 0
@@ -145,20 +153,24 @@ class SpendGuard(Guard):
             worst = self._unknown_price(target, ctx)
         request_ledger = self._request_ledger(ctx.run_origin)
         self._check_request(target, request_ledger, worst, estimate, ctx)
-        self._check_day(target, worst, ctx)
+        if self.shared is None:
+            self._check_day(target, worst, ctx)
         await self._wait_for_run_room(target, worst, estimate, ctx)
+        shared_day = await self._reserve_shared_day(target, worst, ctx)
         if self.budgets.active:
             ctx.note(self._fits_note(target, request_ledger, worst, estimate), estimate_usd=worst)
         ledgers = (request_ledger, self.session, self.run)
         for ledger in ledgers:
             ledger.reserved += worst
         self.in_flight += 1
-        return Reservation(ledgers, worst, target, estimate, ctx.catalog, ctx.tokens)
+        return Reservation(ledgers, worst, target, estimate, ctx.catalog, ctx.tokens, shared_day)
 
     def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
         if not isinstance(token, Reservation):
             return
         cost = actual_cost(token, completion, error)
+        if token.shared_day is not None and self.shared is not None:
+            self._in_background(self.shared.settle(token.shared_day, cost - token.usd))
         for ledger in token.ledgers:
             ledger.reserved -= token.usd
             ledger.spent += cost
@@ -232,6 +244,34 @@ class SpendGuard(Guard):
             scope="day",
             failover=today <= cap,
         )
+
+    async def _reserve_shared_day(self, target: ModelTarget, worst: float, ctx: GuardContext) -> str | None:
+        """The daily cap on the shared counter: the worst case reserved there, or refused."""
+        cap = self.budgets.daily_usd
+        if self.shared is None or cap is None:
+            return None
+        key, today = await self.shared.reserve(cap, worst, self.budgets.spent_today_usd)
+        if key is None:
+            raise _budget_refusal(
+                ctx,
+                f"daily cap {usd(cap)} of profile {self.budgets.profile_name!r}: {usd(today)} spent today by every process sharing "
+                f"it (UTC, in flight included) and {target.id} could cost up to {usd(worst)}",
+                limit=cap,
+                spent=today,
+                scope="day",
+                failover=today <= cap,
+            )
+        return key
+
+    def _in_background(self, work: Any) -> None:
+        """A shared-counter correction from the synchronous release: run it, kept until it ends."""
+        async def run() -> None:
+            with contextlib.suppress(Exception):  # a lost correction over-counts (the safe side)
+                await work
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._shared_tasks.add(task)
+        task.add_done_callback(self._shared_tasks.discard)
 
     async def _wait_for_run_room(self, target: ModelTarget, worst: float, estimate: CallEstimate, ctx: GuardContext) -> None:
         cap = self.run_cap
