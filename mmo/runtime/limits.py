@@ -39,7 +39,6 @@ model with rpm or tpm limits live on a Redis server, shared by every process and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
@@ -57,6 +56,7 @@ from mmo.core.errors import (
 )
 from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, ModelRef, RateLimitInfo, Request
+from mmo.runtime.background import BackgroundWrites
 from mmo.runtime.breaker import CircuitBreaker, Clock, Outcome
 from mmo.runtime.call_estimate import estimate_call
 from mmo.runtime.guard import Guard, GuardContext
@@ -130,7 +130,7 @@ class ModelLimiter:
         self._clock, self._sleep = clock, sleep
         # With shared state the buckets live on the Redis server (``shared_limits``), not here.
         self._shared = shared if (self.spec.rpm or self.spec.tpm) else None
-        self._shared_tasks: set[asyncio.Task[None]] = set()
+        self._writes = BackgroundWrites()  # shared-state writes from release
         local = self._shared is None
         self.rpm = TokenBucket(self.spec.rpm, clock) if self.spec.rpm and local else None
         self.tpm = TokenBucket(self.spec.tpm, clock) if self.spec.tpm and local else None
@@ -154,17 +154,7 @@ class ModelLimiter:
         if until > self._paused_until:
             self._paused_until, self._pause_reason = until, reason
         if self._shared is not None:
-            self._in_background(self._shared.pause(self.model_id, seconds))
-
-    def _in_background(self, work: Awaitable[None]) -> None:
-        """A shared-state update from a synchronous release: run it, keep it until it ends."""
-        async def run() -> None:
-            with contextlib.suppress(Exception):  # the next take reads the server again anyway
-                await work
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._shared_tasks.add(task)
-        task.add_done_callback(self._shared_tasks.discard)
+            self._writes.start(self._shared.pause(self.model_id, seconds))
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
@@ -324,7 +314,7 @@ class ModelLimiter:
     def _give_back(self, taken: list[tuple[str, float, float]]) -> None:
         assert self._shared is not None
         for name, capacity, amount in taken:
-            self._in_background(self._shared.adjust(self.model_id, name, capacity, min(amount, capacity)))
+            self._writes.start(self._shared.adjust(self.model_id, name, capacity, min(amount, capacity)))
 
     def _rate_wait(self, tokens: int) -> tuple[float, str]:
         """The longest of the waits (the pause, rpm, tpm; the first on a tie) and its reason. The
@@ -372,7 +362,7 @@ class ModelLimiter:
         """As ``_settle_tokens``, on the server's buckets."""
         assert self._shared is not None
         if _refused_by_a_guard(error) and self.spec.rpm:
-            self._in_background(self._shared.adjust(self.model_id, "rpm", self.spec.rpm, 1))
+            self._writes.start(self._shared.adjust(self.model_id, "rpm", self.spec.rpm, 1))
         if not self.spec.tpm or not permit.tokens:
             return
         delta = 0.0
@@ -382,7 +372,7 @@ class ModelLimiter:
         elif error is not None and not isinstance(error, (StreamCut, asyncio.CancelledError)):
             delta = permit.tokens
         if delta:
-            self._in_background(self._shared.adjust(self.model_id, "tpm", self.spec.tpm, delta))
+            self._writes.start(self._shared.adjust(self.model_id, "tpm", self.spec.tpm, delta))
 
 
 def _refused_by_a_guard(error: BaseException | None) -> bool:

@@ -37,7 +37,6 @@ call cancelled while it reaches ``release`` was really in flight.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +45,7 @@ from mmo.catalog.catalog import Catalog
 from mmo.core.errors import BudgetExceeded, CostCapReached, StreamCut
 from mmo.core.target import ModelTarget
 from mmo.core.types import Completion, Request, Usage
+from mmo.runtime.background import BackgroundWrites
 from mmo.runtime.call_estimate import CallEstimate, estimate_call
 from mmo.runtime.guard import Guard, GuardContext
 from mmo.runtime.input_tokens import provider_kind
@@ -131,7 +131,7 @@ class SpendGuard(Guard):
         self.budgets = budgets or Budgets()
         self.run_cap = run_cap
         self.shared = shared if self.budgets.daily_usd is not None else None
-        self._shared_tasks: set[asyncio.Task[None]] = set()
+        self._writes = BackgroundWrites()  # shared-state writes from release
         self.session = Ledger()
         self.run = Ledger(spent=run_cap.spent_before_usd if run_cap else 0.0)
         self.in_flight = 0
@@ -170,7 +170,7 @@ class SpendGuard(Guard):
             return
         cost = actual_cost(token, completion, error)
         if token.shared_day is not None and self.shared is not None:
-            self._in_background(self.shared.settle(token.shared_day, cost - token.usd))
+            self._writes.start(self.shared.settle(token.shared_day, cost - token.usd))
         for ledger in token.ledgers:
             ledger.reserved -= token.usd
             ledger.spent += cost
@@ -233,17 +233,8 @@ class SpendGuard(Guard):
         if cap is None:
             return
         today = self.budgets.spent_today_usd + self.session.committed
-        if today + worst <= cap:
-            return
-        raise _budget_refusal(
-            ctx,
-            f"daily cap {usd(cap)} of profile {self.budgets.profile_name!r}: {usd(today)} spent today (UTC, in flight included) "
-            f"and {target.id} could cost up to {usd(worst)}",
-            limit=cap,
-            spent=today,
-            scope="day",
-            failover=today <= cap,
-        )
+        if today + worst > cap:
+            raise self._day_refusal(ctx, target, cap, today, worst, "spent today")
 
     async def _reserve_shared_day(self, target: ModelTarget, worst: float, ctx: GuardContext) -> str | None:
         """The daily cap on the shared counter: the worst case reserved there, or refused."""
@@ -252,26 +243,20 @@ class SpendGuard(Guard):
             return None
         key, today = await self.shared.reserve(cap, worst, self.budgets.spent_today_usd)
         if key is None:
-            raise _budget_refusal(
-                ctx,
-                f"daily cap {usd(cap)} of profile {self.budgets.profile_name!r}: {usd(today)} spent today by every process sharing "
-                f"it (UTC, in flight included) and {target.id} could cost up to {usd(worst)}",
-                limit=cap,
-                spent=today,
-                scope="day",
-                failover=today <= cap,
-            )
+            raise self._day_refusal(ctx, target, cap, today, worst, "spent today by every process sharing it")
         return key
 
-    def _in_background(self, work: Any) -> None:
-        """A shared-counter correction from the synchronous release: run it, kept until it ends."""
-        async def run() -> None:
-            with contextlib.suppress(Exception):  # a lost correction over-counts (the safe side)
-                await work
+    def _day_refusal(self, ctx: GuardContext, target: ModelTarget, cap: float, today: float, worst: float, spent_by: str) -> BudgetExceeded:
+        return _budget_refusal(
+            ctx,
+            f"daily cap {usd(cap)} of profile {self.budgets.profile_name!r}: {usd(today)} {spent_by} (UTC, in flight included) "
+            f"and {target.id} could cost up to {usd(worst)}",
+            limit=cap,
+            spent=today,
+            scope="day",
+            failover=today <= cap,
+        )
 
-        task = asyncio.get_running_loop().create_task(run())
-        self._shared_tasks.add(task)
-        task.add_done_callback(self._shared_tasks.discard)
 
     async def _wait_for_run_room(self, target: ModelTarget, worst: float, estimate: CallEstimate, ctx: GuardContext) -> None:
         cap = self.run_cap
