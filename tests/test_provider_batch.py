@@ -222,3 +222,8 @@ def test_collecting_after_the_input_changed_is_refused_before_any_call(tmp_path:
     result = run("jobs", "wait", "--poll", "0", "--collect")
     assert result.exit_code == 2 and "submitted for another input" in result.stderr
     assert fake.stats().answered == 0 and not (tmp_path / "rows.out.jsonl").exists()
+
+
+def test_standard_input_is_refused_with_the_reason(tmp_path: Path, fake: FakeBatchServer) -> None:
+    result = CliRunner().invoke(app, ["batch", "-", "-P", str(profile(tmp_path, fake, "mini")), "--provider-batch"], input='{"prompt": "x"}\n')
+    assert result.exit_code == 2 and "give a file, not standard input" in result.stderr

@@ -67,11 +67,13 @@ class SubmitReport:
 async def submit_provider_batch(job: BatchJob, env: AppEnv, *, dry_run: bool = False) -> SubmitReport:
     """Plan the jobs of ``job``'s unfinished rows and (unless ``dry_run``) create them."""
     job.check()
+    if job.input == "-":
+        raise ConfigError(_FILE_NEEDED)
     resolved = resolve_profile(job.settings.choice, env)
     models = model_check(resolved.profile)
     with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", None, job.settings.params, strict=job.strict, models=models) as (source, parser):
         if source.user_path is None:
-            raise ConfigError("--provider-batch reads its input again when the jobs are collected: give a file, not standard input")
+            raise ConfigError(_FILE_NEEDED)
         chosen = choose_batch_run(job, env, source, resolved)
         identity = chosen.identity
         with opened_state(identity) as state, JobStore(identity.directory) as store:
@@ -91,6 +93,9 @@ async def submit_provider_batch(job: BatchJob, env: AppEnv, *, dry_run: bool = F
             notices = (*recovered, *_notices(held, left, job.max_cost_usd))
             return SubmitReport(identity.run_id, tuple(jobs), sum(len(p.rows) for p in planned), planner.live_usd, planner.batch_usd,
                                 planner.worst_batch_usd, left, dry_run, notices)
+
+
+_FILE_NEEDED = "--provider-batch reads its input again when the jobs are collected: give a file, not standard input"
 
 
 def plan_label(run_id: str, number: int) -> str:
