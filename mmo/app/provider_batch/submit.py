@@ -79,7 +79,7 @@ async def submit_provider_batch(job: BatchJob, env: AppEnv, *, dry_run: bool = F
         with opened_state(identity) as state, JobStore(identity.directory) as store:
             skip = (DONE, FAILED) if job.retry_errors else (DONE, FAILED, INFRA_ERROR)
             async with open_engine(job.settings, env, resolved=resolved, log_runs=False) as engine:
-                recovered = await _recover_unrecorded(store, engine)
+                recovered = [] if dry_run else await _recover_unrecorded(store, engine)  # a dry run changes nothing
                 held = store.rows_in_open_jobs()
                 rows = (row for row in unfinished(source.path, parser, state.finished_indices(skip)) if isinstance(row, InputRow) and row.index not in held)
                 planner = _Planner(engine, store.next_label_number(), identity.run_id)
