@@ -124,3 +124,51 @@ def test_the_daily_budget_is_one_counter_for_every_machine(redis_url: str, loopb
     assert shared[0].returncode == 0, shared[0].stderr
     assert shared[1].returncode == 4 and "spent today by every process sharing it" in shared[1].stderr
     assert loopback.stats().answered == 3
+
+
+def test_one_machine_s_answer_is_another_s_cache_hit(redis_url: str, loopback: LoopbackServer, tmp_path: Path) -> None:
+    profile = tmp_path / "cached.yaml"
+    profile.write_text(textwrap.dedent(f"""
+        providers:
+          loop: {{kind: openai, base_url: "{loopback.openai_base_url}", key: none}}
+        models:
+          m: {{model: "{MODEL}", price: {{input: 1, output: 1}}}}
+        strategy: m
+        """))
+
+    def ask(home: str, url: str | None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "MMO_HOME": str(tmp_path / home), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        env.pop("MMO_STATE_URL", None)
+        if url is not None:
+            env["MMO_STATE_URL"] = url
+        return subprocess.run([sys.executable, "-m", "mmo", "ask", "-P", str(profile), "--json", "what is shared?"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    import json
+
+    first, second = ask("machine-a", redis_url), ask("machine-b", redis_url)
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["answer"] == json.loads(first.stdout)["answer"]
+    assert loopback.stats().answered == 1  # machine b's answer came from the shared cache
+    assert ask("machine-c", None).returncode == 0 and loopback.stats().answered == 2  # without it: asked again
+
+
+def test_an_unreachable_shared_cache_is_one_warning_and_the_call_goes_on(loopback: LoopbackServer, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    profile = tmp_path / "plain.yaml"
+    profile.write_text(textwrap.dedent(f"""
+        providers:
+          loop: {{kind: openai, base_url: "{loopback.openai_base_url}", key: none}}
+        models:
+          m: {{model: "{MODEL}"}}
+        strategy: m
+        """))
+    env = {**os.environ, "MMO_HOME": str(tmp_path / "home"), "MMO_STATE_URL": f"redis://127.0.0.1:{port}/0",
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-m", "mmo", "ask", "-P", str(profile), "hello"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("shared response cache cannot be used") == 1

@@ -249,11 +249,16 @@ def _services(
     wrap = None if wrap_providers is None else (lambda provider: wrap_providers(provider, services))
     pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory, wrap=wrap)
     services = Services(providers=pool, catalog=catalog, tokens=history.tokens, warnings=warnings)
+    state_url = _state_url(env)
     services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=history.runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap,
-                                 state_url=_state_url(env))
+                                 state_url=state_url)
     warn_unknown_models(root, catalog, warnings.add)
     if settings.uses_cache:
         services.cache = _response_cache(env.paths.response_cache_dir, warnings.add)
+        if services.cache is not None and state_url is not None:
+            from mmo.runtime.shared_cache import SharedAnswers
+
+            services.cache.shared = SharedAnswers(state_url, warnings.add)
     return services
 
 

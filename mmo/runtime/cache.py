@@ -38,12 +38,15 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mmo.core.codec import completion_from_dict, completion_to_dict
 from mmo.core.types import Completion, Message, Params, Request
 from mmo.runtime.answer_store import SIZE_LIMIT, AnswerStore
 from mmo.runtime.sqlite_files import file_problem, is_damaged
+
+if TYPE_CHECKING:
+    from mmo.runtime.shared_cache import SharedAnswers
 
 # Bump when the key's inputs or the stored value's shape change: old entries then simply miss.
 KEY_SCHEMA = 1
@@ -142,10 +145,11 @@ class CacheStats:
 class ResponseCache:
     """Completions by cache key. Safe to share between processes (``AnswerStore``, SQLite)."""
 
-    __slots__ = ("directory", "key", "_store", "_hits", "_misses", "_pending", "_pending_since", "_since_cull", "_warn", "_usable")
+    __slots__ = ("directory", "key", "_store", "_hits", "_misses", "_pending", "_pending_since", "_since_cull", "_warn", "_usable", "shared")
 
     def __init__(self, directory: Path, size_limit: int = SIZE_LIMIT, on_warning: Callable[[str], None] | None = None) -> None:
         self.directory = directory
+        self.shared: SharedAnswers | None = None  # a second tier on a Redis server (``shared_cache``)
         self.key = CacheKeys()  # the cache key of a call, as ``cache_key`` computes it
         self._warn = on_warning or _ignore
         self._store = AnswerStore(directory, size_limit)
@@ -183,6 +187,10 @@ class ResponseCache:
                 stored = self._store.get(key)
             except sqlite3.Error as error:
                 self._failed(error)
+        if stored is None and self.shared is not None:
+            stored = self.shared.get(key)
+            if stored is not None and self._usable:
+                self._pending[key] = stored  # kept locally too
         if stored is None:
             self._misses += 1
             return None
@@ -209,7 +217,9 @@ class ResponseCache:
         now = time.monotonic()
         if not self._pending:
             self._pending_since = now
-        self._pending[key] = _VALUE_JSON(data)
+        self._pending[key] = value = _VALUE_JSON(data)
+        if self.shared is not None:
+            self.shared.set(key, value)
         if len(self._pending) >= WRITE_GROUP or now - self._pending_since >= WRITE_DELAY_S:
             self.flush()
         return True
@@ -272,6 +282,8 @@ class ResponseCache:
         if self._since_cull:
             self._cull()
         self._store.close()
+        if self.shared is not None:
+            self.shared.close()
 
     def _cull(self) -> None:
         self._since_cull = 0
