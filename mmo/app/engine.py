@@ -249,7 +249,7 @@ def _services(
     wrap = None if wrap_providers is None else (lambda provider: wrap_providers(provider, services))
     pool = ProviderPool(endpoints, KeyStore(env.environ), env.environ, extra=extra, on_warning=warnings.add, client_factory=client_factory, wrap=wrap)
     services = Services(providers=pool, catalog=catalog, tokens=history.tokens, warnings=warnings)
-    state_url = _state_url(env)
+    state_url = shared_state_url(env)
     services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=history.runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap,
                                  state_url=state_url)
     warn_unknown_models(root, catalog, warnings.add)
@@ -262,7 +262,7 @@ def _services(
     return services
 
 
-def _state_url(env: AppEnv) -> str | None:
+def shared_state_url(env: AppEnv) -> str | None:
     """The Redis server the user configured for shared state (``MMO_STATE_URL``), or none."""
     from mmo.app.user_config import state_url
 

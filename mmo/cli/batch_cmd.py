@@ -57,6 +57,13 @@ def batch(
         bool, typer.Option("--provider-batch", help="Send the rows to the providers' batch APIs (half price, answers within 24 h); `mmo jobs` collects them.")
     ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="With --provider-batch: wait for the jobs, then collect their answers.")] = False,
+    shared: Annotated[
+        bool, typer.Option("--shared", help="Work on one run with other workers (machines) through the state server (MMO_STATE_URL); each row is answered once.")
+    ] = False,
+    claim_timeout: Annotated[
+        float,
+        typer.Option("--claim-timeout", metavar="SECONDS", min=1, help="With --shared: a worker's rows go to the others this long after it was last heard from."),
+    ] = 60.0,
     no_cache: NoCacheOption = False,
     refresh: RefreshOption = False,
     no_log: Annotated[bool, typer.Option("--no-log", help="Keep the rows' prompt and answer text out of the run log.")] = False,
@@ -77,6 +84,8 @@ def batch(
       cat rows.jsonl | mmo batch - --run-id nightly -o answers.jsonl
 
       mmo batch questions.jsonl --provider-batch --dry-run
+
+      MMO_STATE_URL=redis://queue-host:6379/0 mmo batch questions.jsonl --shared --run-id nightly
 
     Exit codes: 0 every row answered; 1 some rows failed or were malformed; 2 usage or configuration
     error; 3 missing or refused key; 4 the cost cap or a budget stopped the run; 130 Ctrl-C (143
@@ -105,7 +114,13 @@ def batch(
             run_id=run_id,
             retry_errors=retry_errors,
             log_text=not no_log,
+            shared=shared,
+            claim_timeout_s=claim_timeout,
         )
+        if provider_batch and shared:
+            from mmo.core.errors import ConfigError
+
+            raise ConfigError("--provider-batch and --shared are two ways to run one batch: the providers' batch jobs, or live workers sharing the rows; pick one")
         if provider_batch:
             from mmo.cli.jobs_run import submit_command
 

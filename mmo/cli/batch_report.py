@@ -39,6 +39,8 @@ def render_report(report: BatchReport, console: Console) -> None:
     for warning in report.warnings:
         console.print(warning_text(warning), highlight=False)
     console.print(summary_table(report))
+    if report.shared is not None:
+        console.print(workers_table(report))
     for line in [*error_lines(report), *outcome_lines(report)]:
         console.print(line, highlight=False, markup=False)
 
@@ -62,6 +64,21 @@ def summary_table(report: BatchReport) -> Table:
                   total_cost, millis(summary.p50_ms), millis(summary.p95_ms), str(summary.cache_hits), style="bold")
     table.caption = "rows: answers delivered (total: done / input rows) · errors: per call (models), per row (total); their kinds below"
     table.caption_justify = "left"
+    return table
+
+
+def workers_table(report: BatchReport) -> Table:
+    """A shared run's workers: who, rows each recorded, its spend, when it was last heard from."""
+    from rich.table import Table
+
+    assert report.shared is not None
+    table = Table(title=f"workers of shared run {report.run_id}", title_justify="left", title_style="bold", box=None, header_style="bold", pad_edge=False)
+    for column in ("worker", "rows", "duplicates", "spent", "last heard"):
+        table.add_column(column, justify="left" if column == "worker" else "right", overflow="fold")
+    for worker in report.shared.workers:
+        name = f"{worker.worker} (this one)" if worker.worker == report.shared.worker else worker.worker
+        heard = "-" if worker.seen_ms_ago is None else f"{duration(worker.seen_ms_ago / 1000)} ago"
+        table.add_row(name, str(worker.rows), str(worker.duplicates), dollars(worker.spent_usd), heard)
     return table
 
 
@@ -94,7 +111,19 @@ def report_json(report: BatchReport, exit_code: int) -> dict[str, Any]:
         "input_tokens": summary.input_tokens, "output_tokens": summary.output_tokens, "p50_ms": summary.p50_ms, "p95_ms": summary.p95_ms,
         "cache_hits": summary.cache_hits, "models": models, "stop": report.stop.reason if report.stop is not None else None,
         "warnings": list(report.warnings),
+        **({} if report.shared is None else {"shared": _shared_json(report)}),
     }
+
+
+def _shared_json(report: BatchReport) -> dict[str, Any]:
+    shared = report.shared
+    assert shared is not None
+    workers = [
+        {"worker": w.worker, **dict(w.who), "rows": w.rows, "duplicates": w.duplicates, "spent_usd": w.spent_usd, "seen_ms_ago": w.seen_ms_ago}
+        for w in shared.workers
+    ]
+    return {"worker": shared.worker, "complete": shared.complete, "output_written": shared.complete, "workers": workers,
+            "round_trips": shared.round_trips}
 
 
 def _errors(errors: Any) -> str:
@@ -113,7 +142,7 @@ def outcome_lines(report: BatchReport) -> list[str]:
     if summary.pending:
         parts.append(f"{summary.pending} pending")
     lines = [f"{plural(summary.total_rows, 'row')}: " + ", ".join(parts)]
-    lines.append(f"output: {report.output if report.output is not None else 'standard output'}  ·  state: {report.run_dir}")
+    lines.append(_output_line(report))
     this_run = report.progress
     so_far = partial_dollars(report.spent_usd, summary.unknown_cost_rows, "row")
     lines.append(
@@ -131,6 +160,16 @@ def outcome_lines(report: BatchReport) -> list[str]:
     elif report.output_closed:
         lines.append(f"the output's reader closed it early: {_RESUME_OUTPUT}")
     return lines
+
+
+def _output_line(report: BatchReport) -> str:
+    where = report.output if report.output is not None else "standard output"
+    if report.shared is None:
+        return f"output: {where}  ·  state: {report.run_dir}"
+    if report.shared.complete:
+        return f"output: {where} (every row of the shared run)  ·  state: the state server"
+    return (f"output: not written yet: {plural(report.summary.pending, 'row')} of the shared run are not finished; the worker that "
+            f"finishes the run writes {where} (or run the same command again to help finish it)")
 
 
 _RESUME_OUTPUT = "every finished row is kept in the state; run the same command to write them again (nothing is paid twice)."

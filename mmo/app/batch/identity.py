@@ -60,6 +60,18 @@ def fingerprint_parts(input_label: str, content_sha256: str, profile: Mapping[st
     }
 
 
+def shared_run(content_sha256: str, profile: Mapping[str, Any], params: Mapping[str, Any], *, explicit: str | None) -> tuple[str, str, dict[str, str]]:
+    """A run shared by workers on several machines (``--shared``): named by ``--run-id`` or by
+    what decides its answers, never by the input's path (which differs across machines).
+    Returns its id, fingerprint and parts."""
+    parts = {"content": content_sha256, "profile": _hash(profile), "params": _hash(params)}
+    fingerprint = _hash(parts)
+    if explicit is not None:
+        _check_name(explicit)
+        return explicit, fingerprint, parts
+    return f"run-{fingerprint[:12]}", fingerprint, parts
+
+
 def choose_run(batches_dir: Path, parts: Mapping[str, str], *, explicit: str | None = None, stem: str = "stdin") -> RunChoice:
     fingerprint = _hash(dict(parts))
     if explicit is not None:
@@ -89,8 +101,7 @@ def record_run(identity: RunIdentity) -> None:
 
 
 def _named_run(batches_dir: Path, name: str, fingerprint: str, parts: Mapping[str, str]) -> RunChoice:
-    if not _NAME.match(name):
-        raise ConfigError(f"--run-id {name!r}: use letters, digits, '.', '_' and '-' (up to 100, starting with a letter or digit)")
+    _check_name(name)
     directory = batches_dir / name
     identity = RunIdentity(name, directory, fingerprint, dict(parts))
     stored = _stored(directory)
@@ -99,9 +110,14 @@ def _named_run(batches_dir: Path, name: str, fingerprint: str, parts: Mapping[st
     if stored.get("fingerprint") == fingerprint:
         return RunChoice(identity, resumed=True)
     kept = _set_aside(directory, str(stored.get("fingerprint", "old"))[:8])
-    what = _differences(stored.get("parts", {}), parts)
+    what = differences(stored.get("parts", {}), parts)
     notice = f"the {what} changed since run {name!r} was started: starting it anew (the earlier state is kept in {kept})"
     return RunChoice(identity, resumed=False, notice=notice)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ConfigError(f"--run-id {name!r}: use letters, digits, '.', '_' and '-' (up to 100, starting with a letter or digit)")
 
 
 def _changed_since(batches_dir: Path, parts: Mapping[str, str], new_id: str) -> str | None:
@@ -118,11 +134,11 @@ def _changed_since(batches_dir: Path, parts: Mapping[str, str], new_id: str) -> 
             latest = (created, str(stored.get("run_id", run_file.parent.name)), stored.get("parts", {}))
     if latest is None:
         return None
-    what = _differences(latest[2], parts)
+    what = differences(latest[2], parts)
     return f"the {what} changed since run {latest[1]}: starting a new run {new_id} (resume the old one by restoring what changed)"
 
 
-def _differences(old: Mapping[str, str], new: Mapping[str, str]) -> str:
+def differences(old: Mapping[str, str], new: Mapping[str, str]) -> str:
     changed = [label for key, label in _PART_NAMES.items() if old.get(key) != new.get(key)]
     return " and ".join(changed) or "run"
 

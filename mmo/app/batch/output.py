@@ -31,6 +31,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -200,18 +201,27 @@ def _is_our_report(path: Path) -> bool:
 
 
 @contextmanager
-def output_lock(target: Path | None, holder: str) -> Iterator[None]:
+def output_lock(target: Path | None, holder: str, *, wait_s: float = 0.0) -> Iterator[None]:
     """Hold ``target`` (a file the run replaces; None: nothing to hold) against other runs while
     this one runs: a second run writing the same file would pay for every row, then one of the
     two files would silently replace the other. The lock is a hidden file beside the target,
-    removed afterwards; ``holder`` names this run in the refusal the other gets."""
+    removed afterwards; ``holder`` names this run in the refusal the other gets. With ``wait_s``,
+    a lock held by another is waited for that long (a shared run's workers writing one output)."""
     if target is None:
         yield
         return
     from mmo.app.batch.locks import ExclusiveLock, LockHeld
 
+    deadline = time.monotonic() + wait_s
     try:
-        lock = ExclusiveLock(target.with_name(f".{target.name}.lock"), holder, remove=True)
+        while True:
+            try:
+                lock = ExclusiveLock(target.with_name(f".{target.name}.lock"), holder, remove=True)
+                break
+            except LockHeld:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
     except LockHeld as held:
         raise ConfigError(
             f"the output {str(target)!r} is being written by another `mmo batch` ({held.note or 'another process'}): "

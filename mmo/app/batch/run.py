@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Mapping, Sequence
+from typing import IO, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 
 from mmo.app.batch.client import batch_client
 from mmo.app.batch.control import BatchControl, BatchObserver
@@ -32,7 +32,7 @@ from mmo.app.batch.output import LineOutput, OutputTargets, check_writable, outp
 from mmo.app.batch.progress import OUTPUT_CLOSED, BatchStop
 from mmo.app.batch.row_log import RowLogger
 from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
-from mmo.app.batch.runner import RowRunner
+from mmo.app.batch.runner import Committed, RowRunner, RowWriter
 from mmo.app.batch.source import BatchInput, opened_input, unfinished
 from mmo.app.batch.state import STATE_FILE, BatchState
 from mmo.app.batch.summary import summarize
@@ -42,6 +42,7 @@ from mmo.app.profile_choice import ResolvedProfile, resolve_profile
 from mmo.app.settings import AppEnv
 from mmo.core.errors import ConfigError
 from mmo.core.protocols import Provider, concurrent_calls
+from mmo.runtime.services import Services
 from mmo.runtime.spend import RunCap
 from mmo.strategies.build import build_tree
 
@@ -64,6 +65,11 @@ async def run_batch(
     resolved = resolve_profile(job.settings.choice, env)
     models = model_check(resolved.profile, providers)
     with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict, models=models) as (source, parser):
+        if job.shared:
+            from mmo.app.batch.shared_batch import run_shared_batch  # imports this module: loaded when asked for
+
+            return await run_shared_batch(job, env, resolved, source, parser, stdout=stdout, observer=observer or BatchObserver(), control=control,
+                                          providers=providers)
         chosen = choose_batch_run(job, env, source, resolved)
         if collecting is not None and chosen.identity.run_id != collecting.run_id:
             raise ConfigError(
@@ -132,21 +138,18 @@ class _Invocation:
             self.observer.notice(notice)
         started_at, clock = started_now(), time.perf_counter()
         run_cap = RunCap(job.max_cost_usd, state.spent_usd(), job.allow_unknown_prices) if job.max_cost_usd is not None else None
-        client = batch_client(job.concurrency * concurrent_calls(build_tree(self.resolved.profile)), self.env.environ)
         piped = LineOutput(stdout) if targets.output is None and stdout is not None else None
         wrap = self.collecting.wrap if self.collecting is not None else None
-        async with open_engine(job.settings, self.env, resolved=self.resolved, providers=providers, client_factory=client, run_cap=run_cap,
-                               wrap_providers=wrap) as engine:
-            _refuse_unpriced(job, engine)
+        async with batch_engine(job, self.env, self.resolved, providers, run_cap, wrap) as engine:
             stream_to = piped if job.unordered else None
             runner, stop = await self._run_rows(engine, stream_to, control)
             if truncated := runner.tally.truncated_rows:
                 engine.services.warn(f"{truncated} answer(s) cut at max_tokens (\"truncated\": true in the output): raise it with -p max_tokens=N")
             try:
-                delivered = _write_outputs(state, targets, job.unordered, piped) if stream_to is None else not stream_to.closed
-                errors_report = _write_errors_report(state, targets.errors)
+                delivered = write_output(state.output_lines(ordered=not job.unordered), targets, piped) if stream_to is None else not stream_to.closed
+                errors_report = write_errors(state.malformed(), targets.errors)
             finally:  # written or not, the run's spend is recorded
-                info = _invocation(engine, runner.tally, stop, self.chosen.identity.run_id, self.source.label, started_at, clock)
+                info = invocation_info(engine, runner.tally, stop, self.chosen.identity.run_id, self.source.label, started_at, clock)
                 engine.record(*run_records(info, runner.tally))
         return self._report(engine, targets, errors_report, runner, stop, notices, output_closed=not delivered)
 
@@ -157,7 +160,7 @@ class _Invocation:
             stream_to.write(self.state.output_lines(ordered=False, statuses=self.skip))
         counts = self.state.counts()
         finished_before = sum(counts.get(status, 0) for status in self.skip)
-        runner = _runner(self.job, engine, self.state, total=self.source.rows, finished_before=finished_before, observer=self.observer)
+        runner = batch_runner(self.job, engine, self.state, total=self.source.rows, finished_before=finished_before, observer=self.observer)
         if engine.runlog is not None:
             warn = engine.services.warn
             runner.row_log = RowLogger(engine.runlog, batch_run_id=self.chosen.identity.run_id, log_text=self.job.log_text, warn=warn)
@@ -201,7 +204,22 @@ class _Invocation:
         )
 
 
-def _runner(job: BatchJob, engine: Engine, state: BatchState, *, total: int, finished_before: int, observer: BatchObserver) -> RowRunner:
+@asynccontextmanager
+async def batch_engine(
+    job: BatchJob, env: AppEnv, resolved: ResolvedProfile, providers: Mapping[str, Provider] | None, run_cap: RunCap | None,
+    wrap: Callable[[Provider, Services], Provider] | None = None,
+) -> AsyncIterator[Engine]:
+    """ONE engine for every row of the invocation, its HTTP pool sized for ``-c`` rows at once;
+    with ``--max-cost``, every model it can call must have a price before anything runs."""
+    client = batch_client(job.concurrency * concurrent_calls(build_tree(resolved.profile)), env.environ)
+    async with open_engine(job.settings, env, resolved=resolved, providers=providers, client_factory=client, run_cap=run_cap,
+                           wrap_providers=wrap) as engine:
+        _refuse_unpriced(job, engine)
+        yield engine
+
+
+def batch_runner(job: BatchJob, engine: Engine, state: BatchState | None, *, total: int, finished_before: int, observer: BatchObserver,
+                 writer: Callable[[Committed], RowWriter] | None = None) -> RowRunner:
     return RowRunner(
         engine,
         state,
@@ -211,6 +229,7 @@ def _runner(job: BatchJob, engine: Engine, state: BatchState, *, total: int, fin
         grace_s=job.grace_s,
         on_progress=observer.progress,
         progress_interval_s=observer.progress_interval_s,
+        writer=writer,
     )
 
 
@@ -257,9 +276,8 @@ def _refuse_unpriced(job: BatchJob, engine: Engine) -> None:
         )
 
 
-def _write_outputs(state: BatchState, targets: OutputTargets, unordered: bool, piped: LineOutput | None) -> bool:
-    """The output from the state; False when its reader closed it before every line was written."""
-    lines: Iterable[str] = state.output_lines(ordered=not unordered)
+def write_output(lines: Iterable[str], targets: OutputTargets, piped: LineOutput | None) -> bool:
+    """The output (from the state); False when its reader closed it before every line was written."""
     if targets.output is None:
         assert piped is not None  # checked before the run
         piped.write(lines)
@@ -273,9 +291,9 @@ def _write_outputs(state: BatchState, targets: OutputTargets, unordered: bool, p
     return True
 
 
-def _write_errors_report(state: BatchState, target: Path) -> Path | None:
+def write_errors(malformed: list[Malformed], target: Path) -> Path | None:
     try:
-        return write_errors_report(target, state.malformed())
+        return write_errors_report(target, malformed)
     except OSError as error:
         raise ConfigError(f"cannot write the errors report {str(target)!r}: {error.strerror or error}; {_KEPT}") from None
 
@@ -295,7 +313,7 @@ def _write_in_place(target: Path, lines: Iterable[str]) -> bool:
     return not output.closed
 
 
-def _invocation(engine: Engine, tally: InvocationTally, stop: BatchStop | None, run_id: str, label: str, started_at: datetime, clock: float) -> InvocationInfo:
+def invocation_info(engine: Engine, tally: InvocationTally, stop: BatchStop | None, run_id: str, label: str, started_at: datetime, clock: float) -> InvocationInfo:
     stop_class = None
     if stop is not None:
         stop_class = "Interrupted" if stop.error is None else type(stop.error).__name__

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from functools import partial
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 from mmo.app.batch.input import InputRow, Malformed
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome, error_leaves, outcome_of
@@ -37,6 +37,37 @@ from mmo.app.outcome import RunOutcome
 from mmo.core.errors import AuthFailed, BudgetExceeded, CostCapReached, MissingKey, ProviderError, QuotaExhausted, one_line
 
 _ACCOUNT_ERRORS = (MissingKey, AuthFailed, QuotaExhausted)
+Committed = Callable[[Sequence[RowOutcome], Sequence[Malformed]], None]
+
+
+class RowSource(Protocol):
+    """Where a runner's rows come from when not from one local iterator (a shared run's claims)."""
+
+    async def take(self) -> InputRow | Malformed | None:
+        """The next row to run, or None when there is none left for this worker."""
+        ...
+
+
+class RowWriter(Protocol):
+    """Where finished rows are committed before they count (``StateWriter``, or a shared run's)."""
+
+    error: BaseException | None
+
+    def add(self, outcome: RowOutcome) -> None: ...
+
+    def add_malformed(self, item: Malformed) -> None: ...
+
+    async def drain(self) -> None:
+        """Commit every row added so far."""
+        ...
+
+
+class _Items:
+    def __init__(self, items: Iterator[InputRow | Malformed]) -> None:
+        self.items = items
+
+    async def take(self) -> InputRow | Malformed | None:
+        return next(self.items, None)
 GC_OBJECTS_PER_ROW = 100  # container objects a row in flight holds, rounded up (young_generation_above)
 
 
@@ -65,7 +96,7 @@ class RowRunner:
     def __init__(
         self,
         engine: Engine,
-        state: BatchState,
+        state: BatchState | None,
         *,
         concurrency: int,
         total: int,
@@ -75,6 +106,7 @@ class RowRunner:
         progress_interval_s: float = 0.5,
         on_rows: Callable[[Sequence[RowOutcome]], None] | None = None,
         row_log: RowLogger | None = None,
+        writer: Callable[[Committed], RowWriter] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -94,11 +126,14 @@ class RowRunner:
         self._in_flight = 0
         self._interrupts = 0
         self._started = time.monotonic()
-        self._items: Iterator[InputRow | Malformed] = iter(())
+        self._items: RowSource = _Items(iter(()))
         self._workers: list[asyncio.Task[None]] = []
         self._grace: asyncio.TimerHandle | None = None
         self._fatal: BaseException | None = None
-        self._writer = StateWriter(state, self._committed)
+        if writer is None:
+            assert state is not None, "rows are committed to a state or through a writer"
+            writer = partial(StateWriter, state)
+        self._writer: RowWriter = writer(self._committed)
         self._spend = engine.spend_guard()  # says when --max-cost holds rows back
 
     # --- control -----------------------------------------------------------------------------
@@ -127,10 +162,10 @@ class RowRunner:
 
     # --- running -----------------------------------------------------------------------------
 
-    async def run(self, items: Iterator[InputRow | Malformed]) -> BatchStop | None:
+    async def run(self, items: Iterator[InputRow | Malformed] | RowSource) -> BatchStop | None:
         """Run every item (or until stopped); returns why it stopped early, if it did."""
         self._started = time.monotonic()
-        self._items = items
+        self._items = _Items(items) if isinstance(items, Iterator) else items
         ticker = asyncio.create_task(self._tick()) if self.on_progress is not None else None
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
         if self._interrupts:  # Ctrl-C arrived before the workers existed
@@ -144,7 +179,7 @@ class RowRunner:
                 self._grace.cancel()
             if ticker is not None:
                 ticker.cancel()
-            self._writer.flush()
+            await self._writer.drain()
             if self.row_log is not None:
                 self.row_log.write()  # rows that stopped the run or were cancelled in flight
         if self._fatal is not None:
@@ -156,7 +191,7 @@ class RowRunner:
     async def _work(self) -> None:
         try:
             while self.stop is None:
-                item = next(self._items, None)
+                item = await self._items.take()
                 if item is None:
                     return
                 if isinstance(item, Malformed):
@@ -231,6 +266,11 @@ class RowRunner:
             self.on_rows(rows)
 
     # --- progress ----------------------------------------------------------------------------
+
+    def finished_in_run(self, finished: int) -> None:
+        """A shared run: ``finished`` rows are finished by every worker (this one included), as
+        last heard from the server; progress counts the others' as finished before."""
+        self.finished_before = max(finished - sum(self._counts.values()), 0)
 
     def progress(self) -> BatchProgress:
         return BatchProgress(

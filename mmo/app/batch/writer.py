@@ -47,6 +47,9 @@ class StateWriter:
         except Exception as error:
             self.error = error
 
+    async def drain(self) -> None:
+        self.flush()
+
     def flush(self) -> None:
         self._scheduled = False
         rows, malformed = self._rows, self._malformed
