@@ -124,6 +124,31 @@ def test_workers_stats_name_who_did_what(redis_url: str) -> None:
     assert worker.who["pid"] == os.getpid() and worker.seen_ms_ago is not None
 
 
+def test_a_crashed_workers_reservations_stop_holding_the_cap(redis_url: str) -> None:
+    from mmo.runtime.shared_budget import SharedRunCap
+
+    async def scenario() -> list[tuple[bool, float, float]]:
+        a_run, b_run = SharedRun(redis_url, "cap", "a", total=2, lease_s=0.3), SharedRun(redis_url, "cap", "b", total=2, lease_s=0.3)
+        await a_run.claim(1)  # both are heard from
+        await b_run.claim(1)
+        a, b = SharedRunCap(redis_url, "cap", "a", 0.3), SharedRunCap(redis_url, "cap", "b", 0.3)
+        seen = [await a.reserve(1.0, 0.8)]
+        seen.append(await b.reserve(1.0, 0.3))  # a's call in flight holds the room
+        await a.settle(0.8, 0.1)  # a's call ended, costing $0.10
+        seen.append(await b.reserve(1.0, 0.3))
+        await a.reserve(1.0, 0.6)  # a reserves again, then "crashes": never heard from again
+        seen.append(await b.reserve(1.0, 0.3))
+        await asyncio.sleep(0.4)
+        seen.append(await b.reserve(1.0, 0.3))  # a's lease ran out: its reservation no longer counts
+        for closing in (a_run, b_run, a, b):
+            await closing.aclose()
+        return seen
+
+    got = asyncio.run(scenario())
+    assert [reserved for reserved, _, _ in got] == [True, False, True, False, True]
+    assert got[2][1] == pytest.approx(0.1) and got[4][2] == pytest.approx(0.6)  # spent $0.10; b's two reservations held
+
+
 # --- workers of one run, in one process ----------------------------------------------------------
 
 
@@ -146,6 +171,24 @@ def test_two_workers_answer_every_row_once_and_both_write_the_whole_output(tmp_p
         assert report.summary.done == 39 and report.summary.malformed == 1
         assert json.loads(report.errors_report.read_text())["line"] == 8  # type: ignore[union-attr]
         assert sum(w.rows for w in report.shared.workers) == 40 and all(w.rows for w in report.shared.workers)
+
+
+def test_the_cost_cap_holds_across_workers(tmp_path: Path, redis_url: str) -> None:
+    data = _rows(tmp_path / "questions.jsonl", 60)
+    cap = 0.0005  # a row costs $0.00002 (10 in, 5 out), its worst case ~$0.0001 (50 out): ~20 rows
+    jobs = [_worker(tmp_path, name, redis_url, data, max_cost_usd=cap) for name in ("one", "two")]
+    fakes = [_fake(), _fake()]
+
+    async def both():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(*(run_batch(job, env, providers={"lab": fake}) for (job, env), fake in zip(jobs, fakes, strict=True)))
+
+    reports = asyncio.run(both())
+    assert all(report.stop is not None and report.stop.reason == "cost_cap" for report in reports)
+    done = sum(len(fake.calls_to("a")) for fake in fakes)
+    assert done * 0.00002 <= cap + 1e-12  # per-worker caps would each spend up to the cap: ~40 rows
+    assert done >= 15 and min(len(fake.calls_to("a")) for fake in fakes) > 0
+    assert reports[0].spent_usd == pytest.approx(done * 0.00002)
+    assert not any(Path(job.output).exists() for job, _ in jobs)  # type: ignore[arg-type]  # the run is not finished
 
 
 def test_a_worker_with_another_profile_is_refused_before_it_claims(tmp_path: Path, redis_url: str) -> None:

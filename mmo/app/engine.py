@@ -173,9 +173,7 @@ class Engine:
         try:
             await self.services.providers.aclose()
             for guard in self.services.guards:
-                shared = getattr(guard, "shared", None)
-                if shared is not None:
-                    await shared.aclose()
+                await guard.aclose()
         finally:
             if self.services.cache is not None:
                 self.services.cache.close()

@@ -22,3 +22,8 @@ class BackgroundWrites:
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout_s: float = 2.0) -> None:
+        """Let the writes still running end (a session closing), for at most ``timeout_s``."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)

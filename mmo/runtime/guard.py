@@ -51,6 +51,7 @@ class Guard:
       window too small), or ``None``. Asked for every model of the tree before a run starts
       (``mmo.runtime.servable``): when every model has a reason, the run is refused before any
       spend. A guard that answers it should refuse the same targets in ``check``.
+    * ``aclose``: when the session ends (a guard with a connection to shared state closes it).
     """
 
     def check(self, target: ModelTarget, request: Request, ctx: GuardContext) -> None:
@@ -63,4 +64,7 @@ class Guard:
         return None
 
     def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
+        return None
+
+    async def aclose(self) -> None:
         return None

@@ -408,6 +408,10 @@ class LimitsGuard(Guard):
         self._clock, self._sleep = clock, sleep
         self._limiters: dict[str, ModelLimiter] = {}
 
+    async def aclose(self) -> None:
+        if self.shared is not None:
+            await self.shared.aclose()
+
     def limiter(self, model_id: str) -> ModelLimiter:
         limiter = self._limiters.get(model_id)
         if limiter is None:

@@ -69,3 +69,78 @@ class SharedDailyBudget:
 
 def _micro(usd: float) -> int:
     return round(usd * _MICRO)
+
+
+# KEYS: the run's cap hash {spent, <worker>: reserved}, the run's worker stats (``shared_run``).
+# ARGV: worker, cap, worst case (nano-dollars), lease (ms), expiry (s). Reservations of a worker
+# not heard from for a lease are dropped (it crashed: they would hold room forever).
+# Returns {reserved (1/0), spent, reserved by live workers (this one's worst case included when reserved)}.
+_RUN_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local fields = redis.call('HGETALL', KEYS[1])
+local spent, held = 0, 0
+for i = 1, #fields, 2 do
+  if fields[i] == 'spent' then spent = tonumber(fields[i + 1])
+  else
+    local seen = tonumber(redis.call('HGET', KEYS[2], fields[i] .. ':seen') or '0')
+    if fields[i] == ARGV[1] or now - seen <= tonumber(ARGV[4]) then held = held + tonumber(fields[i + 1])
+    else redis.call('HDEL', KEYS[1], fields[i]) end
+  end
+end
+local worst = tonumber(ARGV[3])
+if spent + held + worst > tonumber(ARGV[2]) then return {0, spent, held} end
+redis.call('HINCRBY', KEYS[1], ARGV[1], worst)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return {1, spent, held + worst}
+"""
+
+# KEYS: the run's cap hash. ARGV: worker, worst case reserved, actual cost (nano-dollars).
+_RUN_SETTLE = """
+redis.call('HINCRBY', KEYS[1], ARGV[1], -tonumber(ARGV[2]))
+redis.call('HINCRBY', KEYS[1], 'spent', ARGV[3])
+return 0
+"""
+
+_NANO = 1_000_000_000
+
+
+class SharedRunCap:
+    """``--max-cost`` of a run shared by several workers (``mmo batch --shared``): the run's spend
+    and the worst cases its workers' calls in flight hold, on the Redis server, so the cap holds
+    across workers as it does across one worker's calls. A crashed worker's reservations stop
+    counting once it has not been heard from for a lease (what its calls in flight cost is
+    unknown: by that much, at most, the cap can be passed)."""
+
+    def __init__(self, url: str, run_id: str, worker: str, lease_s: float) -> None:
+        self._url, self._worker, self._lease_ms = url, worker, max(int(lease_s * 1000), 1)
+        self._keys = [f"mmo:run:{{{run_id}}}:cap", f"mmo:run:{{{run_id}}}:stats"]
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+
+    def _script(self, text: str) -> Any:
+        if self._client is None:
+            from redis.asyncio import Redis
+
+            self._client = Redis.from_url(self._url)
+        if text not in self._scripts:
+            self._scripts[text] = self._client.register_script(text)
+        return self._scripts[text]
+
+    async def reserve(self, cap_usd: float, worst_usd: float) -> tuple[bool, float, float]:
+        """(reserved, the run's spend, the worst cases held by live workers' calls in flight)."""
+        args = [self._worker, _nano(cap_usd), _nano(worst_usd), self._lease_ms, 30 * 86_400]
+        reserved, spent, held = await self._script(_RUN_RESERVE)(keys=self._keys, args=args)
+        return bool(reserved), int(spent) / _NANO, int(held) / _NANO
+
+    async def settle(self, worst_usd: float, cost_usd: float) -> None:
+        await self._script(_RUN_SETTLE)(keys=self._keys[:1], args=[self._worker, _nano(worst_usd), _nano(cost_usd)])
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _nano(usd: float) -> int:
+    return round(usd * _NANO)

@@ -18,7 +18,9 @@ at the output price. Then, for each cap that is set:
   below their worst case); when the money already spent leaves no room, ``CostCapReached`` stops
   the run. So no call starts that could take the run past the cap, and concurrency does not stop
   a run early; ``waiting`` and ``waits`` count the calls it holds back, so a batch can say that
-  the cap, not the provider, sets its pace.
+  the cap, not the provider, sets its pace. A run shared by several workers (``mmo batch
+  --shared``) keeps its spend and its calls' worst cases on the Redis server too
+  (``shared_budget.SharedRunCap``), so the cap holds across workers.
 
 A model with no known price is refused under a cap unless unknown prices are allowed (then its
 worst case counts as $0 and its real cost, when known afterwards, as spent).
@@ -37,6 +39,7 @@ call cancelled while it reaches ``release`` was really in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -49,10 +52,11 @@ from mmo.runtime.background import BackgroundWrites
 from mmo.runtime.call_estimate import CallEstimate, estimate_call
 from mmo.runtime.guard import Guard, GuardContext
 from mmo.runtime.input_tokens import provider_kind
-from mmo.runtime.shared_budget import SharedDailyBudget
+from mmo.runtime.shared_budget import SharedDailyBudget, SharedRunCap
 from mmo.runtime.tokens import TokenEstimator
 
 RUNS_TRACKED = 4096  # per-request ledgers kept at once (a batch runs far fewer rows concurrently)
+SHARED_CAP_POLL_S = 0.5  # a shared run's cap full of calls in flight: how often to look again (they may be at other workers)
 
 
 def usd(value: float) -> str:
@@ -100,6 +104,7 @@ class RunCap:
     usd: float
     spent_before_usd: float = 0.0
     allow_unknown_prices: bool = False
+    shared: SharedRunCap | None = None  # a run shared by several workers: its spend on the Redis server
 
     def __post_init__(self) -> None:
         if self.usd <= 0:
@@ -121,6 +126,7 @@ class Reservation:
     catalog: Catalog
     tokens: TokenEstimator
     shared_day: str | None = None  # the shared day's key the worst case was reserved under
+    shared_run: bool = False  # the worst case is reserved under a shared run's cap too
 
 
 class SpendGuard(Guard):
@@ -156,14 +162,20 @@ class SpendGuard(Guard):
         if self.shared is None:
             self._check_day(target, worst, ctx)
         await self._wait_for_run_room(target, worst, estimate, ctx)
-        shared_day = await self._reserve_shared_day(target, worst, ctx)
+        shared_run = await self._reserve_shared_run(target, worst, estimate, ctx)
+        try:
+            shared_day = await self._reserve_shared_day(target, worst, ctx)
+        except BaseException:
+            if shared_run:
+                self._settle_shared_run(worst, 0.0)
+            raise
         if self.budgets.active:
             ctx.note(self._fits_note(target, request_ledger, worst, estimate), estimate_usd=worst)
         ledgers = (request_ledger, self.session, self.run)
         for ledger in ledgers:
             ledger.reserved += worst
         self.in_flight += 1
-        return Reservation(ledgers, worst, target, estimate, ctx.catalog, ctx.tokens, shared_day)
+        return Reservation(ledgers, worst, target, estimate, ctx.catalog, ctx.tokens, shared_day, shared_run)
 
     def release(self, token: Any, target: ModelTarget, completion: Completion | None, error: BaseException | None) -> None:
         if not isinstance(token, Reservation):
@@ -171,6 +183,8 @@ class SpendGuard(Guard):
         cost = actual_cost(token, completion, error)
         if token.shared_day is not None and self.shared is not None:
             self._writes.start(self.shared.settle(token.shared_day, cost - token.usd))
+        if token.shared_run:
+            self._settle_shared_run(token.usd, cost)
         for ledger in token.ledgers:
             ledger.reserved -= token.usd
             ledger.spent += cost
@@ -275,10 +289,48 @@ class SpendGuard(Guard):
         finally:
             self.waiting -= 1
 
-    def _cap_refusal(self, ctx: GuardContext, reason: str) -> CostCapReached:
+    async def _reserve_shared_run(self, target: ModelTarget, worst: float, estimate: CallEstimate, ctx: GuardContext) -> bool:
+        """A shared run's cap: the worst case reserved on the server, waiting while calls in
+        flight (here or at other workers) hold the room; refused once the run's spend leaves none."""
+        cap = self.run_cap
+        if cap is None or cap.shared is None:
+            return False
+        waited = False
+        try:
+            while True:
+                reserved, spent, _ = await cap.shared.reserve(cap.usd, worst)
+                if reserved:
+                    return True
+                if spent + worst > cap.usd:
+                    reason = f"{target.id} could cost up to {usd(worst)} for {estimate.describe()}, and the run's workers have spent {usd(spent)}"
+                    raise self._cap_refusal(ctx, reason, spent)
+                if not waited:
+                    waited = True
+                    self.waiting += 1
+                    self.waits += 1
+                if self._released is None:
+                    self._released = asyncio.Event()
+                with contextlib.suppress(TimeoutError):  # a call here ends, or one at another worker may have
+                    await asyncio.wait_for(self._released.wait(), SHARED_CAP_POLL_S)
+        finally:
+            if waited:
+                self.waiting -= 1
+
+    def _settle_shared_run(self, worst: float, cost: float) -> None:
+        assert self.run_cap is not None and self.run_cap.shared is not None
+        self._writes.start(self.run_cap.shared.settle(worst, cost))
+
+    def _cap_refusal(self, ctx: GuardContext, reason: str, spent: float | None = None) -> CostCapReached:
         assert self.run_cap is not None
-        ctx.note(f"cost cap {usd(self.run_cap.usd)}: refused", spent_usd=self.run.spent)
-        return CostCapReached(f"cost cap {usd(self.run_cap.usd)} reached: {reason}", limit_usd=self.run_cap.usd, spent_usd=self.run.spent)
+        spent = self.run.spent if spent is None else spent
+        ctx.note(f"cost cap {usd(self.run_cap.usd)}: refused", spent_usd=spent)
+        return CostCapReached(f"cost cap {usd(self.run_cap.usd)} reached: {reason}", limit_usd=self.run_cap.usd, spent_usd=spent)
+
+    async def aclose(self) -> None:
+        await self._writes.drain()
+        for shared in (self.shared, self.run_cap.shared if self.run_cap is not None else None):
+            if shared is not None:
+                await shared.aclose()
 
     def _fits_note(self, target: ModelTarget, ledger: Ledger, worst: float, estimate: CallEstimate) -> str:
         parts = [f"budget: {target.id} may cost up to {usd(worst)} for {estimate.describe()}"]

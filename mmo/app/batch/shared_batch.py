@@ -40,7 +40,9 @@ from mmo.app.profile_choice import ResolvedProfile
 from mmo.app.settings import AppEnv
 from mmo.core.errors import ConfigError
 from mmo.core.protocols import Provider
+from mmo.runtime.shared_budget import SharedRunCap
 from mmo.runtime.shared_run import SharedRun, worker_name
+from mmo.runtime.spend import RunCap
 
 OUTPUT_LOCK_WAIT_S = 60.0  # another worker on this machine writing the same output: wait for it
 
@@ -101,7 +103,7 @@ class _SharedInvocation:
     async def run(self, stdout: IO[str] | None, control: BatchControl | None, providers: Mapping[str, Provider] | None) -> BatchReport:
         self.observer.notice(f"worker {self.shared.worker} on shared run {self.shared.run_id} ({self.shared.total} rows)")
         started_at, clock = started_now(), time.perf_counter()
-        async with batch_engine(self.job, self.env, self.resolved, providers, None) as engine:
+        async with batch_engine(self.job, self.env, self.resolved, providers, self._run_cap()) as engine:
             rows = SharedRows(self.shared, self.slots, self.parser, claim_size=_claim_size(self.job.concurrency))
             runner = batch_runner(self.job, engine, None, total=self.shared.total, finished_before=0, observer=self.observer, writer=rows.writer)
             rows.stopping, rows.on_finished = (lambda: runner.stop is not None), runner.finished_in_run
@@ -120,6 +122,13 @@ class _SharedInvocation:
                 info = invocation_info(engine, runner.tally, stop, self.shared.run_id, self.source.label, started_at, clock)
                 engine.record(*run_records(info, runner.tally))
         return self._report(engine, runner, stop, rows, complete, errors_report)
+
+    def _run_cap(self) -> RunCap | None:
+        """``--max-cost`` over the whole run, every worker's spend and calls in flight included."""
+        if self.job.max_cost_usd is None:
+            return None
+        shared = SharedRunCap(self.shared.url, self.shared.run_id, self.shared.worker, self.job.claim_timeout_s)
+        return RunCap(self.job.max_cost_usd, 0.0, self.job.allow_unknown_prices, shared=shared)
 
     def _write(self, stdout: IO[str] | None) -> Path | None:
         """The whole output and the errors report, from the server, in input order."""
