@@ -84,7 +84,7 @@ def test_claims_are_leases_that_renewal_keeps_and_a_crash_lets_go(redis_url: str
         assert await a.commit([(0, "r0"), (1, "r1")], 0.5) == (2, 0, 2)
         assert await b.commit([(2, "late b2")], 0.25) == (1, 0, 3)  # b's late answer still counts once...
         assert await c.commit([(2, "c2"), (3, "c3")], 0.5) == (1, 1, 4)  # ...and c's of the same row is a duplicate
-        assert dict(c.records()) == {0: "r0", 1: "r1", 2: "late b2", 3: "c3"}
+        assert {slot: record for slot, record, _ in c.records()} == {0: "r0", 1: "r1", 2: "late b2", 3: "c3"}
         for run in (a, b, c):
             await run.aclose()
 
@@ -171,6 +171,11 @@ def test_two_workers_answer_every_row_once_and_both_write_the_whole_output(tmp_p
         assert report.summary.done == 39 and report.summary.malformed == 1
         assert json.loads(report.errors_report.read_text())["line"] == 8  # type: ignore[union-attr]
         assert sum(w.rows for w in report.shared.workers) == 40 and all(w.rows for w in report.shared.workers)
+    late, late_env = _worker(tmp_path, "three", redis_url, data)  # a worker joining a finished run only writes the output
+    idle = _fake()
+    collected = asyncio.run(run_batch(late, late_env, providers={"lab": idle}))
+    assert idle.calls_to("a") == [] and collected.shared is not None and collected.shared.complete
+    assert collected.output.read_text() == reports[0].output.read_text()  # type: ignore[union-attr]
 
 
 def test_the_cost_cap_holds_across_workers(tmp_path: Path, redis_url: str) -> None:
@@ -222,6 +227,24 @@ def test_a_stopped_worker_gives_its_rows_back_and_writes_no_partial_output(tmp_p
     started = time.monotonic()
     finished = asyncio.run(run_batch(rest, rest_env, providers={"lab": _fake()}))
     assert finished.summary.done == 12 and time.monotonic() - started < 30  # given back, not left to a 600 s lease
+
+
+def test_retry_errors_puts_a_finished_runs_infra_errors_back_for_every_worker(tmp_path: Path, redis_url: str) -> None:
+    from mmo.core.errors import ServerError
+
+    data = _rows(tmp_path / "questions.jsonl", 6)
+    once = PROFILE + "retry: {attempts: 1}\n"  # no retries within the run: the rows end as infra errors at once
+    job, env = _worker(tmp_path, "one", redis_url, data, profile=once)
+    failing = FakeProvider("lab").script("a", FakeReply("answer", usage=Usage(10, 5)), default=ServerError("down", provider="lab", model="a"))
+    first = asyncio.run(run_batch(job, env, providers={"lab": failing}))
+    assert first.shared is not None and first.shared.complete and first.summary.infra_errors == 5  # finished: written, with 5 errors
+    again, again_env = _worker(tmp_path, "two", redis_url, data, retry_errors=True, profile=once)
+    fake = _fake()
+    report = asyncio.run(run_batch(again, again_env, providers={"lab": fake}))
+    assert len(fake.calls_to("a")) == 5  # the errors only; the answered row is kept
+    assert report.summary.done == 6 and report.summary.infra_errors == 0
+    lines = [json.loads(line) for line in report.output.read_text().splitlines()]  # type: ignore[union-attr]
+    assert [line["status"] for line in lines] == ["done"] * 6
 
 
 def test_shared_needs_a_state_server_and_ordered_output(tmp_path: Path, redis_url: str) -> None:

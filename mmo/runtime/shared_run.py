@@ -15,6 +15,8 @@ reads the same input, so slot k is the same row everywhere). Its keys, under
 * ``rows`` (slot -> record): the finished rows, each written once (``HSETNX``): a row that two
   workers both finished (a lease that ran out under a slow worker) keeps the first record, and the
   second is counted as a duplicate (its cost is in the worker's spend, not lost);
+* ``prior``: what rows run again (``--retry-errors``) cost before (nano-dollars), so the run's
+  spend never forgets money paid;
 * ``stats``: per worker, rows recorded, duplicates, spend (nano-dollars) and when it was last
   heard from; ``workers``: who each worker is (host, pid, start).
 
@@ -37,7 +39,7 @@ from typing import Any, Iterator, Mapping, Sequence
 KEEP_S = 30 * 86_400
 _PAGE = 1000
 _NANO = 1_000_000_000  # worker spend in nano-dollars: one row of a cheap model costs under a micro-dollar
-_KEYS = ("meta", "next", "claims", "owners", "rows", "stats", "workers")
+_KEYS = ("meta", "next", "claims", "owners", "rows", "stats", "workers", "prior")
 
 _NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
@@ -130,6 +132,28 @@ return {written, duplicates, redis.call('HLEN', KEYS[1])}
 """
 
 
+# KEYS: rows, claims, prior. ARGV: status, slots...  Rows whose record still has that status lose
+# it (its cost kept in prior) and are claimable at once. Returns how many were put back.
+_REQUEUE = """
+local count = 0
+for i = 2, #ARGV do
+  local record = redis.call('HGET', KEYS[1], ARGV[i])
+  if record then
+    local decoded = cjson.decode(record)
+    if decoded['status'] == ARGV[1] then
+      local cost = decoded['cost_usd']
+      if type(cost) == 'number' then redis.call('HINCRBY', KEYS[3], ARGV[i], math.floor(cost * 1e9 + 0.5)) end
+      redis.call('HDEL', KEYS[1], ARGV[i])
+      redis.call('ZADD', KEYS[2], 0, ARGV[i])
+      count = count + 1
+    end
+  end
+end
+if count > 0 then redis.call('EXPIRE', KEYS[3], 2592000) end
+return count
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """What a claim handed out: ``slots`` (possibly none), the run's finished rows, and, when
@@ -211,6 +235,13 @@ class SharedRun:
         written, duplicates, finished = await self._script("commit", _COMMIT)(keys=keys, args=args)
         return int(written), int(duplicates), int(finished)
 
+    async def requeue(self, slots: Sequence[int], status: str) -> int:
+        """Put rows finished with ``status`` back to be run again (``--retry-errors``)."""
+        if not slots:
+            return 0
+        keys = [self.keys["rows"], self.keys["claims"], self.keys["prior"]]
+        return int(await self._script("requeue", _REQUEUE)(keys=keys, args=[status, *slots]))
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
@@ -218,14 +249,19 @@ class SharedRun:
 
     # --- reading, at the end (synchronous) ----------------------------------------------------
 
-    def records(self) -> Iterator[tuple[int, str]]:
-        """Every finished row's record, in slot order, a page at a time (memory stays flat)."""
+    def records(self) -> Iterator[tuple[int, str, float]]:
+        """Every finished row's record and what its earlier runs cost, in slot order, a page at a
+        time (memory stays flat)."""
         with _sync_client(self.url) as client:
             for start in range(0, self.total, _PAGE):
                 slots = list(range(start, min(start + _PAGE, self.total)))
-                for slot, value in zip(slots, client.hmget(self.keys["rows"], slots), strict=True):
+                pipe = client.pipeline(transaction=False)
+                pipe.hmget(self.keys["rows"], slots)
+                pipe.hmget(self.keys["prior"], slots)
+                values, priors = pipe.execute()
+                for slot, value, prior in zip(slots, values, priors, strict=True):
                     if value is not None:
-                        yield slot, _text(value)
+                        yield slot, _text(value), int(prior or 0) / _NANO
 
     def workers(self) -> list[WorkerStats]:
         with _sync_client(self.url) as client:

@@ -53,8 +53,6 @@ class BatchJob:
             raise ConfigError(f"--claim-timeout must be at least 1 second, not {self.claim_timeout_s}")
         if self.unordered:
             raise ConfigError("--unordered streams this worker's rows as they finish; a --shared run's output is written whole, in input order, once every worker's rows are in: drop one of them")
-        if self.retry_errors:
-            raise ConfigError("--retry-errors is not available for a --shared run yet: run the finished shared run's output rows that failed as a new input (or without --shared)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from mmo.app.batch.control import BatchControl, BatchObserver
 from mmo.app.batch.identity import differences, shared_run
 from mmo.app.batch.input import RowParser
 from mmo.app.batch.job import BatchJob, BatchReport, SharedOutcome
+from mmo.app.batch.outcome import INFRA_ERROR
 from mmo.app.batch.output import LineOutput, OutputTargets, check_writable, output_lock, output_targets
 from mmo.app.batch.progress import BatchStop
 from mmo.app.batch.row_log import RowLogger
@@ -102,6 +103,9 @@ class _SharedInvocation:
 
     async def run(self, stdout: IO[str] | None, control: BatchControl | None, providers: Mapping[str, Provider] | None) -> BatchReport:
         self.observer.notice(f"worker {self.shared.worker} on shared run {self.shared.run_id} ({self.shared.total} rows)")
+        if self.job.retry_errors:
+            again = await self.shared.requeue(SharedRecords(self.shared).slots_with(INFRA_ERROR), INFRA_ERROR)
+            self.observer.notice(f"retrying {again} rows that failed for infrastructure reasons (every worker of the run takes them)")
         started_at, clock = started_now(), time.perf_counter()
         async with batch_engine(self.job, self.env, self.resolved, providers, self._run_cap()) as engine:
             rows = SharedRows(self.shared, self.slots, self.parser, claim_size=_claim_size(self.job.concurrency))

@@ -183,7 +183,7 @@ def row_record(outcome: RowOutcome) -> str:
     """A finished row as the server keeps it: what the summary reads, and its output line."""
     return _COMPACT({
         "status": outcome.status, "error_class": outcome.error_class, "model_id": outcome.model_id,
-        "cost_usd": outcome.cost_usd, "cost_known": outcome.cost_usd is not None, "prior_cost_usd": 0.0,
+        "cost_usd": outcome.cost_usd, "cost_known": outcome.cost_usd is not None,
         "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens, "latency_ms": outcome.latency_ms,
         "cache_hit": outcome.cache_hit, "attempts": _COMPACT([a.to_list() for a in outcome.attempts]), "result": outcome.line,
     })
@@ -197,8 +197,13 @@ class SharedRecords:
         self.run = run
 
     def _decoded(self) -> Iterator[dict[str, Any]]:
-        for _, record in self.run.records():
-            yield json.loads(record)
+        for _, record, prior_usd in self.run.records():
+            decoded = json.loads(record)
+            decoded["prior_cost_usd"] = prior_usd
+            yield decoded
+
+    def slots_with(self, status: str) -> list[int]:
+        return [slot for slot, record, _ in self.run.records() if json.loads(record).get("status") == status]
 
     def output_lines(self) -> Iterator[str]:
         return (record["result"] for record in self._decoded() if "malformed" not in record)
