@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -256,6 +257,35 @@ def test_shared_needs_a_state_server_and_ordered_output(tmp_path: Path, redis_ur
     unordered, _ = _worker(tmp_path, "two", redis_url, data, unordered=True)
     with pytest.raises(ConfigError, match="--unordered"):
         unordered.check()
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://user:secret@127.0.0.1:{port}/0"
+
+
+def test_an_unreachable_state_server_stops_a_batch_with_its_rows_pending_not_failed(tmp_path: Path) -> None:
+    data = _rows(tmp_path / "questions.jsonl", 5)
+    limited = PROFILE + "limits:\n  a: {rpm: 100}\n"  # the rpm bucket lives on the (unreachable) server
+    job, env = _worker(tmp_path, "one", _closed_port_url(), data, profile=limited)
+    fake = _fake()
+    report = asyncio.run(run_batch(replace(job, shared=False), env, providers={"lab": fake}))
+    assert report.stop is not None and report.stop.reason == "state_server"
+    assert "secret" not in report.stop.message and "127.0.0.1" in report.stop.message
+    assert report.summary.failed == 0 and report.summary.pending == 5 and fake.calls_to("a") == []  # a resume runs them all
+
+
+def test_an_unreachable_state_server_refuses_a_shared_run_naming_it(tmp_path: Path) -> None:
+    from mmo.core.errors import StateServerFailed
+
+    data = _rows(tmp_path / "questions.jsonl", 2)
+    job, env = _worker(tmp_path, "one", _closed_port_url(), data)
+    with pytest.raises(StateServerFailed, match=r"redis://user:\*\*\*@127\.0\.0\.1:\d+/0 \(MMO_STATE_URL\) failed"):
+        asyncio.run(run_batch(job, env, providers={"lab": _fake()}))
 
 
 # --- worker processes, one killed ----------------------------------------------------------------

@@ -240,9 +240,9 @@ def shown_value(key: str, value: str | int | None) -> str | int | None:
 
 def shown_url(url: str) -> str:
     """``url`` with any password masked, for showing."""
-    import re
+    from mmo.runtime.redis_scripts import masked_url
 
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return masked_url(url)
 
 
 def default_concurrency(env: AppEnv, flag: int | None) -> int:

@@ -16,7 +16,7 @@ EXIT_ROW_ERRORS = 1
 
 
 def exit_code_of(report: BatchReport) -> int:
-    from mmo.app.batch.progress import ACCOUNT, BUDGET, COST_CAP, INTERRUPTED
+    from mmo.app.batch.progress import ACCOUNT, BUDGET, COST_CAP, INTERRUPTED, STATE_SERVER
     from mmo.cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT_CLOSED, exit_code
 
     if report.output_closed:
@@ -27,7 +27,7 @@ def exit_code_of(report: BatchReport) -> int:
             return EXIT_INTERRUPTED
         if stop.reason in (COST_CAP, BUDGET):
             return EXIT_BUDGET
-        if stop.reason == ACCOUNT and stop.error is not None:
+        if stop.reason in (ACCOUNT, STATE_SERVER) and stop.error is not None:
             return exit_code(stop.error)
     summary = report.summary
     return EXIT_ROW_ERRORS if summary.failed or summary.infra_errors or summary.malformed else EXIT_OK

@@ -103,6 +103,11 @@ class MissingKey(ConfigError):
         super().__init__(f"no API key for provider {provider!r}: {where}{detail}")
 
 
+class StateServerFailed(ConfigError):
+    """The shared-state server (``MMO_STATE_URL``) cannot be reached or refused a command: the
+    limits, budgets and runs shared through it cannot be kept, so nothing more is sent."""
+
+
 class BudgetExceeded(MmoError):
     """Starting another call could take spending past a cap; nothing more was spent. ``scope``
     names the cap: ``request`` (one request's budget), ``day`` (the profile's daily budget) or

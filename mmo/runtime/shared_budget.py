@@ -12,7 +12,8 @@ the counter already counts their spend from then on).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+
+from mmo.runtime.redis_scripts import RedisScripts
 
 _MICRO = 1_000_000
 _KEEP_S = 2 * 86_400
@@ -26,45 +27,33 @@ if committed + tonumber(ARGV[2]) > tonumber(ARGV[1]) then return {0, committed} 
 return {1, redis.call('INCRBY', KEYS[1], ARGV[2])}
 """
 
+_SETTLE_DAY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
 
 class SharedDailyBudget:
     """One profile's daily spend on the Redis server."""
 
     def __init__(self, url: str, profile: str) -> None:
-        self._url, self._profile = url, profile
-        self._client: Any = None
-        self._reserve: Any = None
+        self._server, self._profile = RedisScripts(url), profile
 
     def _key(self) -> str:
         return f"mmo:spend:{self._profile}:{datetime.now(UTC).date().isoformat()}"
 
-    def _connected(self) -> Any:
-        if self._client is None:
-            from redis.asyncio import Redis
-
-            self._client = Redis.from_url(self._url)
-            self._reserve = self._client.register_script(_RESERVE)
-        return self._client
-
     async def reserve(self, cap_usd: float, worst_usd: float, seed_usd: float) -> tuple[str | None, float]:
         """Reserve ``worst_usd`` of today's ``cap_usd``: the day's key when it fits (``None``
         when not), and the day's committed spend (after the reservation, or when refused)."""
-        self._connected()
         key = self._key()
-        args = [_micro(cap_usd), _micro(worst_usd), _micro(seed_usd), _KEEP_S]
-        reserved, committed = await self._reserve(keys=[key], args=args)
+        reserved, committed = await self._server.run(_RESERVE, [key], [_micro(cap_usd), _micro(worst_usd), _micro(seed_usd), _KEEP_S])
         return (key if reserved else None), int(committed) / _MICRO
 
     async def settle(self, key: str, delta_usd: float) -> None:
         """Correct a reservation on the day it was made: ``delta_usd`` = actual cost minus the
         worst case reserved."""
         if delta_usd:
-            await self._connected().incrby(key, _micro(delta_usd))
+            await self._server.run(_SETTLE_DAY, [key], [_micro(delta_usd)])
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._server.aclose()
 
 
 def _micro(usd: float) -> int:
@@ -113,33 +102,20 @@ class SharedRunCap:
     unknown: by that much, at most, the cap can be passed)."""
 
     def __init__(self, url: str, run_id: str, worker: str, lease_s: float) -> None:
-        self._url, self._worker, self._lease_ms = url, worker, max(int(lease_s * 1000), 1)
+        self._server, self._worker, self._lease_ms = RedisScripts(url), worker, max(int(lease_s * 1000), 1)
         self._keys = [f"mmo:run:{{{run_id}}}:cap", f"mmo:run:{{{run_id}}}:stats"]
-        self._client: Any = None
-        self._scripts: dict[str, Any] = {}
-
-    def _script(self, text: str) -> Any:
-        if self._client is None:
-            from redis.asyncio import Redis
-
-            self._client = Redis.from_url(self._url)
-        if text not in self._scripts:
-            self._scripts[text] = self._client.register_script(text)
-        return self._scripts[text]
 
     async def reserve(self, cap_usd: float, worst_usd: float) -> tuple[bool, float, float]:
         """(reserved, the run's spend, the worst cases held by live workers' calls in flight)."""
         args = [self._worker, _nano(cap_usd), _nano(worst_usd), self._lease_ms, 30 * 86_400]
-        reserved, spent, held = await self._script(_RUN_RESERVE)(keys=self._keys, args=args)
+        reserved, spent, held = await self._server.run(_RUN_RESERVE, self._keys, args)
         return bool(reserved), int(spent) / _NANO, int(held) / _NANO
 
     async def settle(self, worst_usd: float, cost_usd: float) -> None:
-        await self._script(_RUN_SETTLE)(keys=self._keys[:1], args=[self._worker, _nano(worst_usd), _nano(cost_usd)])
+        await self._server.run(_RUN_SETTLE, self._keys[:1], [self._worker, _nano(worst_usd), _nano(cost_usd)])
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._server.aclose()
 
 
 def _nano(usd: float) -> int:

@@ -23,7 +23,7 @@ event loop, and closed with the session.
 
 from __future__ import annotations
 
-from typing import Any
+from mmo.runtime.redis_scripts import RedisScripts
 
 KEY_PREFIX = "mmo:limits:"
 _IDLE_MS = 120_000
@@ -87,19 +87,12 @@ class SharedLimits:
     """The Redis side of every model's rpm / tpm buckets and pauses."""
 
     def __init__(self, url: str) -> None:
-        self._url = url
-        self._client: Any = None
-        self._scripts: dict[str, Any] = {}
-        self.round_trips = 0  # server calls made (the benchmark reports them per row)
+        self._server = RedisScripts(url)
 
-    def _script(self, name: str, body: str) -> Any:
-        if self._client is None:
-            from redis.asyncio import Redis
-
-            self._client = Redis.from_url(self._url)
-        if name not in self._scripts:
-            self._scripts[name] = self._client.register_script(body)
-        return self._scripts[name]
+    @property
+    def round_trips(self) -> int:
+        """Server calls made (the benchmark reports them per row)."""
+        return self._server.round_trips
 
     async def reserve(self, model_id: str, buckets: list[tuple[str, float, float]], patience_s: float) -> tuple[float, bool]:
         """Reserve ``amount`` from each ``(name, capacity, amount)`` bucket of the model, all or
@@ -107,20 +100,14 @@ class SharedLimits:
         the model is paused, or the wait is longer than ``patience_s``)."""
         keys = [f"{KEY_PREFIX}{model_id}:pause", *(f"{KEY_PREFIX}{model_id}:{name}" for name, _, _ in buckets)]
         args: list[float | int] = [value for _, capacity, amount in buckets for value in (capacity, amount)]
-        self.round_trips += 1
-        wait_us, reserved = await self._script("take", _TAKE)(keys=keys, args=[*args, int(max(patience_s, 0.0) * 1_000_000), _IDLE_MS])
+        wait_us, reserved = await self._server.run(_TAKE, keys, [*args, int(max(patience_s, 0.0) * 1_000_000), _IDLE_MS])
         return int(wait_us) / 1_000_000, bool(reserved)
 
     async def adjust(self, model_id: str, name: str, capacity: float, delta: float) -> None:
-        self.round_trips += 1
-        await self._script("adjust", _ADJUST)(keys=[f"{KEY_PREFIX}{model_id}:{name}"], args=[capacity, delta, _IDLE_MS])
+        await self._server.run(_ADJUST, [f"{KEY_PREFIX}{model_id}:{name}"], [capacity, delta, _IDLE_MS])
 
     async def pause(self, model_id: str, seconds: float) -> None:
-        self.round_trips += 1
-        await self._script("pause", _PAUSE)(keys=[f"{KEY_PREFIX}{model_id}:pause"], args=[max(1, int(seconds * 1000))])
+        await self._server.run(_PAUSE, [f"{KEY_PREFIX}{model_id}:pause"], [max(1, int(seconds * 1000))])
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-            self._scripts.clear()
+        await self._server.aclose()

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Iterator, Mapping, Sequence
 
+from mmo.runtime.redis_scripts import RedisScripts, is_redis_error, state_server_failed
+
 KEEP_S = 30 * 86_400
 _PAGE = 1000
 _NANO = 1_000_000_000  # worker spend in nano-dollars: one row of a cheap model costs under a micro-dollar
@@ -188,26 +190,18 @@ class SharedRun:
         self.url, self.run_id, self.worker, self.total = url, run_id, worker, total
         self.lease_ms = max(int(lease_s * 1000), 1)
         self.keys = {name: f"mmo:run:{{{run_id}}}:{name}" for name in _KEYS}
-        self.round_trips = 0
-        self._client: Any = None
-        self._scripts: dict[str, Any] = {}
+        self._server = RedisScripts(url)
 
-    def _script(self, name: str, text: str) -> Any:
-        if self._client is None:
-            from redis.asyncio import Redis
-
-            self._client = Redis.from_url(self.url)
-        if name not in self._scripts:
-            self._scripts[name] = self._client.register_script(text)
-        self.round_trips += 1
-        return self._scripts[name]
+    @property
+    def round_trips(self) -> int:
+        return self._server.round_trips
 
     async def join(self, fingerprint: str, parts: Mapping[str, str]) -> dict[str, str] | None:
         """Join the run (made by the first worker): ``None`` when its fingerprint is this one,
         else the parts the run was made from."""
         who = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": datetime.now(UTC).isoformat(timespec="seconds")})
         args = [fingerprint, self.total, json.dumps(dict(parts)), self.worker, who, KEEP_S]
-        stored, stored_parts = await self._script("join", _JOIN)(keys=[self.keys["meta"], self.keys["workers"]], args=args)
+        stored, stored_parts = await self._server.run(_JOIN, [self.keys["meta"], self.keys["workers"]], args)
         if _text(stored) == fingerprint:
             return None
         loaded = json.loads(_text(stored_parts) or "{}")
@@ -215,16 +209,16 @@ class SharedRun:
 
     async def claim(self, n: int) -> Claimed:
         keys = [self.keys[name] for name in ("next", "claims", "owners", "rows", "stats")]
-        slots, finished, wait = await self._script("claim", _CLAIM)(keys=keys, args=[self.worker, n, self.total, self.lease_ms])
+        slots, finished, wait = await self._server.run(_CLAIM, keys, [self.worker, n, self.total, self.lease_ms])
         return Claimed(tuple(int(slot) for slot in slots), int(finished), None if int(wait) < 0 else int(wait) / 1000)
 
     async def renew(self, slots: Sequence[int]) -> None:
         keys = [self.keys["claims"], self.keys["owners"], self.keys["stats"]]
-        await self._script("renew", _RENEW)(keys=keys, args=[self.worker, self.lease_ms, *slots])
+        await self._server.run(_RENEW, keys, [self.worker, self.lease_ms, *slots])
 
     async def release(self, slots: Sequence[int]) -> None:
         if slots:
-            await self._script("release", _RELEASE)(keys=[self.keys["claims"], self.keys["owners"]], args=[self.worker, *slots])
+            await self._server.run(_RELEASE, [self.keys["claims"], self.keys["owners"]], [self.worker, *slots])
 
     async def commit(self, records: Sequence[tuple[int, str]], spent_usd: float) -> tuple[int, int, int]:
         """Write finished rows' records: (written, duplicates, the run's finished rows)."""
@@ -232,7 +226,7 @@ class SharedRun:
         args: list[Any] = [self.worker, round(spent_usd * _NANO), KEEP_S]
         for slot, record in records:
             args += [slot, record]
-        written, duplicates, finished = await self._script("commit", _COMMIT)(keys=keys, args=args)
+        written, duplicates, finished = await self._server.run(_COMMIT, keys, args)
         return int(written), int(duplicates), int(finished)
 
     async def requeue(self, slots: Sequence[int], status: str) -> int:
@@ -240,12 +234,10 @@ class SharedRun:
         if not slots:
             return 0
         keys = [self.keys["rows"], self.keys["claims"], self.keys["prior"]]
-        return int(await self._script("requeue", _REQUEUE)(keys=keys, args=[status, *slots]))
+        return int(await self._server.run(_REQUEUE, keys, [status, *slots]))
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._server.aclose()
 
     # --- reading, at the end (synchronous) ----------------------------------------------------
 
@@ -287,6 +279,10 @@ def _sync_client(url: str) -> Iterator[Any]:
     client = Redis.from_url(url)
     try:
         yield client
+    except Exception as error:
+        if is_redis_error(error):
+            raise state_server_failed(url, error) from None
+        raise
     finally:
         client.close()
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 
 INTERRUPTED, COST_CAP, BUDGET, ACCOUNT, INTERNAL = "interrupted", "cost_cap", "budget", "account", "internal_error"
 OUTPUT_CLOSED = "output_closed"  # the reader of standard output went away (``| head``)
+STATE_SERVER = "state_server"  # the shared-state server (MMO_STATE_URL) failed: what it shares cannot be kept
 
 
 @dataclass(frozen=True, slots=True)
 class BatchStop:
     """Why a run stopped before its last row. ``error`` is what stopped it (None for Ctrl-C)."""
 
-    reason: str  # interrupted | cost_cap | budget | account | internal_error | output_closed
+    reason: str  # interrupted | cost_cap | budget | account | internal_error | output_closed | state_server
     message: str
     error: BaseException | None = None
 

@@ -8,9 +8,10 @@ row count as finished, and its run-log records (``RowLogger``) are written, in t
 
 Stopping, always cleanly, with the state resumable:
 
-* the cost cap (``CostCapReached``), an exhausted daily budget, or an account problem no row can
-  get past (every attempt of a row failed for a missing or refused key or an exhausted quota):
-  no new row starts, rows in flight finish, the row that hit it stays pending;
+* the cost cap (``CostCapReached``), an exhausted daily budget, an account problem no row can
+  get past (every attempt of a row failed for a missing or refused key or an exhausted quota),
+  or a shared-state server that failed (``StateServerFailed``: the shared limits and budgets
+  cannot be kept): no new row starts, rows in flight finish, the row that hit it stays pending;
 * ``interrupt()`` (Ctrl-C): no new row starts; rows in flight get ``grace_s`` to finish, then are
   cancelled (pending again); a second ``interrupt()`` cancels them at once.
 """
@@ -27,14 +28,14 @@ from typing import Callable, Iterator, Protocol, Sequence
 
 from mmo.app.batch.input import InputRow, Malformed
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome, error_leaves, outcome_of
-from mmo.app.batch.progress import ACCOUNT, BUDGET, COST_CAP, INTERNAL, INTERRUPTED, BatchProgress, BatchStop
+from mmo.app.batch.progress import ACCOUNT, BUDGET, COST_CAP, INTERNAL, INTERRUPTED, STATE_SERVER, BatchProgress, BatchStop
 from mmo.app.batch.row_log import RowLogger
 from mmo.app.batch.run_record import InvocationTally
 from mmo.app.batch.state import BatchState
 from mmo.app.batch.writer import StateWriter
 from mmo.app.engine import Engine
 from mmo.app.outcome import RunOutcome
-from mmo.core.errors import AuthFailed, BudgetExceeded, CostCapReached, MissingKey, ProviderError, QuotaExhausted, one_line
+from mmo.core.errors import AuthFailed, BudgetExceeded, CostCapReached, MissingKey, ProviderError, QuotaExhausted, StateServerFailed, one_line
 
 _ACCOUNT_ERRORS = (MissingKey, AuthFailed, QuotaExhausted)
 Committed = Callable[[Sequence[RowOutcome], Sequence[Malformed]], None]
@@ -242,6 +243,9 @@ class RowRunner:
         daily = next((e for e in leaves if isinstance(e, BudgetExceeded) and e.scope == "day" and not e.failover), None)
         if daily is not None:
             return BatchStop(BUDGET, daily.message, daily)
+        server = next((e for e in leaves if isinstance(e, StateServerFailed)), None)
+        if server is not None:  # the shared limits or budget cannot be kept: no row may go on alone
+            return BatchStop(STATE_SERVER, server.message, server)
         if leaves and all(isinstance(e, _ACCOUNT_ERRORS) for e in leaves):
             first = leaves[0]
             # A missing key says what to do in its own words; a provider's refusal names the provider.
