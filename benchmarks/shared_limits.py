@@ -21,12 +21,12 @@ import platform
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from tests.support.loop_profile import loop_profile
 from tests.support.loopback import Behaviour, LoopbackServer
 from tests.support.redis_server import redis_server
 
@@ -46,18 +46,7 @@ def write_inputs(directory: Path, workers: int, rows: int) -> list[Path]:
 
 
 def write_profile(directory: Path, server: LoopbackServer, rpm: int) -> Path:
-    path = directory / "limited.yaml"
-    path.write_text(textwrap.dedent(f"""
-        providers:
-          loop: {{kind: openai, base_url: "{server.openai_base_url}", key: none}}
-        models:
-          m: {{model: "loop:fake-model", price: {{input: 0.1, output: 0.1}}}}
-        limits:
-          m: {{rpm: {rpm}}}
-        retry: {{max_retry_after_s: 600}}
-        strategy: m
-        """))
-    return path
+    return loop_profile(directory / "limited.yaml", server, rpm=rpm)
 
 
 class Sampler:

@@ -27,22 +27,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.batch_common import machine, write_results
 from benchmarks.shared_limits import Sampler, busiest_window, redis_commands
+from tests.support.loop_profile import loop_profile
 from tests.support.loopback import Behaviour, LoopbackServer
 from tests.support.redis_server import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "shared_run.json"
+RESULTS_DIR = ROOT / "benchmarks" / "results"
 CONCURRENCY = 16
 
 
@@ -52,17 +52,7 @@ def write_rows(path: Path, rows: int, tag: str) -> Path:
 
 
 def write_profile(directory: Path, server: LoopbackServer, rpm: int | None) -> Path:
-    path = directory / ("limited.yaml" if rpm else "open.yaml")
-    limits = f"limits:\n  m: {{rpm: {rpm}}}\n" if rpm else ""
-    path.write_text(textwrap.dedent(f"""\
-        providers:
-          loop: {{kind: openai, base_url: "{server.openai_base_url}", key: none}}
-        models:
-          m: {{model: "loop:fake-model", price: {{input: 0.1, output: 0.1}}}}
-        retry: {{max_retry_after_s: 600}}
-        strategy: m
-        """) + limits)
-    return path
+    return loop_profile(directory / ("limited.yaml" if rpm else "open.yaml"), server, rpm=rpm)
 
 
 def start_workers(count: int, data: Path, profile: Path, home: Path, state_url: str | None, run_id: str) -> list[subprocess.Popen[bytes]]:
@@ -168,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--kill-rows", type=int, default=1500)
     parser.add_argument("--rpm", type=int, default=600)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mmo-shared-run-") as tmp:
         home = Path(tmp)
@@ -180,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 killed = killed_worker(server, home, url, args.kill_rows, args.rpm)
     report = {
         "benchmark": "shared_run",
-        "python": platform.python_version(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "concurrency_per_worker": CONCURRENCY,
         "scaling": scale,
         "killed_worker": killed,
@@ -189,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         and killed["rows_answered_twice"] <= CONCURRENCY,
     }
     print(json.dumps(report, indent=2))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_results("shared_run", report, args.output_dir)
     return 0 if report["held"] else 1
 
 

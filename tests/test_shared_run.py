@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from dataclasses import replace
@@ -26,6 +25,7 @@ from mmo.core.paths import MmoPaths
 from mmo.core.types import Usage
 from mmo.providers.fake import FakeProvider, FakeReply
 from mmo.runtime.shared_run import SharedRun
+from tests.support.loop_profile import loop_profile
 from tests.support.loopback import Behaviour, LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -323,17 +323,7 @@ def test_three_worker_processes_one_killed_every_row_once_under_the_shared_limit
     server = LoopbackServer(Behaviour(latency_s=0.05), lifetime_s=180.0).start()
     try:
         data = _rows(tmp_path / "questions.jsonl", rows)
-        profile = tmp_path / "limited.yaml"
-        profile.write_text(textwrap.dedent(f"""
-            providers:
-              loop: {{kind: openai, base_url: "{server.openai_base_url}", key: none}}
-            models:
-              m: {{model: "loop:fake-model", price: {{input: 0.1, output: 0.1}}}}
-            limits:
-              m: {{rpm: {rpm}}}
-            retry: {{max_retry_after_s: 600}}
-            strategy: m
-            """))
+        profile = loop_profile(tmp_path / "limited.yaml", server, rpm=rpm)
         arrivals = _Arrivals(server)
         workers = []
         for n in range(3):
