@@ -172,3 +172,42 @@ def test_an_unreachable_shared_cache_is_one_warning_and_the_call_goes_on(loopbac
     done = subprocess.run([sys.executable, "-m", "mmo", "ask", "-P", str(profile), "hello"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("shared response cache cannot be used") == 1
+
+
+def test_a_circuit_that_opens_in_one_process_opens_in_every_process(redis_url: str) -> None:
+    from mmo.core.errors import Overloaded, ServerError
+    from mmo.runtime.shared_circuits import SharedCircuits
+    from mmo.spec.portfolio import BreakerSpec
+
+    spec = {MODEL: LimitSpec(breaker=BreakerSpec(failures=2, cooldown_s=30))}
+
+    def session() -> LimitsGuard:
+        return LimitsGuard(spec, circuits=SharedCircuits(redis_url))
+
+    async def refused(guard: LimitsGuard) -> str | None:
+        await guard.follow_shared_circuits()
+        try:
+            permit = await guard.limiter(MODEL).acquire(0, 0.0, lambda *a, **k: None, may_move_on=True)
+        except Overloaded as error:
+            return str(error)
+        permit.limiter.release(permit, None, None)
+        return None
+
+    async def scenario() -> tuple[str | None, str | None, str | None]:
+        failing, other = session(), session()
+        before = await refused(other)  # listening from here on
+        for _ in range(2):  # two failures in a row open the failing session's circuit
+            permit = await failing.limiter(MODEL).acquire(0, 0.0, lambda *a, **k: None)
+            failing.release(permit, None, None, ServerError("boom", provider="loop", model="fake-model"))  # type: ignore[arg-type]
+        await asyncio.sleep(0.3)  # the opening is published in the background
+        after = await refused(other)
+        late = session()  # a process that starts during the cooldown reads it when it starts listening
+        joined = await refused(late)
+        for guard in (failing, other, late):
+            await guard.aclose()
+        return before, after, joined
+
+    before, after, joined = asyncio.run(scenario())
+    assert before is None
+    assert after is not None and "circuit open" in after and "after 2 failures" in after  # without sharing: the other still calls
+    assert joined is not None and "circuit open" in joined

@@ -36,8 +36,8 @@ def run_guards(
     run_cap: RunCap | None = None,
     state_url: str | None = None,
 ) -> tuple[Guard, ...]:
-    """The guards of a session; ``state_url`` (``MMO_STATE_URL``) puts the rate limits and the
-    daily budget on that Redis server, shared by every process."""
+    """The guards of a session; ``state_url`` (``MMO_STATE_URL``) puts the rate limits, the
+    circuit openings and the daily budget on that Redis server, shared by every process."""
     from mmo.runtime.limits import LimitsGuard, limits_by_model
 
     guards: list[Guard] = []
@@ -55,13 +55,14 @@ def run_guards(
 
         guards.append(OutageGuard.from_flags(simulate_outage, aliases=_aliases(profile), providers=providers))
     limits = limits_by_model(profile.limits, profile.models)
-    shared_limits = shared_day = None
+    shared_limits = shared_day = circuits = None
     if state_url is not None:
         from mmo.runtime.shared_budget import SharedDailyBudget
+        from mmo.runtime.shared_circuits import SharedCircuits
         from mmo.runtime.shared_limits import SharedLimits
 
-        shared_limits, shared_day = SharedLimits(state_url), SharedDailyBudget(state_url, profile.name)
-    guards.append(LimitsGuard(limits, max_wait_s=profile.retry.max_retry_after_s, shared=shared_limits))
+        shared_limits, shared_day, circuits = SharedLimits(state_url), SharedDailyBudget(state_url, profile.name), SharedCircuits(state_url)
+    guards.append(LimitsGuard(limits, max_wait_s=profile.retry.max_retry_after_s, shared=shared_limits, circuits=circuits))
     spend = SpendGuard(_budgets(profile, runlog), run_cap, shared=shared_day)
     if spend.active:
         guards.append(spend)  # last: after any guard that waits

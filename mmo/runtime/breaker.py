@@ -10,6 +10,9 @@
   in flight). Its success closes the circuit; a transient failure opens it for another cooldown;
   anything else (cancelled, refused by a guard) lets the next call try.
 
+With shared state, an opening elsewhere opens this circuit too (``force_open``,
+``shared_circuits``).
+
 Time comes from an injected ``clock`` (``time.monotonic`` by default), so tests need not sleep.
 """
 
@@ -73,7 +76,12 @@ class CircuitBreaker:
             return True
         return False
 
-    def record(self, outcome: Outcome, *, trial: bool) -> None:
+    @property
+    def failures_in_row(self) -> int:
+        return self._in_row
+
+    def record(self, outcome: Outcome, *, trial: bool) -> bool:
+        """Count a call's outcome; True when it opened the circuit (for a cooldown from now)."""
         if trial:
             self._trial_in_flight = False
         if outcome == "success":
@@ -81,7 +89,19 @@ class CircuitBreaker:
             self._in_row = 0
             self._open_until = None
         elif outcome == "failure":
+            before = self._open_until
             self._fail(trial)
+            return self._open_until != before
+        return False
+
+    def force_open(self, seconds: float, failures: int) -> None:
+        """Open for ``seconds`` from now (another process's circuit for this model opened after
+        ``failures``); a longer opening already here stays."""
+        until = self._clock() + seconds
+        if self._open_until is None or until > self._open_until:
+            self._open_until = until
+            self._in_row = max(self._in_row, failures)
+            self._streak.clear()
 
     def _fail(self, trial: bool) -> None:
         now = self._clock()

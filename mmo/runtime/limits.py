@@ -32,7 +32,8 @@ gives back what it held.
 State lives in the guard, one per session (so per process), unless shared state is configured
 (``MMO_STATE_URL``, ``mmo config set state``): then the rpm / tpm buckets and the pauses of every
 model with rpm or tpm limits live on a Redis server, shared by every process and machine
-(``shared_limits``); concurrency caps and circuit breakers stay per process. ``clock`` and ``sleep`` are injectable dependencies (monotonic time and
+(``shared_limits``), and a circuit that opens in one process opens in all (``shared_circuits``);
+concurrency caps stay per process. ``clock`` and ``sleep`` are injectable dependencies (monotonic time and
 ``asyncio.sleep`` by default).
 """
 
@@ -61,6 +62,7 @@ from mmo.runtime.breaker import CircuitBreaker, Clock, Outcome
 from mmo.runtime.call_estimate import estimate_call
 from mmo.runtime.guard import Guard, GuardContext
 from mmo.runtime.input_tokens import provider_kind
+from mmo.runtime.shared_circuits import SharedCircuits
 from mmo.runtime.shared_limits import SharedLimits
 from mmo.spec.portfolio import LimitSpec, ModelsSpec, model_entry
 
@@ -124,8 +126,12 @@ class Permit:
 class ModelLimiter:
     """The limits, pause and breaker of one model."""
 
-    def __init__(self, model_id: str, spec: LimitSpec | None, clock: Clock, sleep: Sleep, shared: SharedLimits | None = None) -> None:
+    def __init__(
+        self, model_id: str, spec: LimitSpec | None, clock: Clock, sleep: Sleep, shared: SharedLimits | None = None,
+        circuits: SharedCircuits | None = None,
+    ) -> None:
         self.model_id = model_id
+        self._circuits = circuits  # openings told to every process
         self.spec = spec or LimitSpec()
         self._clock, self._sleep = clock, sleep
         # With shared state the buckets live on the Redis server (``shared_limits``), not here.
@@ -192,14 +198,19 @@ class ModelLimiter:
             self.observe_rate_limits(completion.rate_limits)
         if permit.trial:
             self._settle_trial(_breaker_outcome(error))
-        else:
-            self.breaker.record(_breaker_outcome(error), trial=False)
+        elif self.breaker.record(_breaker_outcome(error), trial=False):
+            self._tell_opened()
 
     def _settle_trial(self, outcome: Outcome) -> None:
         """Record the half-open trial's outcome and wake the calls waiting for it."""
-        self.breaker.record(outcome, trial=True)
+        if self.breaker.record(outcome, trial=True):
+            self._tell_opened()
         self._trial_settled.set()
         self._trial_settled = asyncio.Event()
+
+    def _tell_opened(self) -> None:
+        if self._circuits is not None:
+            self._writes.start(self._circuits.opened(self.model_id, self.spec.breaker.cooldown_s, self.breaker.failures_in_row))
 
     def observe_rate_limits(self, info: RateLimitInfo) -> None:
         """Pause until the reset when a provider's rate-limit headers say nothing is left."""
@@ -401,25 +412,38 @@ class LimitsGuard(Guard):
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         shared: SharedLimits | None = None,
+        circuits: SharedCircuits | None = None,
     ) -> None:
         self._specs = dict(limits or {})
         self.shared = shared  # rpm / tpm and pauses on a Redis server, for every process
+        self.circuits = circuits  # circuit openings told to (and by) every process
         self.max_wait_s = max_wait_s
         self._clock, self._sleep = clock, sleep
         self._limiters: dict[str, ModelLimiter] = {}
 
     async def aclose(self) -> None:
-        if self.shared is not None:
-            await self.shared.aclose()
+        for shared in (self.shared, self.circuits):
+            if shared is not None:
+                await shared.aclose()
 
     def limiter(self, model_id: str) -> ModelLimiter:
         limiter = self._limiters.get(model_id)
         if limiter is None:
-            limiter = ModelLimiter(model_id, self._specs.get(model_id), self._clock, self._sleep, self.shared)
+            limiter = ModelLimiter(model_id, self._specs.get(model_id), self._clock, self._sleep, self.shared, self.circuits)
             self._limiters[model_id] = limiter
         return limiter
 
+    def _opened_elsewhere(self, model_id: str, seconds: float, failures: int) -> None:
+        self.limiter(model_id).breaker.force_open(seconds, failures)
+
+    async def follow_shared_circuits(self) -> None:
+        """With shared state: open this session's circuits when another process's open."""
+        if self.circuits is not None:
+            await self.circuits.listen(self._opened_elsewhere)
+
     async def acquire(self, target: ModelTarget, request: Request, ctx: GuardContext) -> Permit:
+        if self.circuits is not None:
+            await self.follow_shared_circuits()
         limiter = self.limiter(target.id)
         patience = 0.0 if ctx.options.fail_fast else self.max_wait_s
         tokens = estimate_call(request, target.ref, ctx.tokens, provider_kind(target, ctx.catalog)).total_tokens if limiter.counts_tokens else 0
