@@ -234,7 +234,9 @@ def test_retry_errors_puts_a_finished_runs_infra_errors_back_for_every_worker(tm
     from mmo.core.errors import ServerError
 
     data = _rows(tmp_path / "questions.jsonl", 6)
-    once = PROFILE + "retry: {attempts: 1}\n"  # no retries within the run: the rows end as infra errors at once
+    # No retries within the run (the rows end as infra errors at once), and no circuit opening
+    # (it would be shared: the second worker would wait out its cooldown).
+    once = PROFILE + "retry: {attempts: 1}\nlimits:\n  a: {breaker: {failures: 100}}\n"
     job, env = _worker(tmp_path, "one", redis_url, data, profile=once)
     failing = FakeProvider("lab").script("a", FakeReply("answer", usage=Usage(10, 5)), default=ServerError("down", provider="lab", model="a"))
     first = asyncio.run(run_batch(job, env, providers={"lab": failing}))

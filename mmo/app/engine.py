@@ -249,7 +249,7 @@ def _services(
     services = Services(providers=pool, catalog=catalog, tokens=history.tokens, warnings=warnings)
     state_url = shared_state_url(env)
     services.guards = run_guards(profile, providers=[*endpoints, *extra], runlog=history.runlog, simulate_outage=settings.simulate_outage, run_cap=run_cap,
-                                 state_url=state_url)
+                                 state_url=state_url, warn=warnings.add)
     warn_unknown_models(root, catalog, warnings.add)
     if settings.uses_cache:
         services.cache = _response_cache(env.paths.response_cache_dir, warnings.add)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, time
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from mmo.config.schema import Profile
 from mmo.core.errors import ConfigError
@@ -35,6 +35,7 @@ def run_guards(
     simulate_outage: Sequence[str] = (),
     run_cap: RunCap | None = None,
     state_url: str | None = None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> tuple[Guard, ...]:
     """The guards of a session; ``state_url`` (``MMO_STATE_URL``) puts the rate limits, the
     circuit openings and the daily budget on that Redis server, shared by every process."""
@@ -61,7 +62,7 @@ def run_guards(
         from mmo.runtime.shared_circuits import SharedCircuits
         from mmo.runtime.shared_limits import SharedLimits
 
-        shared_limits, shared_day, circuits = SharedLimits(state_url), SharedDailyBudget(state_url, profile.name), SharedCircuits(state_url)
+        shared_limits, shared_day, circuits = SharedLimits(state_url), SharedDailyBudget(state_url, profile.name), SharedCircuits(state_url, warn)
     guards.append(LimitsGuard(limits, max_wait_s=profile.retry.max_retry_after_s, shared=shared_limits, circuits=circuits))
     spend = SpendGuard(_budgets(profile, runlog), run_cap, shared=shared_day)
     if spend.active:

@@ -10,6 +10,10 @@ when told. So a call costs no round trip for this; an opening reaches the others
 moment (a process reads the circuits open when it starts listening: one round trip at its
 first call). Each process then decides its own half-open trial. A process's own openings come back to
 it on the channel and are ignored (``origin``).
+
+Sharing circuits degrades instead of failing: when the server cannot be reached each process
+keeps its own circuits (one warning), while the rate limits and budgets kept there fail the calls
+that need them (``StateServerFailed``).
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ Opened = Callable[[str, float, int], None]  # model id, seconds left open, failu
 
 
 class SharedCircuits:
-    def __init__(self, url: str) -> None:
-        self._server = RedisScripts(url)
+    def __init__(self, url: str, warn: Callable[[str], None] = lambda message: None) -> None:
+        self._server, self._warn = RedisScripts(url), warn
         self._origin = secrets.token_hex(8)
         self._listening: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
@@ -64,9 +68,11 @@ class SharedCircuits:
                 await self._open_now(client, on_open)
             except Exception as error:
                 await client.aclose()
-                if is_redis_error(error):
-                    raise state_server_failed(self._server.url, error) from None
-                raise
+                if not is_redis_error(error):
+                    raise
+                self._warn(f"circuit openings cannot be shared ({state_server_failed(self._server.url, error)}): each process keeps its own")
+                self._listening = asyncio.get_running_loop().create_task(asyncio.sleep(0))  # tried: not again
+                return
             self._listening = asyncio.get_running_loop().create_task(self._listen(client, pubsub, on_open))
 
     async def _listen(self, client: Any, pubsub: Any, on_open: Opened) -> None:

@@ -8,43 +8,43 @@ A row may name its own model (checked before it runs, as ``-m`` resolves it). Be
 call the output is checked (``check_writable``) and locked against other runs writing the same
 file (``output_lock``). However it ends (finished, stopped by the cap, Ctrl-C, its output's
 reader gone), it then writes the output and the errors report from the state, the summary, and
-the invocation's summary record in the run log. No typer, no rich.
+the invocation's summary record in the run log. A ``--shared`` run keeps its state on the
+state server instead, worked on by several workers (``shared_batch``); what both are wired with
+is in ``wiring``. No typer, no rich.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, Iterator, Mapping, Sequence
 
-from mmo.app.batch.client import batch_client
 from mmo.app.batch.control import BatchControl, BatchObserver
 from mmo.app.batch.identity import STDIN_LABEL, RunChoice, RunIdentity, choose_run, fingerprint_parts, record_run
 from mmo.app.batch.input import Malformed, RowParser
 from mmo.app.batch.job import BatchJob, BatchReport, JobCollection
 from mmo.app.batch.outcome import DONE, FAILED, INFRA_ERROR, RowOutcome
-from mmo.app.batch.output import LineOutput, OutputTargets, check_writable, output_lock, output_targets, write_errors_report, write_lines_atomically
+from mmo.app.batch.output import LineOutput, OutputTargets, check_writable, output_lock, output_targets
 from mmo.app.batch.progress import OUTPUT_CLOSED, BatchStop
 from mmo.app.batch.row_log import RowLogger
-from mmo.app.batch.run_record import InvocationInfo, InvocationTally, run_records, started_now
-from mmo.app.batch.runner import Committed, RowRunner, RowWriter
+from mmo.app.batch.run_record import run_records, started_now
+from mmo.app.batch.runner import RowRunner
+from mmo.app.batch.shared_batch import run_shared_batch
 from mmo.app.batch.source import BatchInput, opened_input, unfinished
 from mmo.app.batch.state import STATE_FILE, BatchState
 from mmo.app.batch.summary import summarize
-from mmo.app.engine import Engine, open_engine
+from mmo.app.batch.wiring import batch_engine, batch_runner, invocation_info, write_errors, write_output
+from mmo.app.engine import Engine
 from mmo.app.model_nodes import model_check
 from mmo.app.profile_choice import ResolvedProfile, resolve_profile
 from mmo.app.settings import AppEnv
 from mmo.core.errors import ConfigError
-from mmo.core.protocols import Provider, concurrent_calls
-from mmo.runtime.services import Services
+from mmo.core.protocols import Provider
 from mmo.runtime.spend import RunCap
-from mmo.strategies.build import build_tree
 
 
 async def run_batch(
@@ -66,8 +66,6 @@ async def run_batch(
     models = model_check(resolved.profile, providers)
     with opened_input(job.input, env.cwd, env.paths.data_dir / "batches", stdin, job.settings.params, strict=job.strict, models=models) as (source, parser):
         if job.shared:
-            from mmo.app.batch.shared_batch import run_shared_batch  # imports this module: loaded when asked for
-
             return await run_shared_batch(job, env, resolved, source, parser, stdout=stdout, observer=observer or BatchObserver(), control=control,
                                           providers=providers)
         chosen = choose_batch_run(job, env, source, resolved)
@@ -204,35 +202,6 @@ class _Invocation:
         )
 
 
-@asynccontextmanager
-async def batch_engine(
-    job: BatchJob, env: AppEnv, resolved: ResolvedProfile, providers: Mapping[str, Provider] | None, run_cap: RunCap | None,
-    wrap: Callable[[Provider, Services], Provider] | None = None,
-) -> AsyncIterator[Engine]:
-    """ONE engine for every row of the invocation, its HTTP pool sized for ``-c`` rows at once;
-    with ``--max-cost``, every model it can call must have a price before anything runs."""
-    client = batch_client(job.concurrency * concurrent_calls(build_tree(resolved.profile)), env.environ)
-    async with open_engine(job.settings, env, resolved=resolved, providers=providers, client_factory=client, run_cap=run_cap,
-                           wrap_providers=wrap) as engine:
-        _refuse_unpriced(job, engine)
-        yield engine
-
-
-def batch_runner(job: BatchJob, engine: Engine, state: BatchState | None, *, total: int, finished_before: int, observer: BatchObserver,
-                 writer: Callable[[Committed], RowWriter] | None = None) -> RowRunner:
-    return RowRunner(
-        engine,
-        state,
-        concurrency=job.concurrency,
-        total=total,
-        finished_before=finished_before,
-        grace_s=job.grace_s,
-        on_progress=observer.progress,
-        progress_interval_s=observer.progress_interval_s,
-        writer=writer,
-    )
-
-
 _OUTPUT_CLOSED = BatchStop(OUTPUT_CLOSED, "the output was closed by its reader")
 
 
@@ -263,67 +232,3 @@ def _notices(chosen: RunChoice, counts: Mapping[str, int], total: int, retry_err
     return notices
 
 
-def _refuse_unpriced(job: BatchJob, engine: Engine) -> None:
-    """With ``--max-cost``, every model the profile can call needs a price, before anything runs."""
-    if job.max_cost_usd is None or job.allow_unknown_prices:
-        return
-    missing = engine.unpriced_models()
-    if missing:
-        raise ConfigError(
-            f"--max-cost needs a price for every model the profile can call; none is known for {', '.join(missing)}. "
-            "Give them a price under `models:` in the profile, or pass --allow-unknown-prices (their calls then count $0 "
-            "before they run, and their recorded cost, if any, after)"
-        )
-
-
-def write_output(lines: Iterable[str], targets: OutputTargets, piped: LineOutput | None) -> bool:
-    """The output (from the state); False when its reader closed it before every line was written."""
-    if targets.output is None:
-        assert piped is not None  # checked before the run
-        piped.write(lines)
-        return not piped.closed
-    try:
-        if targets.in_place:
-            return _write_in_place(targets.output, lines)
-        write_lines_atomically(targets.output, lines)
-    except OSError as error:
-        raise ConfigError(f"cannot write the output {str(targets.output)!r}: {error.strerror or error}; {_KEPT}") from None
-    return True
-
-
-def write_errors(malformed: list[Malformed], target: Path) -> Path | None:
-    try:
-        return write_errors_report(target, malformed)
-    except OSError as error:
-        raise ConfigError(f"cannot write the errors report {str(target)!r}: {error.strerror or error}; {_KEPT}") from None
-
-
-_KEPT = "every finished row is kept in the run's state: run the same command again (with -o elsewhere if need be); nothing is paid twice"
-
-
-def _write_in_place(target: Path, lines: Iterable[str]) -> bool:
-    """A device or a FIFO, written directly (opening a FIFO waits for its reader)."""
-    handle = target.open("w", encoding="utf-8", newline="\n")
-    output = LineOutput(handle)
-    output.write(lines)
-    try:
-        handle.close()
-    except BrokenPipeError:
-        output.closed = True
-    return not output.closed
-
-
-def invocation_info(engine: Engine, tally: InvocationTally, stop: BatchStop | None, run_id: str, label: str, started_at: datetime, clock: float) -> InvocationInfo:
-    stop_class = None
-    if stop is not None:
-        stop_class = "Interrupted" if stop.error is None else type(stop.error).__name__
-    return InvocationInfo(
-        batch_run_id=run_id,
-        started_at=started_at,
-        wall_ms=(time.perf_counter() - clock) * 1000.0,
-        profile=engine.profile_name,
-        strategy=engine.strategy,
-        input_label=label,
-        stop_class=stop_class,
-        stop_message=stop.message if stop is not None else None,
-    )

@@ -29,13 +29,13 @@ from mmo.app.batch.outcome import INFRA_ERROR
 from mmo.app.batch.output import LineOutput, OutputTargets, check_writable, output_lock, output_targets
 from mmo.app.batch.progress import BatchStop
 from mmo.app.batch.row_log import RowLogger
-from mmo.app.batch.run import batch_engine, batch_runner, invocation_info, write_errors, write_output
 from mmo.app.batch.run_record import run_records, started_now
 from mmo.app.batch.runner import RowRunner
 from mmo.app.batch.shared_rows import SharedRecords, SharedRows
 from mmo.app.batch.slots import SlotIndex
 from mmo.app.batch.source import BatchInput
 from mmo.app.batch.summary import summarize_rows
+from mmo.app.batch.wiring import batch_engine, batch_runner, invocation_info, write_errors, write_output
 from mmo.app.engine import Engine, shared_state_url
 from mmo.app.profile_choice import ResolvedProfile
 from mmo.app.settings import AppEnv
