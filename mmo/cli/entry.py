@@ -1,7 +1,8 @@
 """Console-script entry point. ``mmo --version`` is answered before typer is even imported,
 so scripts that probe the version pay only for the interpreter's start-up. Other commands skip
 imports they never use: pydantic's plugin search, httpx's own command line, and rich's markdown
-and traceback modules while typer's help renderer loads (``lean_help``).
+and traceback modules while typer's help renderer loads (``lean_help``); and the methods
+dataclasses write are compiled once, not in every run (``dataclass_code``).
 
 Arguments must be UTF-8 text: Python hands undecodable bytes over as lone surrogates, which no
 prompt, file name shown, run log or provider can carry, so such an argument is refused here as a
@@ -38,6 +39,14 @@ def run() -> None:
     # they are installed, and falls back to a stub when that import fails. mmo never runs httpx's
     # command line, so its import is made to fail (None in sys.modules) in this process.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    if not _asks_for_help(sys.argv[1:]):
+        # The methods of every dataclass defined from here on are compiled once, not in each run
+        # (``dataclass_code``: ~70 ms of ``mmo ask``'s start-up). Help defines almost none, and
+        # would only pay for loading the table (and for ``dataclasses`` and ``pathlib``).
+        from mmo.cli.dataclass_code import install
+        from mmo.core.paths import MmoPaths
+
+        install(MmoPaths.from_env().cache_dir)
     from mmo.cli import lean_help
 
     lean_help.install()
@@ -50,6 +59,10 @@ def _no_pydantic_plugins() -> types.ModuleType:
     module = types.ModuleType("pydantic.plugin._loader", "no plugins: PYDANTIC_DISABLE_PLUGINS=__all__ (mmo.cli.entry)")
     module.get_plugins = tuple  # type: ignore[attr-defined]  # get_plugins() -> ()
     return module
+
+
+def _asks_for_help(args: list[str]) -> bool:
+    return not args or "--help" in args or "-h" in args
 
 
 def _is_text(arg: str) -> bool:
