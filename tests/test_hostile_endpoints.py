@@ -1,7 +1,8 @@
 """A hostile or broken endpoint (or proxy) costs at most the provider's transport limits: a gzip
 bomb, a deeply nested answer, an endless or trickling stream, a stalled connection, a huge event
 and a connect that never completes each end in a classified error naming the limit, on both HTTP
-paths (plain httpx, as ``mmo ask`` uses, and the batch client's aiohttp path), and the fallback
+paths (plain httpx, the single-call client ``mmo ask`` uses, and the batch client's aiohttp
+path), and the fallback
 then answers; a batch counts such rows as retryable. The limits are small here so each case ends
 in well under a second; their defaults are documented in README "Providers and keys"."""
 
@@ -24,7 +25,8 @@ from mmo.core.errors import AnswerOverLimit, ProviderError, StreamCut, Timeout
 from mmo.core.transport_limits import MIB, TransportLimits
 from mmo.core.types import Params, Request
 from mmo.providers.fast_client import batch_client_factory
-from mmo.providers.http import make_client
+from mmo.providers.http import CLIENT_HEADERS, make_client
+from mmo.providers.light_http import LightClient
 from mmo.providers.openai import OpenAIProvider
 from tests.support.batch_harness import read_jsonl, run_cli, write_rows
 from tests.support.hostile import HostileServer, Hostility, blackholed_port
@@ -39,7 +41,11 @@ SMALL = TransportLimits(
     attempt_deadline_s=0.5,
 )
 PATIENT = replace(SMALL, attempt_deadline_s=5.0)  # only the idle bound can end these in time
-CLIENTS: dict[str, Callable[[], httpx.AsyncClient]] = {"httpx": make_client, "batch": lambda: batch_client_factory(4, {})()}
+CLIENTS: dict[str, Callable[[], httpx.AsyncClient]] = {
+    "httpx": make_client,
+    "batch": lambda: batch_client_factory(4, {})(),
+    "light": lambda: LightClient(make_client, {}, headers=CLIENT_HEADERS),  # type: ignore[dict-item]  # duck-typed, as the pool uses it
+}
 
 
 @pytest.fixture

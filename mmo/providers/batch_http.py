@@ -21,9 +21,7 @@ import asyncio
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, AsyncGenerator, Callable, Mapping
-
-import httpx
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Mapping
 
 from mmo.core.errors import AnswerOverLimit, MalformedResponse, ProviderError
 from mmo.core.transport_limits import TransportLimits
@@ -33,6 +31,9 @@ from mmo.providers.http import body_text, call_timeout, classified, failures_as_
 from mmo.providers.http_errors import CallTarget, snippet
 from mmo.providers.jsonl_lines import LineSplitter, StreamInflater
 from mmo.providers.wire_json import parse_json
+
+if TYPE_CHECKING:
+    import httpx
 
 Classifier = Callable[[CallTarget, int | None, Mapping[str, str], str], ProviderError]
 

@@ -36,14 +36,14 @@ inflates a body itself (``auto_decompress=False``), on the direct path or throug
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
 
 import httpx
 
-from mmo.core.transport_limits import DEFAULT_TRANSPORT_LIMITS
+from mmo.core.transport_limits import DEFAULT_TRANSPORT_LIMITS, TransportLimits
 from mmo.providers.bounded_body import AnswersInFlight, check_declared_length, read_bounded
-from mmo.providers.http import CLIENT_HEADERS
+from mmo.providers.http import CLIENT_HEADERS, call_timeout
+from mmo.providers.light_http import json_body
 
 if TYPE_CHECKING:
     import aiohttp
@@ -139,15 +139,15 @@ class BatchClient(httpx.AsyncClient):
         return httpx.Response(status, headers=answer_headers, content=content)
 
     async def post_json_answer(
-        self, url: httpx.URL | str, *, json: Any, headers: Mapping[str, str] | None = None, timeout: Any = _UNSET, max_bytes: int
+        self, url: httpx.URL | str, *, json: Any, headers: Mapping[str, str] | None = None, limits: TransportLimits
     ) -> tuple[int, httpx.Headers, bytes] | None:
         """``post(url, json=...)`` without building an ``httpx.Response``: the status, headers
-        and body of the answer, decoded (``Content-Encoding`` undone) and of at most
-        ``max_bytes`` (``bounded_body``); or ``None`` when the direct path is off (a proxy is
-        set) and the caller must send it through httpx."""
+        and body of the answer, decoded (``Content-Encoding`` undone) and of at most the limits'
+        ``max_response_bytes`` (``bounded_body``), with their timeouts; or ``None`` when the
+        direct path is off (a proxy is set) and the caller must send it through httpx."""
         if self._fast is None:
             return None
-        return await self._post_directly(url, json, headers, timeout, max_bytes)
+        return await self._post_directly(url, json, headers, call_timeout(limits), limits.max_response_bytes)
 
     async def _post_directly(
         self, url: httpx.URL | str, json: Any, headers: Mapping[str, str] | None, timeout: Any, max_bytes: int
@@ -156,7 +156,7 @@ class BatchClient(httpx.AsyncClient):
         merged = {**self._default_headers, **{key.lower(): value for key, value in (headers or {}).items()}}
         merged["content-type"] = "application/json"
         session, timeouts = self._fast.get(), self._aiohttp_timeout(timeout)
-        return await post_json_directly(session, str(url), _json_bytes(json), merged, timeouts, max_bytes, self._in_flight)
+        return await post_json_directly(session, str(url), json_body(json), merged, timeouts, max_bytes, self._in_flight)
 
     def _aiohttp_timeout(self, timeout: Any) -> aiohttp.ClientTimeout:
         chosen = self.timeout if timeout is _UNSET else httpx.Timeout(timeout)
@@ -176,12 +176,6 @@ class BatchClient(httpx.AsyncClient):
             await self._fast.aclose()
 
 
-_JSON_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-
-
-def _json_bytes(body: Any) -> bytes:
-    """The body exactly as httpx encodes ``json=`` (one encoder, not one per call)."""
-    return _JSON_BODY(body).encode("utf-8")
 
 
 async def post_json_directly(

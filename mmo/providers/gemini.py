@@ -28,8 +28,6 @@ import json
 from typing import Any, Mapping
 from urllib.parse import quote
 
-from httpx_sse import ServerSentEvent
-
 from mmo.core.errors import (
     AuthFailed,
     BadRequest,
@@ -48,6 +46,7 @@ from mmo.providers.call_progress import StreamProgress
 from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, decode_error_body, is_context_overflow, snippet
 from mmo.providers.rate_limits import parse_go_duration
+from mmo.providers.sse import ServerSentEvent
 from mmo.providers.wire import WireAnswer, WireProvider
 from mmo.providers.wire_images import gemini_image_parts
 from mmo.providers.wire_json import TokenCounts, arguments_object, json_text, merge_extra, plain_json

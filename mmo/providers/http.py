@@ -22,11 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from contextlib import aclosing, asynccontextmanager
-from typing import Any, AsyncGenerator, AsyncIterator, Iterator, Mapping
-
-import httpx
-from httpx_sse import ServerSentEvent
+from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator, Iterator, Mapping
 
 from mmo._version import __version__
 from mmo.core.errors import AnswerOverLimit, MalformedResponse, ProviderError, Timeout
@@ -42,9 +40,13 @@ from mmo.providers.bounded_body import (
     read_bounded,
 )
 from mmo.providers.call_progress import StreamProgress
-from mmo.providers.http_errors import CallTarget, ErrorClassifier, decode_error_body, snippet, status_error_class, transport_error
-from mmo.providers.sse import EventParser
+from mmo.providers.http_errors import CallTarget, ErrorClassifier, decode_error_body, light_transport_error, snippet, status_error_class, transport_error
+from mmo.providers.light_http import LightHttpError
+from mmo.providers.sse import EventParser, ServerSentEvent
 from mmo.providers.wire_json import nested_deeper_than, parse_json
+
+if TYPE_CHECKING:
+    import httpx
 
 CLIENT_HEADERS = {"user-agent": f"mmo/{__version__}", "accept-encoding": ACCEPT_ENCODING}
 WHOLE_ANSWER_EVENT = "mmo-whole-answer"  # a whole completion where an event stream was asked for
@@ -57,6 +59,8 @@ def make_client(*, max_connections: int = 100, timeout_s: float = 60.0) -> httpx
     is misconfigured, and following it could send the key to another host). It asks only for the
     encodings ``bounded_body`` undoes. Each call sets its own timeouts (``call_timeout``). TLS is
     httpx's, with its trusted roots loaded at the first TLS connection (``mmo.providers.tls``)."""
+    import httpx
+
     from mmo.providers.tls import deferred_trust_context
 
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
@@ -67,6 +71,8 @@ def make_client(*, max_connections: int = 100, timeout_s: float = 60.0) -> httpx
 def call_timeout(limits: TransportLimits) -> httpx.Timeout:
     """The client-side timeouts of one call: connect, and the idle bound for every read and
     write. The wait for a pooled connection is bounded by the attempt's deadline alone."""
+    import httpx
+
     idle = limits.read_idle_timeout_s
     return httpx.Timeout(connect=limits.connect_timeout_s, read=idle, write=idle, pool=None)
 
@@ -84,8 +90,9 @@ async def post_json(
     """One non-streaming POST. Returns the parsed JSON of a 2xx answer and its headers; raises
     the mapped error otherwise.
 
-    A client with ``post_json_answer`` (the batch client) reads the answer through aiohttp, held
-    to the same limits; otherwise httpx sends it and ``bounded_body`` reads it."""
+    A client with ``post_json_answer`` sends it itself, held to the same limits (the batch client
+    through aiohttp, the single-call client on its own connections: ``light_http``); otherwise
+    httpx sends it and ``bounded_body`` reads it."""
     with failures_as_errors(target, limits):
         async with asyncio.timeout(limits.attempt_deadline_s):
             status, answer_headers, content = await _send_json(client, url, headers, body, limits)
@@ -105,13 +112,12 @@ async def _send_json(
 ) -> tuple[int, Mapping[str, str], bytes]:
     """The status, headers and decoded body of the answer: through the client's
     ``post_json_answer`` when it has one (and it is on), else through httpx."""
-    timeout = call_timeout(limits)
     direct = getattr(client, "post_json_answer", None)
     if direct is not None:
-        answer = await direct(url, json=body, headers=dict(headers), timeout=timeout, max_bytes=limits.max_response_bytes)
+        answer = await direct(url, json=body, headers=dict(headers), limits=limits)
         if answer is not None:
             return answer  # type: ignore[no-any-return]
-    request = client.build_request("POST", url, json=body, headers=headers, timeout=timeout)
+    request = client.build_request("POST", url, json=body, headers=headers, timeout=call_timeout(limits))
     response = await client.send(request, stream=True)
     try:
         return response.status_code, response.headers, await _read_whole(response, limits)
@@ -127,6 +133,8 @@ async def _read_whole(response: httpx.Response, limits: TransportLimits) -> byte
 def _raw_body(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body as received. A response made in memory (by a mock transport, respx ...) was read
     by httpx when it was built; its stream still holds the bytes as given."""
+    import httpx
+
     stream = response.stream
     if response.is_stream_consumed and isinstance(stream, httpx.AsyncByteStream):
         return stream.__aiter__()
@@ -166,7 +174,7 @@ async def open_event_stream(
         async with aclosing(_events(response, limits, deadline_at, target, progress)) as events:
             yield events
     finally:
-        with contextlib.suppress(httpx.HTTPError):
+        with contextlib.suppress(Exception):  # closing what failed: the failure is what counts
             await response.aclose()
 
 
@@ -264,9 +272,19 @@ def failures_as_errors(target: CallTarget, limits: TransportLimits, progress: St
         raise (progress.failed(error, target) if progress is not None else error) from None
     except UnreadableBody as exc:
         raise target.error(MalformedResponse, str(exc)) from None
-    except httpx.HTTPError as exc:
+    except LightHttpError as exc:
+        raise light_transport_error(exc, target, limits) from None
+    except Exception as exc:
+        if not _is_httpx_error(exc):
+            raise
         partial = progress.text if progress is not None and progress.started else None
-        raise transport_error(exc, target, partial_text=partial, limits=limits) from exc
+        raise transport_error(exc, target, partial_text=partial, limits=limits) from exc  # type: ignore[arg-type]  # an httpx.HTTPError
+
+
+def _is_httpx_error(error: BaseException) -> bool:
+    """An httpx failure (httpx is imported only once a call needed it: none before that)."""
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(error, httpx.HTTPError)
 
 
 def classified(classify: ErrorClassifier, target: CallTarget, status: int | None, headers: Mapping[str, str], text: str) -> ProviderError:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
-
-import httpx
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from mmo.core.errors import (
     AuthFailed,
@@ -33,6 +31,11 @@ from mmo.core.shown import shown, shown_line
 from mmo.core.transport_limits import DEFAULT_MAX_JSON_DEPTH, TransportLimits
 from mmo.providers.rate_limits import parse_retry_after
 from mmo.providers.wire_json import nested_deeper_than
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mmo.providers.light_http import LightHttpError
 
 MIN_SECRET_CHARS = 4  # a shorter "key" would redact ordinary words
 REDACTED = "[redacted]"
@@ -205,6 +208,8 @@ def transport_error(
     """An httpx failure in the error tree. ``partial_text`` is given once a stream has delivered
     events: a failure then is a cut stream, whatever the socket said, so the text is not lost.
     With ``limits``, a timeout names the bound that fired."""
+    import httpx
+
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.TransportError):
         detail += _where(exc)
@@ -221,6 +226,19 @@ def transport_error(
     return target.error(ConnectionFailed, detail)
 
 
+def light_transport_error(exc: LightHttpError, target: CallTarget, limits: TransportLimits | None = None) -> MmoError:
+    """A failure of the single-call client (``light_http``) as ``transport_error`` words httpx's:
+    a timeout is a ``Timeout`` naming the bound that fired, anything else a ``ConnectionFailed``,
+    each saying the URL tried."""
+    detail = f"{exc.detail} (trying {exc.url})"
+    if exc.kind.endswith("timeout"):
+        if limits is not None:
+            detail += (f"; no connection within {limits.connect_timeout_s:g} s (connect_timeout_s)" if exc.kind == "connect_timeout"
+                       else f"; the connection was silent for {limits.read_idle_timeout_s:g} s (read_idle_timeout_s)")
+        return target.error(Timeout, f"no answer in time ({detail})")
+    return target.error(ConnectionFailed, detail)
+
+
 def _where(exc: httpx.TransportError) -> str:
     """`` (trying http://localhost:11434/v1/chat/completions)``: the URL a failed connection went
     to, without its query (a key some gateways take as a parameter stays out of messages)."""
@@ -232,6 +250,8 @@ def _where(exc: httpx.TransportError) -> str:
 
 
 def _bound_that_fired(exc: httpx.TimeoutException, limits: TransportLimits) -> str:
+    import httpx
+
     if isinstance(exc, httpx.ConnectTimeout):
         return f"; no connection within {limits.connect_timeout_s:g} s (connect_timeout_s)"
     if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):

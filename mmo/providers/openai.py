@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from httpx_sse import ServerSentEvent
-
 from mmo.catalog.rules import parameter_rules_for
 from mmo.core.errors import (
     AuthFailed,
@@ -40,6 +38,7 @@ from mmo.core.types import FinishReason, Message, Request, ToolCall, Usage
 from mmo.providers.call_progress import StreamProgress
 from mmo.providers.http import event_json
 from mmo.providers.http_errors import CallTarget, ErrorDetails, as_text, decode_error_body, is_context_overflow, snippet
+from mmo.providers.sse import ServerSentEvent
 from mmo.providers.wire import WireAnswer, WireProvider
 from mmo.providers.wire_images import openai_content
 from mmo.providers.wire_json import TokenCounts, count, json_text, merge_extra, plain_json

@@ -9,10 +9,25 @@ provider's limits, and it refuses an event (or a line still without its end) lon
 
 from __future__ import annotations
 
-from httpx_sse import ServerSentEvent
+from dataclasses import dataclass
 
 from mmo.core.transport_limits import describe_bytes
 from mmo.providers.bounded_body import LimitExceeded
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One event, with httpx-sse's fields and defaults (mmo's own: importing httpx-sse imports
+    httpx, which a call that does not stream never needs)."""
+
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.event:  # an event without a type is a "message" (as httpx-sse has it)
+            object.__setattr__(self, "event", "message")
 
 
 class EventParser:

@@ -10,20 +10,22 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, AsyncIterator, Callable, Mapping, Protocol
-
-import httpx
-from httpx_sse import ServerSentEvent
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Protocol
 
 from mmo.catalog.endpoints import ProviderSettings
 from mmo.catalog.rules import apply_parameter_rules
 from mmo.core.errors import AnswerOverLimit, ConfigError, ProviderError
 from mmo.core.types import Completion, Delta, FinishReason, RateLimitInfo, Request, ToolCall, Usage, frozen_mapping
-from mmo.providers.batch_http import BatchWire
 from mmo.providers.call_progress import Stopwatch, StreamProgress
 from mmo.providers.http import WHOLE_ANSWER_EVENT, event_json, open_event_stream, post_json
 from mmo.providers.http_errors import CallTarget
 from mmo.providers.rate_limits import parse_rate_limits
+from mmo.providers.sse import ServerSentEvent
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mmo.providers.batch_http import BatchWire
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +82,25 @@ def _check_base_url(settings: ProviderSettings) -> None:
     """A base URL httpx can call, checked once, so a typo is a config error and not a failed call."""
     problem = "is missing"
     if settings.base_url:
-        try:
-            url = httpx.URL(settings.base_url)
-            ok = url.scheme in ("http", "https") and bool(url.host)
-        except httpx.InvalidURL:
-            ok = False
-        if ok:
+        if _callable_url(settings.base_url):
             return
         problem = f"{settings.base_url!r} must be an http:// or https:// URL"
     raise ConfigError(f"provider {settings.name!r}: base_url {problem}")
+
+
+def _callable_url(url: str) -> bool:
+    """An http or https URL with a host and, if any, a valid port, and no character a request
+    line cannot carry (what httpx would refuse to send)."""
+    from urllib.parse import urlsplit
+
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is not a number in range)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _too_deep(target: CallTarget, progress: StreamProgress | None = None) -> ProviderError:
@@ -228,6 +240,8 @@ class WireProvider:
     def batch_wire(self) -> BatchWire:
         """What this provider's batch endpoint needs of it: its client, base URL, headers, key,
         transport limits, error classifier and parameter rules (``mmo.providers.batch_http``)."""
+        from mmo.providers.batch_http import BatchWire  # provider batch jobs only
+
         return BatchWire(
             provider=self.name,
             base_url=self.base_url,

@@ -8,7 +8,7 @@ the provider-kind registry (``mmo.providers.kinds``). The pool implements ``Prov
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, cast
 
 from mmo.catalog.endpoints import ProviderSettings
 from mmo.core.errors import UnknownName
@@ -85,9 +85,11 @@ class ProviderPool:
             if self._client_factory is not None:
                 self._client = self._client_factory()
             else:
-                from mmo.providers.http import make_client
+                from mmo.providers.http import CLIENT_HEADERS, make_client
+                from mmo.providers.light_http import LightClient
 
-                self._client = make_client()
+                # Duck-typed: a JSON POST goes on its own connections, all else to make_client's.
+                self._client = cast("httpx.AsyncClient", LightClient(make_client, self._environ, headers=CLIENT_HEADERS))
         return self._client
 
     async def aclose(self) -> None:
