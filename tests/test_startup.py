@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -236,3 +237,29 @@ def test_the_price_library_version_is_read_without_its_metadata_module() -> None
         print(library_version() == expected, "importlib.metadata" in sys.modules)
     """
     assert run_python(code).split() == ["True", "False"]
+
+
+def test_a_command_named_exactly_runs_on_an_app_of_that_command_alone() -> None:
+    from mmo.cli.main import COMMANDS, app_for, whole_app
+
+    def names(app: Any) -> list[str]:
+        return [info.name for info in app.registered_commands] + [info.name for info in app.registered_groups]
+
+    assert names(app_for(["ask", "hello"], {})) == ["ask"]
+    assert names(app_for(["logs", "stats"], {})) == ["logs"]  # a group, with its subcommands
+    whole = whole_app()
+    assert sorted(names(whole)) == sorted(COMMANDS)
+    for args, environ in ((["ask", "--help"], {}), (["akk"], {}), ([], {}), (["ask", "hi"], {"_MMO_COMPLETE": "complete_bash"})):
+        assert app_for(args, environ) is whole  # help, a typo to suggest for, completion: every command
+
+
+def test_one_command_alone_answers_as_the_whole_app_does(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mmo.cli.main import app_for, whole_app
+
+    for args in (["ask", "--nope"], ["batch"], ["config", "set", "output", "quite"]):
+        alone = CliRunner().invoke(app_for(args, {}), args, env={"MMO_HOME": str(tmp_path)})
+        whole = CliRunner().invoke(whole_app(), args, env={"MMO_HOME": str(tmp_path)})
+        assert (alone.exit_code, alone.stdout, alone.stderr) == (whole.exit_code, whole.stdout, whole.stderr), args
+        assert alone.exit_code == 2

@@ -50,9 +50,9 @@ def run() -> None:
     from mmo.cli import lean_help
 
     lean_help.install()
-    from mmo.cli.main import app
+    from mmo.cli.main import app_for
 
-    app(prog_name="mmo")
+    app_for(sys.argv[1:], os.environ)(prog_name="mmo")
 
 
 def _no_pydantic_plugins() -> types.ModuleType:
