@@ -10,7 +10,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import textwrap
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from mmo.core.types import Request
 from mmo.providers.http import CLIENT_HEADERS, make_client
 from mmo.providers.light_http import MAX_HEADERS, MAX_LINE, LightClient
 from mmo.providers.openai import OpenAIProvider
+from tests.support.loop_profile import loop_profile
 from tests.support.loopback import LoopbackServer
 
 LIMITS = TransportLimits(connect_timeout_s=1.0, read_idle_timeout_s=1.0, attempt_deadline_s=3.0)
@@ -184,14 +184,7 @@ def test_with_a_proxy_set_every_request_goes_through_httpx(loopback: LoopbackSer
 
 
 def test_ask_makes_its_call_without_importing_httpx(loopback: LoopbackServer, tmp_path: Path) -> None:
-    profile = tmp_path / "loop.yaml"
-    profile.write_text(textwrap.dedent(f"""
-        providers:
-          loop: {{kind: openai, base_url: "{loopback.openai_base_url}", key: none}}
-        models:
-          m: {{model: "loop:fake-model"}}
-        strategy: m
-        """))
+    profile = loop_profile(tmp_path / "loop.yaml", loopback)
     env = {"MMO_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "mmo", "ask", "-P", str(profile), "--no-cache", "hello"],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
