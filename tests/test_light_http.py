@@ -193,3 +193,20 @@ def test_ask_makes_its_call_without_importing_httpx(loopback: LoopbackServer, tm
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "mmo.providers.http" in imported  # the call was made over HTTP...
     assert not {"httpx", "httpcore", "h11", "anyio"} & imported  # ...on the light client's own connection
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [("http://user:secret@127.0.0.1:9/v1/chat", {}), ("http://127.0.0.1:9/v1/a b", {}), ("http://127.0.0.1:9/v1/chat", {"x-team": "a\r\nx-evil: 1"}),
+     ("http://127.0.0.1:9/v1/chat", {"x-team": "équipe"}), ("ftp://127.0.0.1:9/v1/chat", {})],
+    ids=["credentials", "space-in-path", "line-break-in-header", "non-ascii-header", "not-http"],
+)
+def test_what_httpx_would_send_otherwise_is_left_to_httpx(url: str, headers: dict[str, str]) -> None:
+    async def direct() -> object:
+        client = LightClient(make_client, {}, headers=CLIENT_HEADERS)
+        try:
+            return await client.post_json_answer(url, json={}, headers=headers, limits=LIMITS)
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(direct()) is None  # nothing sent (a connection to port 9 would have failed)

@@ -183,7 +183,7 @@ def test_the_cost_cap_holds_across_workers(tmp_path: Path, redis_url: str) -> No
     data = _rows(tmp_path / "questions.jsonl", 60)
     cap = 0.0005  # a row costs $0.00002 (10 in, 5 out), its worst case ~$0.0001 (50 out): ~20 rows
     jobs = [_worker(tmp_path, name, redis_url, data, max_cost_usd=cap) for name in ("one", "two")]
-    fakes = [_fake(), _fake()]
+    fakes = [_fake(delay_s=0.05), _fake(delay_s=0.05)]  # slow enough that neither worker runs every row before the other starts
 
     async def both():  # type: ignore[no-untyped-def]
         return await asyncio.gather(*(run_batch(job, env, providers={"lab": fake}) for (job, env), fake in zip(jobs, fakes, strict=True)))

@@ -30,7 +30,7 @@ import os
 import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from mmo.core.transport_limits import TransportLimits
 from mmo.providers.bounded_body import check_declared_length, read_bounded
@@ -130,9 +130,9 @@ class LightClient:
 
     async def post_json_answer(self, url: str, *, json: Any, headers: Mapping[str, str], limits: TransportLimits) -> tuple[int, Headers, bytes] | None:
         """The status, headers and decoded body of a JSON POST; ``None`` when it must go through
-        httpx (a proxy is set, or the URL is not plain http or https)."""
+        httpx (a proxy is set, or a request it does not send as httpx would: ``_plain_request``)."""
         parts = urlsplit(url)
-        if not self._direct or parts.scheme not in ("http", "https") or not parts.hostname:
+        if not self._direct or parts.hostname is None or not _plain_request(parts, headers):
             return None
         origin = _Origin(parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         request = self._request(parts.path or "/", parts.query, parts.netloc.rpartition("@")[2], headers, json_body(json))
@@ -193,6 +193,23 @@ class LightClient:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _plain_request(parts: SplitResult, headers: Mapping[str, str]) -> bool:
+    """A request this client sends exactly as httpx would: plain http or https, no credentials in
+    the URL (httpx turns them into a header), a path and query of printable ASCII, and header
+    names and values of ASCII without line breaks. Anything else is left to httpx, to send or to
+    refuse in its own words."""
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None or parts.password is not None:
+        return False
+    target = parts.path + parts.query
+    if not (target.isascii() and target.isprintable() and " " not in target):
+        return False
+    return all(_header_text(name) and _header_text(value) for name, value in headers.items())
+
+
+def _header_text(text: str) -> bool:
+    return text.isascii() and not any(char in text for char in "\r\n\0")
 
 
 def _default_tls() -> ssl.SSLContext:
