@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mmo.catalog.endpoints import ProviderSettings
-from mmo.core.errors import ConnectionFailed, ProviderError
+from mmo.core.errors import ConnectionFailed, ProviderError, StreamCut
 from mmo.core.transport_limits import TransportLimits
 from mmo.core.types import Request
 from mmo.providers.http import CLIENT_HEADERS, make_client
@@ -210,3 +210,36 @@ def test_what_httpx_would_send_otherwise_is_left_to_httpx(url: str, headers: dic
             await client.aclose()
 
     assert asyncio.run(direct()) is None  # nothing sent (a connection to port 9 would have failed)
+
+
+def test_a_stream_goes_on_the_light_client_and_a_cut_keeps_its_text() -> None:
+    def event(text: str) -> bytes:
+        chunk = {"id": "x", "object": "chat.completion.chunk", "model": "m", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+        return f"data: {json.dumps(chunk)}\n\n".encode()
+
+    async def run(cut: bool) -> str | ProviderError:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n" + event("hel") + event("lo"))
+            if not cut:
+                writer.write(b"data: [DONE]\n\n")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = LightClient(make_client, {}, headers=CLIENT_HEADERS)
+        provider = OpenAIProvider(ProviderSettings("light", "openai", f"http://127.0.0.1:{port}/v1", needs_key=False, transport=LIMITS), None, client)  # type: ignore[arg-type]
+        try:
+            return "".join([delta.text async for delta in provider.stream(Request.from_prompt("hi"), "m")])
+        except ProviderError as error:
+            return error
+        finally:
+            assert client._client is None  # httpx was never made
+            await client.aclose()
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(run(cut=False)) == "hello"
+    cut = asyncio.run(run(cut=True))
+    assert isinstance(cut, StreamCut) and cut.partial_text == "hello", cut

@@ -133,11 +133,11 @@ async def _read_whole(response: httpx.Response, limits: TransportLimits) -> byte
 def _raw_body(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body as received. A response made in memory (by a mock transport, respx ...) was read
     by httpx when it was built; its stream still holds the bytes as given."""
-    import httpx
+    if getattr(response, "is_stream_consumed", False):  # an httpx answer (the single-call client's has no such flag)
+        import httpx
 
-    stream = response.stream
-    if response.is_stream_consumed and isinstance(stream, httpx.AsyncByteStream):
-        return stream.__aiter__()
+        if isinstance(response.stream, httpx.AsyncByteStream):
+            return response.stream.__aiter__()
     return response.aiter_raw()
 
 
@@ -159,10 +159,9 @@ async def open_event_stream(
     ``alt=sse`` gets Gemini's chunks as one JSON array, and a server that ignores ``stream``
     answers with its whole completion. Any other content type is a malformed answer."""
     deadline_at = asyncio.get_running_loop().time() + limits.attempt_deadline_s
-    request = client.build_request("POST", url, json=body, headers={**headers, **_STREAM_HEADERS}, timeout=call_timeout(limits))
     with failures_as_errors(target, limits):
         async with asyncio.timeout_at(deadline_at):
-            response = await client.send(request, stream=True)
+            response = await _send_for_events(client, url, {**headers, **_STREAM_HEADERS}, body, limits)
     try:
         with failures_as_errors(target, limits):
             async with asyncio.timeout_at(deadline_at):
@@ -176,6 +175,18 @@ async def open_event_stream(
     finally:
         with contextlib.suppress(Exception):  # closing what failed: the failure is what counts
             await response.aclose()
+
+
+async def _send_for_events(client: httpx.AsyncClient, url: str, headers: Mapping[str, str], body: Mapping[str, Any], limits: TransportLimits) -> Any:
+    """The answer, its head read and its body not yet: through the client's ``open_json_stream``
+    when it has one (the single-call client, ``light_http``), else through httpx."""
+    direct = getattr(client, "open_json_stream", None)
+    if direct is not None:
+        answer = await direct(url, json=body, headers=headers, limits=limits)
+        if answer is not None:
+            return answer
+    request = client.build_request("POST", url, json=body, headers=headers, timeout=call_timeout(limits))
+    return await client.send(request, stream=True)
 
 
 async def _json_instead_of_events(
@@ -273,7 +284,8 @@ def failures_as_errors(target: CallTarget, limits: TransportLimits, progress: St
     except UnreadableBody as exc:
         raise target.error(MalformedResponse, str(exc)) from None
     except LightHttpError as exc:
-        raise light_transport_error(exc, target, limits) from None
+        partial = progress.text if progress is not None and progress.started else None
+        raise light_transport_error(exc, target, limits, partial_text=partial) from None
     except Exception as exc:
         if not _is_httpx_error(exc):
             raise

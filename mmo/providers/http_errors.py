@@ -226,11 +226,13 @@ def transport_error(
     return target.error(ConnectionFailed, detail)
 
 
-def light_transport_error(exc: LightHttpError, target: CallTarget, limits: TransportLimits | None = None) -> MmoError:
+def light_transport_error(exc: LightHttpError, target: CallTarget, limits: TransportLimits | None = None, *, partial_text: str | None = None) -> MmoError:
     """A failure of the single-call client (``light_http``) as ``transport_error`` words httpx's:
-    a timeout is a ``Timeout`` naming the bound that fired, anything else a ``ConnectionFailed``,
-    each saying the URL tried."""
+    after a stream's first event a ``StreamCut`` keeping its text, else a timeout is a ``Timeout``
+    naming the bound that fired and anything else a ``ConnectionFailed``, each saying the URL tried."""
     detail = f"{exc.detail} (trying {exc.url})"
+    if partial_text is not None:
+        return target.error(StreamCut, f"stream broken after it started: {detail}", partial_text=partial_text)
     if exc.kind.endswith("timeout"):
         if limits is not None:
             detail += (f"; no connection within {limits.connect_timeout_s:g} s (connect_timeout_s)" if exc.kind == "connect_timeout"

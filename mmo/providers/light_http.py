@@ -1,11 +1,13 @@
 """The HTTP client of one command's few calls (``mmo ask``, ``mmo chat``): a JSON POST and its
-whole answer over HTTP/1.1 on asyncio's own streams, so the call does not wait for httpx,
+answer (whole, or as it streams) over HTTP/1.1 on asyncio's own streams, so the call does not wait for httpx,
 httpcore, h11 and anyio to be imported (about 70 ms, the largest part of ``mmo ask``'s start-up
 that was not mmo's own). Everything else goes to an httpx client made on first need and kept:
-event streams, a provider batch's uploads, and every request at all when the environment sets a
+a provider batch's uploads, and every request at all when the environment sets a
 proxy (``HTTP(S)_PROXY``, ``ALL_PROXY``, in either case), whose rules stay httpx's.
 
-What it does as httpx does, so the answer and its errors are the same whichever client sent it:
+It sends an event stream's request too (``open_json_stream``: the answer's body read as it comes),
+never reusing that connection. What it does as httpx does, so the answer and its errors are the
+same whichever client sent it:
 the body is ``json=`` encoded as httpx encodes it, with the client headers of
 ``mmo.providers.http.CLIENT_HEADERS``; redirects are not followed; the answer's body is read raw
 and decoded within the transport limits by ``bounded_body`` (``Content-Length``, chunked, or up
@@ -131,6 +133,21 @@ class LightClient:
     async def post_json_answer(self, url: str, *, json: Any, headers: Mapping[str, str], limits: TransportLimits) -> tuple[int, Headers, bytes] | None:
         """The status, headers and decoded body of a JSON POST; ``None`` when it must go through
         httpx (a proxy is set, or a request it does not send as httpx would: ``_plain_request``)."""
+        answer = await self.open_json_stream(url, json=json, headers=headers, limits=limits)
+        if answer is None:
+            return None
+        try:
+            check_declared_length(answer.headers, limits.max_response_bytes)
+            content = await read_bounded(answer.aiter_raw(), answer.headers, limits.max_response_bytes)
+        except BaseException:
+            await answer.aclose()
+            raise
+        self._keep_or_close(answer)
+        return answer.status_code, answer.headers, content
+
+    async def open_json_stream(self, url: str, *, json: Any, headers: Mapping[str, str], limits: TransportLimits) -> LightResponse | None:
+        """Send a JSON POST and read the answer's head: the answer, its body still to be read
+        (``aiter_raw``), then closed (``aclose``); ``None`` as for ``post_json_answer``."""
         parts = urlsplit(url)
         if not self._direct or parts.hostname is None or not _plain_request(parts, headers):
             return None
@@ -140,20 +157,22 @@ class LightClient:
         for _ in range(2):  # a stale reused connection, then a new one
             connection, reused = await self._connection(origin, limits, shown)
             try:
-                status, answer_headers, content, keep = await _exchange(connection, request, limits, shown, reused)
+                return await _send(connection, origin, request, limits, shown, reused)
             except _Stale:
                 connection.close()
                 self._drop_idle(origin)  # closed together (the server restarted, or its keep-alive ran out)
-                continue
             except BaseException:
                 connection.close()
                 raise
-            if keep and len(self._idle.setdefault(origin, [])) < MAX_IDLE_PER_ORIGIN:
-                self._idle[origin].append(connection)
-            else:
-                connection.close()
-            return status, answer_headers, content
         raise LightHttpError("dropped", "the server closed the connection without answering", shown)
+
+    def _keep_or_close(self, answer: LightResponse) -> None:
+        """A connection whose answer was read whole, and not asked to close, serves the next request."""
+        idle = self._idle.setdefault(answer.origin, [])
+        if answer.reusable() and len(idle) < MAX_IDLE_PER_ORIGIN:
+            idle.append(answer.connection)
+        else:
+            answer.connection.close()
 
     def _request(self, path: str, query: str, host: str, headers: Mapping[str, str], body: bytes) -> bytes:
         merged = {**self._headers, **{name.lower(): value for name, value in headers.items()}}
@@ -218,10 +237,8 @@ def _default_tls() -> ssl.SSLContext:
     return deferred_trust_context()
 
 
-async def _exchange(
-    connection: _Connection, request: bytes, limits: TransportLimits, shown: str, reused: bool
-) -> tuple[int, Headers, bytes, bool]:
-    """Send ``request`` and read its answer whole: (status, headers, body, keep the connection)."""
+async def _send(connection: _Connection, origin: _Origin, request: bytes, limits: TransportLimits, shown: str, reused: bool) -> LightResponse:
+    """Send ``request`` and read its answer's status line and headers."""
     try:
         connection.writer.write(request)
         async with asyncio.timeout(limits.read_idle_timeout_s):
@@ -240,11 +257,28 @@ async def _exchange(
     while 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
         await _header_lines(reader)
         status, version = _status_line(await reader.line(), shown)
-    headers = await _header_lines(reader)
-    check_declared_length(headers, limits.max_response_bytes)
-    content = await read_bounded(_body(reader, headers), headers, limits.max_response_bytes)
-    keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower() and reader.framed
-    return status, headers, content, keep
+    return LightResponse(status, await _header_lines(reader), version, origin, connection, reader)
+
+
+class LightResponse:
+    """An answer whose head was read: ``aiter_raw`` yields its body as received (once)."""
+
+    def __init__(self, status: int, headers: Headers, version: str, origin: _Origin, connection: _Connection, reader: _Reader) -> None:
+        self.status_code, self.headers, self.version = status, headers, version
+        self.origin, self.connection, self._reader = origin, connection, reader
+        self._read_whole = False
+
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        async for chunk in _body(self._reader, self.headers):
+            yield chunk
+        self._read_whole = True
+
+    def reusable(self) -> bool:
+        return (self._read_whole and self._reader.framed and self.version == "HTTP/1.1"
+                and "close" not in self.headers.get("connection", "").lower())
+
+    async def aclose(self) -> None:
+        self.connection.close()
 
 
 class _Reader:
