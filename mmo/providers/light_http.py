@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 MAX_LINE = 16 * 1024
 MAX_HEADERS = 200
-MAX_IDLE_PER_ORIGIN = 4
+MAX_IDLE_PER_ORIGIN = 16  # a bench judge or tune session may have a few calls in flight at once
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _JSON_BODY = json_module.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
