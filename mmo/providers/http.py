@@ -173,8 +173,11 @@ async def open_event_stream(
         async with aclosing(_events(response, limits, deadline_at, target, progress)) as events:
             yield events
     finally:
-        with contextlib.suppress(Exception):  # closing what failed: the failure is what counts
+        try:
             await response.aclose()
+        except Exception as error:  # an httpx failure while closing: the answer's own outcome is what counts
+            if not _is_httpx_error(error):
+                raise
 
 
 async def _send_for_events(client: httpx.AsyncClient, url: str, headers: Mapping[str, str], body: Mapping[str, Any], limits: TransportLimits) -> Any:

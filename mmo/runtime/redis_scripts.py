@@ -15,6 +15,15 @@ from typing import Any, Sequence
 
 from mmo.core.errors import StateServerFailed
 
+# A script's first line when it needs the time: ``now``, the server's clock in milliseconds (never a
+# machine's own, which differ).
+NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+NANO = 1_000_000_000  # money kept on the server in nano-dollars: one row of a cheap model costs under a micro-dollar
+
+
+def nano(usd: float) -> int:
+    return round(usd * NANO)
+
 
 def masked_url(url: str) -> str:
     """``url`` with any password masked, for showing."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mmo.runtime.redis_scripts import RedisScripts
+from mmo.runtime.redis_scripts import NANO, NOW_MS, RedisScripts, nano
+from mmo.runtime.shared_run import KEEP_S, run_key
 
 _MICRO = 1_000_000
 _KEEP_S = 2 * 86_400
@@ -64,9 +65,7 @@ def _micro(usd: float) -> int:
 # ARGV: worker, cap, worst case (nano-dollars), lease (ms), expiry (s). Reservations of a worker
 # not heard from for a lease are dropped (it crashed: they would hold room forever).
 # Returns {reserved (1/0), spent, reserved by live workers (this one's worst case included when reserved)}.
-_RUN_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_RUN_RESERVE = NOW_MS + """
 local fields = redis.call('HGETALL', KEYS[1])
 local spent, held = 0, 0
 for i = 1, #fields, 2 do
@@ -91,8 +90,6 @@ redis.call('HINCRBY', KEYS[1], 'spent', ARGV[3])
 return 0
 """
 
-_NANO = 1_000_000_000
-
 
 class SharedRunCap:
     """``--max-cost`` of a run shared by several workers (``mmo batch --shared``): the run's spend
@@ -103,20 +100,16 @@ class SharedRunCap:
 
     def __init__(self, url: str, run_id: str, worker: str, lease_s: float) -> None:
         self._server, self._worker, self._lease_ms = RedisScripts(url), worker, max(int(lease_s * 1000), 1)
-        self._keys = [f"mmo:run:{{{run_id}}}:cap", f"mmo:run:{{{run_id}}}:stats"]
+        self._keys = [run_key(run_id, "cap"), run_key(run_id, "stats")]
 
     async def reserve(self, cap_usd: float, worst_usd: float) -> tuple[bool, float, float]:
         """(reserved, the run's spend, the worst cases held by live workers' calls in flight)."""
-        args = [self._worker, _nano(cap_usd), _nano(worst_usd), self._lease_ms, 30 * 86_400]
+        args = [self._worker, nano(cap_usd), nano(worst_usd), self._lease_ms, KEEP_S]
         reserved, spent, held = await self._server.run(_RUN_RESERVE, self._keys, args)
-        return bool(reserved), int(spent) / _NANO, int(held) / _NANO
+        return bool(reserved), int(spent) / NANO, int(held) / NANO
 
     async def settle(self, worst_usd: float, cost_usd: float) -> None:
-        await self._server.run(_RUN_SETTLE, self._keys[:1], [self._worker, _nano(worst_usd), _nano(cost_usd)])
+        await self._server.run(_RUN_SETTLE, self._keys[:1], [self._worker, nano(worst_usd), nano(cost_usd)])
 
     async def aclose(self) -> None:
         await self._server.aclose()
-
-
-def _nano(usd: float) -> int:
-    return round(usd * _NANO)

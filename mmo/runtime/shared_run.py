@@ -36,14 +36,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Iterator, Mapping, Sequence
 
-from mmo.runtime.redis_scripts import RedisScripts, is_redis_error, state_server_failed
+from mmo.runtime.redis_scripts import NANO, NOW_MS, RedisScripts, is_redis_error, nano, state_server_failed
 
 KEEP_S = 30 * 86_400
 _PAGE = 1000
-_NANO = 1_000_000_000  # worker spend in nano-dollars: one row of a cheap model costs under a micro-dollar
 _KEYS = ("meta", "next", "claims", "owners", "rows", "stats", "workers", "prior")
 
-_NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
 # KEYS: meta, workers. ARGV: fingerprint, total, parts (JSON), worker, who (JSON), expiry (s).
 # Returns the run's stored fingerprint and parts (this worker's when it is the first).
@@ -62,7 +60,7 @@ return stored
 
 # KEYS: next, claims, owners, rows, stats. ARGV: worker, n, total, lease (ms).
 # Returns {slots claimed, rows finished, ms until the earliest lease held elsewhere runs out (-1: none)}.
-_CLAIM = _NOW_MS + """
+_CLAIM = NOW_MS + """
 local worker, wanted, total = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local lease_end = now + tonumber(ARGV[4])
 local got = {}
@@ -94,7 +92,7 @@ return {got, redis.call('HLEN', KEYS[4]), wait}
 """
 
 # KEYS: claims, owners, stats. ARGV: worker, lease (ms), slots...  Renews this worker's leases only.
-_RENEW = _NOW_MS + """
+_RENEW = NOW_MS + """
 local lease_end = now + tonumber(ARGV[2])
 for i = 3, #ARGV do
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then redis.call('ZADD', KEYS[1], 'XX', lease_end, ARGV[i]) end
@@ -117,7 +115,7 @@ return 0
 
 # KEYS: rows, claims, owners, stats, meta, next, workers. ARGV: worker, spend (nano-dollars), expiry (s),
 # then slot, record pairs. Returns {records written, duplicates, rows finished}.
-_COMMIT = _NOW_MS + """
+_COMMIT = NOW_MS + """
 local worker = ARGV[1]
 local written, duplicates = 0, 0
 for i = 4, #ARGV, 2 do
@@ -177,6 +175,11 @@ class WorkerStats:
     seen_ms_ago: int | None  # since it was last heard from (server time)
 
 
+def run_key(run_id: str, name: str) -> str:
+    """One of a run's keys (``SharedRunCap`` keeps the run's cap beside them)."""
+    return f"mmo:run:{{{run_id}}}:{name}"
+
+
 def worker_name() -> str:
     """This process's name in a run: host, pid and a random tag (pids repeat across machines)."""
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(2)}"
@@ -189,7 +192,7 @@ class SharedRun:
     def __init__(self, url: str, run_id: str, worker: str, *, total: int, lease_s: float) -> None:
         self.url, self.run_id, self.worker, self.total = url, run_id, worker, total
         self.lease_ms = max(int(lease_s * 1000), 1)
-        self.keys = {name: f"mmo:run:{{{run_id}}}:{name}" for name in _KEYS}
+        self.keys = {name: run_key(run_id, name) for name in _KEYS}
         self._server = RedisScripts(url)
 
     @property
@@ -223,7 +226,7 @@ class SharedRun:
     async def commit(self, records: Sequence[tuple[int, str]], spent_usd: float) -> tuple[int, int, int]:
         """Write finished rows' records: (written, duplicates, the run's finished rows)."""
         keys = [self.keys[name] for name in ("rows", "claims", "owners", "stats", "meta", "next", "workers")]
-        args: list[Any] = [self.worker, round(spent_usd * _NANO), KEEP_S]
+        args: list[Any] = [self.worker, nano(spent_usd), KEEP_S]
         for slot, record in records:
             args += [slot, record]
         written, duplicates, finished = await self._server.run(_COMMIT, keys, args)
@@ -253,7 +256,7 @@ class SharedRun:
                 values, priors = pipe.execute()
                 for slot, value, prior in zip(slots, values, priors, strict=True):
                     if value is not None:
-                        yield slot, _text(value), int(prior or 0) / _NANO
+                        yield slot, _text(value), int(prior or 0) / NANO
 
     def workers(self) -> list[WorkerStats]:
         with _sync_client(self.url) as client:
@@ -266,7 +269,7 @@ class SharedRun:
             seen = stats.get(f"{worker}:seen")
             result.append(WorkerStats(
                 worker, who[worker], stats.get(f"{worker}:rows", 0), stats.get(f"{worker}:duplicates", 0),
-                stats.get(f"{worker}:spent", 0) / _NANO, None if seen is None else max(now - seen, 0),
+                stats.get(f"{worker}:spent", 0) / NANO, None if seen is None else max(now - seen, 0),
             ))
         return result
 

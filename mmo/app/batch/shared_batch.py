@@ -34,7 +34,6 @@ from mmo.app.batch.runner import RowRunner
 from mmo.app.batch.shared_rows import SharedRecords, SharedRows
 from mmo.app.batch.slots import SlotIndex
 from mmo.app.batch.source import BatchInput
-from mmo.app.batch.summary import summarize_rows
 from mmo.app.batch.wiring import batch_engine, batch_runner, invocation_info, write_errors, write_output
 from mmo.app.engine import Engine, shared_state_url
 from mmo.app.profile_choice import ResolvedProfile
@@ -140,11 +139,10 @@ class _SharedInvocation:
         piped = LineOutput(stdout) if self.targets.output is None and stdout is not None else None
         with output_lock(self.targets.replaced, f"shared run {self.shared.run_id}, worker {self.shared.worker}", wait_s=OUTPUT_LOCK_WAIT_S):
             write_output(records.output_lines(), self.targets, piped)
-            return write_errors(records.malformed(), self.targets.errors)
+            return write_errors(records.malformed, self.targets.errors)  # gathered while the output was written
 
     def _report(self, engine: Engine, runner: RowRunner, stop: BatchStop | None, rows: SharedRows, complete: bool, errors_report: Path | None) -> BatchReport:
-        records = SharedRecords(self.shared)
-        summary = summarize_rows(records.summary_rows(), total_rows=self.shared.total, malformed=len(records.malformed()))
+        summary = SharedRecords(self.shared).summary()
         workers = tuple(self.shared.workers())
         shared = SharedOutcome(self.shared.worker, workers, complete, rows.duplicates, self.shared.round_trips)
         return BatchReport(

@@ -22,12 +22,14 @@ import asyncio
 import contextlib
 import json
 from collections import deque
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Sequence
 
 from mmo.app.batch.input import InputRow, Malformed, RowParser
 from mmo.app.batch.outcome import RowOutcome
 from mmo.app.batch.runner import Committed
 from mmo.app.batch.slots import SlotIndex
+from mmo.app.batch.summary import BatchSummary, summarize_rows
 from mmo.runtime.shared_run import SharedRun
 
 POLL_S = 0.5  # while other workers hold the last rows: how often to look for finished or freed ones
@@ -93,12 +95,9 @@ class SharedRows:
             if claimed.finished >= self.run.total or claimed.next_expiry_s is None and not self._held:
                 self._complete = claimed.finished >= self.run.total
                 return False
-            await self._pause(min(POLL_S, claimed.next_expiry_s + 0.01 if claimed.next_expiry_s is not None else POLL_S))
+            await asyncio.sleep(min(POLL_S, claimed.next_expiry_s + 0.01 if claimed.next_expiry_s is not None else POLL_S))
             if self.stopping():
                 return False
-
-    async def _pause(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
     def _heard(self, finished: int) -> None:
         self.finished = max(self.finished, finished)
@@ -190,11 +189,13 @@ def row_record(outcome: RowOutcome) -> str:
 
 
 class SharedRecords:
-    """The run's finished rows read back from the server, in input order, for the output, the
-    errors report and the summary."""
+    """The run's finished rows read back from the server, in input order. Each read is one pass
+    over them (the server is paged through, never held whole): the output lines, with the
+    malformed lines gathered on the way for the errors report; or the summary."""
 
     def __init__(self, run: SharedRun) -> None:
         self.run = run
+        self.malformed: list[Malformed] = []  # gathered by the last pass
 
     def _decoded(self) -> Iterator[dict[str, Any]]:
         for _, record, prior_usd in self.run.records():
@@ -202,14 +203,21 @@ class SharedRecords:
             decoded["prior_cost_usd"] = prior_usd
             yield decoded
 
+    def _rows(self) -> Iterator[dict[str, Any]]:
+        """The answered rows' records; the malformed lines go to ``malformed``."""
+        self.malformed = []
+        for record in self._decoded():
+            if "malformed" in record:
+                self.malformed.append(Malformed(**record["malformed"]))
+            else:
+                yield record
+
     def slots_with(self, status: str) -> list[int]:
         return [slot for slot, record, _ in self.run.records() if json.loads(record).get("status") == status]
 
     def output_lines(self) -> Iterator[str]:
-        return (record["result"] for record in self._decoded() if "malformed" not in record)
+        return (record["result"] for record in self._rows())
 
-    def summary_rows(self) -> Iterator[dict[str, Any]]:
-        return (record for record in self._decoded() if "malformed" not in record)
-
-    def malformed(self) -> list[Malformed]:
-        return [Malformed(**record["malformed"]) for record in self._decoded() if "malformed" in record]
+    def summary(self) -> BatchSummary:
+        summary = summarize_rows(self._rows(), total_rows=self.run.total, malformed=0)
+        return replace(summary, malformed=len(self.malformed))
